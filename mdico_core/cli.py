@@ -1,0 +1,286 @@
+"""The ``mdico`` command: run sweeps, check their status, print paper-vs-reproduction tables, manage data.
+
+Examples::
+
+    mdico run --dataset lfmc --methods individual,mdico --profile quick
+    mdico run --dataset lfmc --methods all --profile paper --executor processes --workers 8
+    mdico run --dataset lfmc --methods mdico --variants default,released --protocol released
+    mdico status --profile quick
+    mdico table lfmc --profile quick --markdown
+    mdico data seed ../shared/data && mdico data status
+
+Unknown dataset, method, variant, encoder or profile names exit with code 2 and list the valid
+names. Heavy modules (torch, the methods) are imported only by the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+# = mdico_core.experiments.executors.EXECUTORS, restated so `mdico data ...` does not import torch.
+EXECUTORS = ("serial", "processes", "dask")
+
+
+def _ints(text: str) -> list[int | None]:
+    """ "0,1,2" -> [0, 1, 2]; "official" or "none" -> None (the official split)."""
+    out: list[int | None] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part.lower() in ("none", "official", "null"):
+            out.append(None)
+            continue
+        try:
+            out.append(int(part))
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"{part!r} is not an integer (expected e.g. 0,1,2)") from err
+    return out
+
+
+def _names(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``mdico`` (each subparser carries its handler as ``func``)."""
+    p = argparse.ArgumentParser(prog="mdico", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True, metavar="{run,status,table,data}")
+
+    def results_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--results", default=None,
+                        help="results folder (default: $MDICO_RESULTS_DIR or <repo>/results)")
+
+    r = sub.add_parser("run", help="train and evaluate every run not yet in the results store")
+    r.add_argument("--dataset", type=_names, default=None,
+                   help="dataset name(s), comma-separated (default: the profile's)")
+    r.add_argument("--methods", type=_names, default=None,
+                   help="method names, comma-separated, or 'all' (default: the profile's)")
+    r.add_argument("--profile", default="quick", help="budget profile: smoke, quick, paper (default: quick)")
+    r.add_argument("--variants", type=_names, default=["default"], help="method variants (default: default)")
+    r.add_argument("--encoders", type=_names, default=["tempcnn"], help="encoders (default: tempcnn)")
+    r.add_argument("--seeds", type=_ints, default=None, help="seeds, e.g. 0,1 (default: the profile's)")
+    r.add_argument("--folds", type=_ints, default=None,
+                   help="test folds, e.g. 0,1,2, or 'official' (default: the profile's)")
+    r.add_argument("--protocol", choices=("paper", "released"), default="paper")
+    r.add_argument("--executor", choices=EXECUTORS, default="serial")
+    r.add_argument("--workers", type=int, default=None, help="processes or Dask workers")
+    r.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
+    r.add_argument("--no-features", action="store_true", help="do not store test-set features")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    results_arg(r)
+    r.set_defaults(func=cmd_run, parser=r)
+
+    s = sub.add_parser("status", help="done / pending / failed runs")
+    s.add_argument("--profile", default=None, help="count pending runs of this profile's main job")
+    s.add_argument("--dataset", type=_names, default=None)
+    s.add_argument("--methods", type=_names, default=None)
+    results_arg(s)
+    s.set_defaults(func=cmd_status, parser=s)
+
+    t = sub.add_parser("table", help="our mean ± std next to the paper's numbers")
+    t.add_argument("dataset")
+    t.add_argument("--profile", default=None, help="only runs recorded under this profile")
+    t.add_argument("--metric", default=None, help="metric (default: f1_weighted or r2)")
+    t.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    t.add_argument("--all-paper-rows", action="store_true", help="also list the paper's methods we have not run")
+    results_arg(t)
+    t.set_defaults(func=cmd_table, parser=t)
+
+    d = sub.add_parser("data", help="the data cache")
+    d.set_defaults(func=cmd_data, parser=d)
+    dsub = d.add_subparsers(dest="data_command", required=True, metavar="{seed,fetch,status,info,list}")
+    ds = dsub.add_parser("seed", help="copy verified files from a folder into the cache")
+    ds.add_argument("folder")
+    df = dsub.add_parser("fetch", help="download a cache file, a dataset's files, or all")
+    df.add_argument("name", help="a registry file name, a dataset name, or 'all'")
+    dsub.add_parser("status", help="which registry files are cached and verified")
+    di = dsub.add_parser("info", help="describe a dataset (or all)")
+    di.add_argument("name", nargs="?", default=None)
+    dsub.add_parser("list", help="registered datasets")
+    return p
+
+
+# ---------------------------------------------------------------------------------- commands
+def _configs(args: argparse.Namespace, parser: argparse.ArgumentParser):
+    from mdico_core.experiments.config import load_profile
+
+    try:
+        profile = load_profile(args.profile)
+        datasets = args.dataset or list(profile.datasets)
+        configs = []
+        for name in datasets:
+            configs += profile.configs(
+                name, args.methods, variants=args.variants, encoders=args.encoders, protocol=args.protocol,
+                seeds=args.seeds, folds=args.folds, save_features=not args.no_features)
+    except ValueError as err:
+        parser.error(str(err))
+    return profile, configs
+
+
+def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from mdico_core.experiments.executors import sweep
+    from mdico_core.experiments.store import ResultsStore
+
+    profile, configs = _configs(args, parser)
+    store = ResultsStore(args.results)
+    print(f"{len(configs)} run(s), profile {profile.name!r}, store {store.root}")
+    report = sweep(configs, store=store, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+                   progress=not args.quiet, profile=profile.name)
+    print(report)
+    for run_id in report.failed_ids:
+        print(f"  failed: {run_id} (details: {store.failure_path(run_id)})")
+    return 1 if report.failed else 0
+
+
+def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import pandas as pd
+
+    from mdico_core.experiments.store import ResultsStore
+
+    store = ResultsStore(args.results)
+    records = store.records()
+    failures = store.failures()
+    failed = [f for f in failures if f.get("status") == "failed"]
+    if args.dataset:
+        records = [r for r in records if r["config"]["dataset"] in args.dataset]
+        failed = [f for f in failed if f["config"]["dataset"] in args.dataset]
+    print(f"store {store.root}")
+    if records:
+        df = pd.DataFrame([{"dataset": r["config"]["dataset"], "method": r["config"]["method"],
+                            "status": r["status"]} for r in records])
+        print(df.groupby(["dataset", "method", "status"]).size().rename("runs").reset_index().to_string(index=False))
+    done = sum(r["status"] == "done" for r in records)
+    nr = sum(r["status"] == "not_reproduced" for r in records)
+    line = f"done: {done}, not reproduced: {nr}, failed: {len(failed)}"
+    if args.profile:
+        ns = argparse.Namespace(profile=args.profile, dataset=args.dataset, methods=args.methods,
+                                variants=["default"], encoders=["tempcnn"], protocol="paper", seeds=None,
+                                folds=None, no_features=False)
+        _, configs = _configs(ns, parser)
+        pending = [c for c in configs if not store.has(c)]
+        line += f", pending ({args.profile} profile): {len(pending)} of {len(configs)}"
+    print(line)
+    for f in failed:
+        c = f["config"]
+        msg = (f.get("message") or "").splitlines()[0][:160] if f.get("message") else ""
+        print(f"  failed {f['run_id']}: {c['dataset']} {c['method']}/{c['variant']} fold {c['fold']} "
+              f"seed {c['seed']}: {msg}")
+    return 0
+
+
+def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from mdico_core.experiments.store import ResultsStore
+    from mdico_core.reporting.tables import compare_with_paper, to_markdown
+
+    store = ResultsStore(args.results)
+    df = store.collect(args.dataset)
+    if args.profile:
+        df = df[df["profile"] == args.profile]
+    if df.empty:
+        print(f"no runs of {args.dataset!r} in {store.root}"
+              + (f" under profile {args.profile!r}" if args.profile else "")
+              + "; run e.g. `mdico run --dataset " + args.dataset + "`", file=sys.stderr)
+        return 1
+    if args.metric is not None:
+        known = sorted(df["metric"].dropna().unique())
+        if args.metric not in known:
+            parser.error(f"unknown metric {args.metric!r}; valid metrics: {', '.join(known)}")
+    table = compare_with_paper(df, args.dataset, metric=args.metric, include_missing=args.all_paper_rows)
+    cols = ["paper_method", "variant", "view", "n", "ours", "paper", "diff", "p_vs_individual", "note"]
+    if table["protocol"].nunique() > 1 or table["encoder"].nunique() > 1:
+        cols[2:2] = ["encoder", "protocol"]
+    table = table[cols].rename(columns={"paper_method": "method", "p_vs_individual": "p vs Individual"})
+    if args.markdown:
+        print(to_markdown(table))
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 60):
+            print(table.to_string(index=False, na_rep=""))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import pandas as pd
+
+    from mdico_core.data import cache
+
+    sub = args.data_command
+    if sub == "seed":
+        try:
+            report = cache.seed(args.folder)
+        except FileNotFoundError as err:
+            parser.error(str(err))
+        for key in ("seeded", "present", "missing", "rejected"):
+            items = report.get(key, [])
+            print(f"{key}: {len(items)}")
+            for item in items if key != "present" else []:
+                print(f"  {item}")
+        return 0
+    if sub == "fetch":
+        from mdico_core.data import get_dataset_entry
+        from mdico_core.data.registry import REGISTRY
+
+        if args.name == "all":
+            names = list(REGISTRY)
+        elif args.name in REGISTRY:
+            names = [args.name]
+        else:
+            try:
+                names = list(get_dataset_entry(args.name).files)
+            except ValueError:
+                parser.error(f"unknown data file or dataset {args.name!r}; give 'all', a dataset "
+                             f"(`mdico data list`) or a registry file (`mdico data status`)")
+        errors = 0
+        for name in names:
+            try:
+                print(f"ok   {name}: {cache.fetch(name)}")
+            except Exception as err:  # report every file, then fail
+                errors += 1
+                print(f"FAIL {name}: {err}", file=sys.stderr)
+        return 1 if errors else 0
+    if sub == "status":
+        with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 70):
+            print(cache.status().drop(columns=["url"]).to_string(index=False))
+        return 0
+    if sub == "info":
+        from mdico_core.data import info
+
+        if args.name is None:
+            with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 60):
+                print(info.describe_all().to_string(index=False))
+            return 0
+        try:
+            desc = info.describe(args.name)
+        except ValueError as err:
+            parser.error(str(err))
+        for k, v in (desc.items() if isinstance(desc, dict) else [("", desc)]):
+            print(f"{k}: {v}" if k else v)
+        return 0
+    # list
+    from mdico_core.data import DATASETS, get_dataset_entry
+
+    try:
+        get_dataset_entry("__list__")  # imports every loader module
+    except ValueError:
+        pass
+    rows = [{"name": e.name, "paper name": e.paper_name, "task": e.task,
+             "stand-in for": e.stand_in_for or "", "description": e.description} for e in DATASETS.values()]
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 90):
+        print(pd.DataFrame(rows).sort_values("name").to_string(index=False))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``mdico`` (returns the exit code; argparse exits 2 on bad names)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Each subcommand reports name errors through its own parser, so the usage line is specific.
+    return args.func(args, args.parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""Run configurations and budget profiles.
+
+A `RunConfig` names one training run completely: dataset, method, variant, encoder, protocol,
+fold, seed and the training budget. Its canonical JSON (sorted keys, no whitespace) hashes to
+``run_id``, the name of its record in the results store, so the same run is never computed
+twice and any change of any field (including a new `TrainConfig` default) gives a new id.
+
+A `Profile` is a named budget (``profiles/{smoke,quick,paper}.yaml``, shipped as package data):
+which folds and seeds, the default `TrainConfig`, per-dataset overrides, and what the book's main
+job covers. ``load_profile("paper").configs("lfmc", ["individual", "mdico"])`` expands to the
+list of runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from mdico_core.training import TrainConfig
+
+PROTOCOLS = ("paper", "released")
+# Keys of `dataset_overrides` that change the run grid rather than the TrainConfig.
+_GRID_KEYS = ("folds", "n_folds", "seeds")
+
+
+def train_config(values: Mapping[str, Any] | TrainConfig | None = None, base: TrainConfig | None = None) -> TrainConfig:
+    """A `TrainConfig` from `base` (default: the defaults) with `values` on top.
+
+    Values are coerced to the type of the field's default (``30.0`` epochs -> ``30``), so two
+    spellings of one budget hash to the same run id. Unknown keys raise a `ValueError` listing the
+    valid ones.
+    """
+    base = base or TrainConfig()
+    if values is None:
+        return base
+    if isinstance(values, TrainConfig):
+        values = dataclasses.asdict(values)
+    valid = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown training settings {unknown}; valid ones: {', '.join(valid)}")
+    out = {}
+    for k, v in values.items():
+        default = getattr(TrainConfig(), k)
+        if v is None or default is None:
+            out[k] = None if v is None else (int(v) if k == "max_steps_per_epoch" else v)
+        elif isinstance(default, bool):
+            out[k] = bool(v)
+        elif isinstance(default, int):
+            if float(v) != int(v):
+                raise ValueError(f"training setting {k}={v!r} must be an integer")
+            out[k] = int(v)
+        elif isinstance(default, float):
+            out[k] = float(v)
+        else:
+            out[k] = type(default)(v)
+    return dataclasses.replace(base, **out)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run; its canonical JSON hashes to `run_id`.
+
+    Attributes:
+        dataset: registry name ("lfmc", "croph_b", "algae_blooms", "toy_multiclass", ...).
+        method: registry name ("individual", "mdico", "inputfu", ...).
+        variant: method variant, e.g. MDiCo's "no_cont" or "released".
+        encoder: temporal encoder name ("tempcnn", "mlp", ...).
+        protocol: "paper" (validation = a seeded 10% of the training folds, z-score statistics
+            on training rows) or "released" (validation = the test fold, statistics over all
+            rows, as the authors' released code does).
+        fold: test fold, or None for the dataset's official split.
+        n_folds: folds of the cross-validation.
+        seed: seeds the folds, the validation split, initialisation and batch order.
+        train: the training budget and optimiser settings.
+        save_features: store the test-set features of every view (float16) beside the record.
+    """
+
+    dataset: str
+    method: str
+    variant: str = "default"
+    encoder: str = "tempcnn"
+    protocol: str = "paper"
+    fold: int | None = 0
+    n_folds: int = 10
+    seed: int = 0
+    train: TrainConfig = field(default_factory=TrainConfig)
+    save_features: bool = True
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
+        # Frozen dataclass: normalise field types in place so equal runs hash equally.
+        object.__setattr__(self, "train", train_config(self.train))
+        object.__setattr__(self, "fold", None if self.fold is None else int(self.fold))
+        object.__setattr__(self, "n_folds", int(self.n_folds))
+        object.__setattr__(self, "seed", int(self.seed))
+        object.__setattr__(self, "save_features", bool(self.save_features))
+        if self.fold is not None and not 0 <= self.fold < self.n_folds:
+            raise ValueError(f"fold {self.fold} is outside 0..{self.n_folds - 1}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (the training config nested under "train")."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunConfig:
+        """Inverse of `to_dict`; unknown keys raise a `ValueError` naming them."""
+        valid = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - valid)
+        if unknown:
+            raise ValueError(f"unknown run settings {unknown}; valid ones: {', '.join(sorted(valid))}")
+        d = dict(d)
+        d["train"] = train_config(d.get("train"))
+        return cls(**d)
+
+    def canonical_json(self) -> str:
+        """The exact string hashed into `run_id`: sorted keys, no whitespace."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def run_id(self) -> str:
+        """First 16 hex characters of the SHA-256 of `canonical_json` (every field counts)."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+    def label(self) -> str:
+        """Short human-readable name, for progress bars and logs."""
+        fold = "official" if self.fold is None else f"fold {self.fold}"
+        variant = "" if self.variant == "default" else f"/{self.variant}"
+        return f"{self.dataset} {self.method}{variant} {self.encoder} {fold} seed {self.seed}"
+
+
+def _names(value: str | Iterable[str] | None) -> list[str] | None:
+    """"a,b" or ["a", "b"] -> ["a", "b"]."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return list(value)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named budget, loaded from ``profiles/<name>.yaml``.
+
+    Attributes:
+        name, description: as in the YAML.
+        folds: test folds run by default; ``None`` inside means the official split.
+        n_folds: folds of the cross-validation.
+        seeds: seeds run by default.
+        train: the default `TrainConfig`.
+        dataset_overrides: dataset -> settings on top of `train` (e.g. ``{"lfmc": {"batch_size": 32}}``);
+            the keys "folds", "n_folds" and "seeds" change the grid instead (e.g. tsaits:
+            ``folds: [null]`` for its official split).
+        datasets: what the book's main job covers at this profile.
+        methods: ditto.
+    """
+
+    name: str
+    description: str
+    folds: tuple[int | None, ...]
+    n_folds: int
+    seeds: tuple[int, ...]
+    train: TrainConfig
+    dataset_overrides: dict = field(default_factory=dict)
+    datasets: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+
+    def train_for(self, dataset: str) -> TrainConfig:
+        """The `TrainConfig` of `dataset`: the profile's, with the dataset's overrides."""
+        extra = {k: v for k, v in self.dataset_overrides.get(dataset, {}).items() if k not in _GRID_KEYS}
+        return train_config(extra, base=self.train)
+
+    def grid_for(self, dataset: str) -> tuple[tuple[int | None, ...], int, tuple[int, ...]]:
+        """(folds, n_folds, seeds) of `dataset`.
+
+        A dataset whose registry entry says ``official_split`` is run on that split (fold None)
+        unless the profile names its folds.
+        """
+        over = self.dataset_overrides.get(dataset, {})
+        folds = over.get("folds")
+        if folds is None:
+            folds = self.folds
+            from mdico_core.data import get_dataset_entry
+
+            if get_dataset_entry(dataset).official_split:
+                folds = (None,)
+        return tuple(folds), int(over.get("n_folds", self.n_folds)), tuple(over.get("seeds", self.seeds))
+
+    def configs(
+        self,
+        dataset: str,
+        methods: str | Sequence[str] | None = None,
+        variants: str | Sequence[str] = ("default",),
+        encoders: str | Sequence[str] = ("tempcnn",),
+        protocol: str = "paper",
+        seeds: Sequence[int] | None = None,
+        folds: Sequence[int | None] | None = None,
+        save_features: bool = True,
+    ) -> list[RunConfig]:
+        """Every run of `dataset` x `methods` x `variants` x `encoders` x seeds x folds.
+
+        `methods` may be "all" (every registered method) or None (the profile's). A variant is run
+        for the methods that define it; a variant no chosen method defines raises a `ValueError`,
+        as do unknown dataset, method and encoder names (each message lists the valid names).
+        Runs are ordered seed, fold, method, variant, encoder, so a partial sweep covers whole
+        folds first.
+        """
+        from mdico_core.data import get_dataset_entry
+        from mdico_core.encoders import ENCODERS
+        from mdico_core.methods import METHODS, get_method
+
+        get_dataset_entry(dataset)
+        names = _names(methods) or list(self.methods)
+        if names == ["all"]:
+            names = sorted(METHODS)
+        classes = [get_method(m) for m in names]
+        variant_list = _names(variants) or ["default"]
+        for v in variant_list:
+            if not any(v in c.variants for c in classes):
+                valid = sorted({k for c in classes for k in c.variants})
+                raise ValueError(f"unknown variant {v!r} for methods {names}; valid variants: {', '.join(valid)}")
+        encoder_list = _names(encoders) or ["tempcnn"]
+        for e in encoder_list:
+            if e.lower() not in ENCODERS:
+                raise ValueError(f"unknown encoder {e!r}; valid encoders: {', '.join(sorted(ENCODERS))}")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
+        default_folds, n_folds, default_seeds = self.grid_for(dataset)
+        fold_list = list(default_folds if folds is None else folds)
+        seed_list = list(default_seeds if seeds is None else seeds)
+        train = self.train_for(dataset)
+        out = []
+        for seed in seed_list:
+            for fold in fold_list:
+                for cls in classes:
+                    for v in variant_list:
+                        if v not in cls.variants:
+                            continue
+                        for e in encoder_list:
+                            out.append(RunConfig(dataset, cls.name, v, e.lower(), protocol, fold, n_folds, seed,
+                                                 train, save_features))
+        return out
+
+
+def _profile_dir():
+    return resources.files("mdico_core.experiments").joinpath("profiles")
+
+
+def _profile_names() -> list[str]:
+    files = _profile_dir()
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_profile(name: str) -> Profile:
+    """The profile ``profiles/<name>.yaml``; an unknown name raises a `ValueError` listing valid ones."""
+    import yaml
+
+    valid = _profile_names()
+    if name not in valid:
+        raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(valid)}")
+    raw = yaml.safe_load(_profile_dir().joinpath(f"{name}.yaml").read_text())
+    expected = {"name", "description", "folds", "n_folds", "seeds", "train", "dataset_overrides", "datasets",
+                "methods"}
+    unknown = sorted(set(raw) - expected)
+    if unknown:
+        raise ValueError(f"profile {name!r}: unknown keys {unknown}; valid keys: {', '.join(sorted(expected))}")
+    overrides = {k: dict(v or {}) for k, v in (raw.get("dataset_overrides") or {}).items()}
+    for over in overrides.values():  # fail at load time, not in the middle of a sweep
+        train_config({k: v for k, v in over.items() if k not in _GRID_KEYS})
+    return Profile(
+        name=raw.get("name", name),
+        description=str(raw.get("description", "")).strip(),
+        folds=tuple(raw.get("folds", [0])),
+        n_folds=int(raw.get("n_folds", 10)),
+        seeds=tuple(int(s) for s in raw.get("seeds", [0])),
+        train=train_config(raw.get("train")),
+        dataset_overrides=overrides,
+        datasets=tuple(raw.get("datasets") or ()),
+        methods=tuple(raw.get("methods") or ()),
+    )
+
+
+class _Profiles(Mapping):
+    """Read-only mapping name -> `Profile`, loaded on first access (so new YAML files show up)."""
+
+    def __getitem__(self, name: str) -> Profile:
+        return load_profile(name)
+
+    def __iter__(self):
+        return iter(_profile_names())
+
+    def __len__(self) -> int:
+        return len(_profile_names())
+
+    def __repr__(self) -> str:
+        return f"PROFILES({', '.join(self)})"
+
+
+PROFILES: Mapping[str, Profile] = _Profiles()
+
+
+def configs_for(profile: str, dataset: str, methods: str | Sequence[str] | None = None, **kwargs: Any) -> list[RunConfig]:
+    """``load_profile(profile).configs(dataset, methods, **kwargs)``."""
+    return load_profile(profile).configs(dataset, methods, **kwargs)

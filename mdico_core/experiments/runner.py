@@ -1,0 +1,262 @@
+"""`run_one`: train and evaluate one `RunConfig`, and save its record.
+
+One run:
+
+1. loads the dataset and takes the run's (train, val, test) rows: fold ``cfg.fold`` of
+   ``cfg.n_folds`` seeded by ``cfg.seed`` (``fold=None``: the official split). Protocol "paper"
+   carves validation from the training folds and fits the z-score on training rows; protocol
+   "released" validates on the test fold and fits the z-score on all rows, as the released code;
+2. seeds torch, numpy and ``random`` with ``cfg.seed`` and builds the method
+   (`NotReproducedError` -> a "not_reproduced" record with the message, no training);
+3. trains with `mdico_core.training.fit`, timing it and measuring peak memory;
+4. scores every view of ``method.views()`` on the test rows, saves predictions (float32) and,
+   if ``cfg.save_features``, features (float16) of every view to the .npz, then the JSON record.
+
+Same seed, same code, same hardware and thread count -> identical metrics.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import os
+import platform
+import random
+import resource
+import socket
+import subprocess
+import sys
+import time
+import traceback as tb
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mdico_core.experiments.config import RunConfig
+from mdico_core.experiments.store import ResultsStore
+
+_REPO = Path(__file__).resolve().parents[2]
+
+
+# ---------------------------------------------------------------------------------- provenance
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=_REPO, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> dict[str, Any]:
+    """Package version, git commit and dirty flag (None outside a git checkout); once per process."""
+    try:
+        version = importlib.metadata.version("mdico-core")
+    except importlib.metadata.PackageNotFoundError:
+        from mdico_core import __version__ as version
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {
+        "package_version": version,
+        "git_commit": commit.strip() if commit else None,
+        "git_dirty": None if status is None else bool(status.strip()),
+    }
+
+
+_DATA_HASHES: dict[tuple[str, int], dict[str, str]] = {}
+
+
+def data_hashes(name: str, ds: Any) -> dict[str, str]:
+    """{file: sha256} of the cache files dataset `name` reads, or {"arrays": sha256 of its arrays}.
+
+    Registered cache files carry a pinned hash that the cache verified before loading, so it is
+    reported as is (an md5-pinned file is hashed here with sha256). Datasets without registered
+    files (synthetic, user data) are hashed from their in-memory arrays.
+    """
+    key = (name, id(ds))
+    if key in _DATA_HASHES:
+        return _DATA_HASHES[key]
+    from mdico_core.data import get_dataset_entry
+
+    out: dict[str, str] = {}
+    try:
+        files = get_dataset_entry(name).files
+    except ValueError:
+        files = ()
+    if files:
+        from mdico_core.data.cache import cache_path, file_digest
+        from mdico_core.data.registry import get_remote
+
+        for f in files:
+            entry = get_remote(f)
+            out[f] = entry.sha256 or file_digest(cache_path(f), "sha256")
+    else:
+        h = hashlib.sha256()
+        for m in sorted(ds.modalities):
+            h.update(m.encode())
+            h.update(np.ascontiguousarray(ds.modalities[m]).tobytes())
+        h.update(np.ascontiguousarray(ds.target).tobytes())
+        out["arrays"] = h.hexdigest()
+    _DATA_HASHES[key] = out
+    return out
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return f"{device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux and bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+# ---------------------------------------------------------------------------------- one run
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA) global generators."""
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 -- code that draws from the legacy global generator
+    torch.manual_seed(seed)
+
+
+def _base_record(cfg: RunConfig, profile: str, task: str) -> dict[str, Any]:
+    return {
+        "run_id": cfg.run_id, "config": cfg.to_dict(), "status": "done", "message": None, "task": task,
+        "metrics": {}, "history": [], "best_epoch": 0, "epochs_run": 0, "wall_time_s": 0.0,
+        "peak_memory_mb": None, "memory_measure": None, "n_train": 0, "n_val": 0, "n_test": 0,
+        "provenance": {},
+    }
+
+
+def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
+    """Train and evaluate `cfg` without touching any store; returns (record, arrays).
+
+    Args:
+        cfg: the run.
+        profile: name recorded in the provenance.
+        progress: show a tqdm bar over epochs once a run has lasted 20 s.
+
+    Memory: on CUDA, ``peak_memory_mb`` is ``torch.cuda.max_memory_allocated`` during training
+    and evaluation (tensors only). On CPU it is the process's peak resident set size so far
+    (``getrusage``), which includes the interpreter, the dataset and earlier runs of the same
+    process: an upper bound, comparable between methods only when each run has its own process.
+    ``memory_measure`` says which one was recorded.
+    """
+    from mdico_core.data import load_dataset
+    from mdico_core.methods import build_method
+    from mdico_core.methods.base import NotReproducedError, ProblemSpec
+    from mdico_core.metrics import score
+    from mdico_core.training import features, fit, predict, to_tensors
+
+    t_start = time.perf_counter()
+    ds = load_dataset(cfg.dataset)
+    released = cfg.protocol == "released"
+    train_idx, val_idx, test_idx = ds.split_indices(
+        cfg.fold, cfg.n_folds, cfg.seed, validation="test" if released else "split")
+    norm = ds.fit_normalizer(np.arange(len(ds)) if released else train_idx)
+    spec = ProblemSpec.from_dataset(ds, train_idx)
+    record = _base_record(cfg, profile, ds.task)
+    record.update(n_train=len(train_idx), n_val=len(val_idx), n_test=len(test_idx))
+    device = cfg.train.device
+    record["provenance"] = {
+        **code_version(), "data_sha256": data_hashes(cfg.dataset, ds), "torch_version": torch.__version__,
+        "device": _device_name(device), "profile": profile, "hostname": socket.gethostname(),
+        "python": platform.python_version(), "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+    seed_everything(cfg.seed)
+    try:
+        method = build_method(cfg.method, spec, cfg.encoder, cfg.variant)
+    except NotReproducedError as err:
+        record.update(status="not_reproduced", message=str(err), wall_time_s=time.perf_counter() - t_start)
+        return record, {}
+
+    def rows(idx: np.ndarray) -> dict:
+        x = norm.transform({m: v[idx] for m, v in ds.modalities.items()})
+        return to_tensors(x, ds.target[idx], device)
+
+    train, val, test = rows(train_idx), rows(val_idx), rows(test_idx)
+    on_cuda = device.startswith("cuda")
+    if on_cuda:
+        torch.cuda.reset_peak_memory_stats(torch.device(device))
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        # delay: only long runs get an epoch bar; short ones would just flicker.
+        bar = tqdm(total=cfg.train.max_epochs, desc=cfg.label(), unit="epoch", leave=False, delay=20)
+
+    def on_epoch(epoch: int, row: dict[str, float]) -> None:
+        if bar is not None:
+            bar.set_postfix(val=f"{row['val/total']:.4g}", refresh=False)  # refresh would defeat `delay`
+            bar.update(1)
+
+    try:
+        result = fit(method, train, val, cfg.train, seed=cfg.seed, on_epoch=on_epoch)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    y_true = ds.target[test_idx]
+    arrays: dict[str, np.ndarray] = {"test_idx": test_idx.astype(np.int64), "y_true": y_true}
+    for view in method.views():
+        pred = predict(method, test["x"], view)
+        record["metrics"][view] = {k: float(v) for k, v in score(ds.task, y_true, pred).items()}
+        arrays[f"pred/{view}"] = pred.astype(np.float32)
+        if cfg.save_features:
+            try:
+                arrays[f"feat/{view}"] = features(method, test["x"], view).astype(np.float16)
+            except NotImplementedError:
+                pass  # a method without a feature space for this view (e.g. a pretrained black box)
+
+    if on_cuda:
+        record["peak_memory_mb"] = torch.cuda.max_memory_allocated(torch.device(device)) / 2**20
+        record["memory_measure"] = "cuda_max_memory_allocated"
+    else:
+        record["peak_memory_mb"] = _peak_rss_mb()
+        record["memory_measure"] = "process_peak_rss"
+    record.update(
+        history=[{"epoch": i + 1, **row} for i, row in enumerate(result.history)],
+        best_epoch=result.best_epoch, epochs_run=result.epochs_run, wall_time_s=result.wall_time_s,
+    )
+    record["provenance"]["total_time_s"] = time.perf_counter() - t_start  # loading + training + evaluation
+    return record, arrays
+
+
+def run_one(cfg: RunConfig, store: ResultsStore | None = None, profile: str = "", progress: bool = False) -> dict:
+    """Train, evaluate and save `cfg`, or return its stored record if it is already done.
+
+    A crash is written to the store's failure list (with the traceback) and re-raised; the next
+    sweep retries it.
+    """
+    store = store if store is not None else ResultsStore()
+    rec = store.get(cfg)
+    if rec is not None:
+        return rec
+    try:
+        record, arrays = execute(cfg, profile=profile, progress=progress)
+    except Exception as err:
+        store.save_failure(cfg, f"{type(err).__name__}: {err}", tb.format_exc())
+        raise
+    store.save(record, arrays)
+    return record
+
+
+def configure_threads(n: int | None = 1) -> None:
+    """Limit this process to `n` CPU threads (workers share the machine's cores)."""
+    if n is None:
+        return
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(n)
+    torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(n)
+    except RuntimeError:  # only settable before the first parallel op of the process
+        pass

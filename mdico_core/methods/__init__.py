@@ -1,0 +1,49 @@
+"""MDiCo and its competitors, all behind `Method` (``methods/base.py``).
+
+`METHODS` maps the command-line name of each method to its class; `build_method` builds one
+from a `ProblemSpec`, an encoder and a variant name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mdico_core.methods.anysat import AnySat
+from mdico_core.methods.base import FUSION, Method, ProblemSpec, TaskLoss
+from mdico_core.methods.decur import DeCUR
+from mdico_core.methods.discomkd import DisCoMKD
+from mdico_core.methods.dml import DML
+from mdico_core.methods.embracenet import EmbraceNet
+from mdico_core.methods.esensi import ESensI
+from mdico_core.methods.fcom import FCoMAv
+from mdico_core.methods.fmoddrop import FModDrop
+from mdico_core.methods.individual import Individual
+from mdico_core.methods.inputfu import InputFu
+from mdico_core.methods.mdico import MDiCo
+from mdico_core.methods.mmgf import MMGF
+from mdico_core.methods.shaspec import ShaSpec
+
+METHODS: dict[str, type[Method]] = {cls.name: cls for cls in (
+    Individual, MDiCo, InputFu, MMGF, EmbraceNet, ShaSpec, DeCUR, DML, DisCoMKD, FModDrop, FCoMAv, ESensI, AnySat)}
+
+
+def get_method(name: str) -> type[Method]:
+    """The method class registered as `name` (case-insensitive)."""
+    key = name.lower()
+    if key not in METHODS:
+        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}")
+    return METHODS[key]
+
+
+def build_method(name: str, spec: ProblemSpec, encoder: str = "tempcnn", variant: str = "default",
+                 **options: Any) -> Method:
+    """Method `name` in `variant` (its named options), with `options` on top."""
+    cls = get_method(name)
+    if variant not in cls.variants:
+        raise ValueError(
+            f"unknown variant {variant!r} of {cls.name}; valid variants: {', '.join(cls.variants)}"
+        )
+    return cls(spec, encoder=encoder, **{**cls.variants[variant], **options})
+
+
+__all__ = ["FUSION", "METHODS", "Method", "ProblemSpec", "TaskLoss", "build_method", "get_method"]

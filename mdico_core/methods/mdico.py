@@ -1,0 +1,183 @@
+"""MDiCo: Multi-modal Disentanglement for Co-learning (paper Sec. 3), d = 64.
+
+Per modality m (paper Fig. 2):
+
+    X_m ─ E_m^com ─ Linear(128→d) → BN → ReLU ─ z_sha   (B, d)   shared: aligned across modalities
+    X_m ─ E_m^uni ─ split ─────────────────────┬ z_spe   (B, d)   specific: used for the task
+                                               └ z_unu   (B, d)   unused: discarded at inference
+    ŷ_m = P_m([z_sha ‖ z_spe])                              Eq. (3), one linear head per modality
+
+and four losses, summed without weights (Eq. 6):
+
+    L_main = 1/M Σ_m L_pred(y, ŷ_m)                               Eq. (7)
+    L_aux  = 1/M Σ_m Σ_{s∈{sha,spe}} L_pred(y, P_aux(z_m^s))      Eq. (8), P_aux shared by all
+    L_cont = 1/P Σ_{i<j} [L_info(z_i^sha, z_j^sha) + L_info(z_j^sha, z_i^sha)]   Eqs. (9)-(10)
+    L_mod  = 1/M Σ_m Σ_{s∈{spe,unu}} CE(m, P^s(z_m^s))            Eq. (11)
+
+Generalisation to M ≥ 2 modalities (the paper's limitation (i)): the contrastive term averages
+the symmetric InfoNCE over the P = M(M-1)/2 modality pairs, and the discriminators P^spe, P^unu
+classify among M modalities; with M = 2 every formula is exactly the paper's (the 1/2 of
+Eqs. 7, 8 and 11 is 1/M).
+
+The encoders are the released code's: E_m^uni outputs 128 = 2d features split in halves, and
+E_m^com is followed by its Linear → BN → ReLU projection to d. At inference only X_m is read:
+ŷ_m = P_m([z_sha ‖ z_spe]) (view ``"S1"``), or, for Table 7, P_aux(z_sha) (``"S1:shared"``) and
+P_aux(z_spe) (``"S1:specific"``), which the auxiliary loss trains on each space separately.
+
+Variants (``MDiCo.variants``): the Table 6 ablations, and ``released``, the authors' released code
+(τ = 0.1 with SimCLR NT-Xent over both modalities' 2B vectors summed over ordered modality pairs;
+the second discriminator on the shared instead of the unused features; L_aux and L_mod halved
+again, as its ``loss_batch`` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from itertools import combinations
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mdico_core.encoders import EMB_DIM, build_encoder
+from mdico_core.losses import UncertaintyWeighting, nt_xent, symmetric_info_nce
+from mdico_core.methods.base import Batch, Method, ProblemSpec
+
+
+class MDiCo(Method):
+    """MDiCo as the paper specifies it; see the module docstring for the equations.
+
+    Args:
+        spec: modalities, task, outputs.
+        encoder: temporal encoder name (images always use ResNet-50).
+        d: size of each feature space; the encoders' 128-d output must equal 2d.
+        tau: InfoNCE temperature (paper: 0.07).
+        use_main, use_aux, use_cont, use_mod: keep each loss term (Table 6 ablations).
+        use_unused: split E^uni into specific + unused; False: no unused space and no P^unu
+            (the second half of E^uni's output then gets no gradient, which is the same model as
+            an E^uni of d outputs).
+        shared_encoders: one encoder per modality serves as both E^com and E^uni (Table 6).
+        paired: False trains on unpaired data: within each batch, every modality but the first is
+            re-ordered by its own random permutation, together with its targets. Each modality's
+            predictive losses still see correct labels, but the contrastive positives and the
+            cross-modal negatives come from different samples (locations), i.e. the modalities
+            are no longer co-registered.
+        weighting: "sum" (Eq. 6) or "uncertainty" (Kendall et al. 2018, Table 6 "weighted loss").
+        released: reproduce the released code's losses (see the module docstring).
+        **encoder_options: passed to the encoders.
+    """
+
+    name = "mdico"
+    paper_name = "MDiCo"
+    variants = {
+        "default": {},
+        "no_mod": {"use_mod": False},
+        "no_aux": {"use_aux": False},
+        "no_cont": {"use_cont": False},
+        "no_unused": {"use_unused": False},
+        "unpaired": {"paired": False},
+        "shared_encoders": {"shared_encoders": True},
+        "weighted": {"weighting": "uncertainty"},
+        "released": {"released": True, "tau": 0.1},
+    }
+
+    def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", d: int = 64, tau: float = 0.07,
+                 use_main: bool = True, use_aux: bool = True, use_cont: bool = True, use_mod: bool = True,
+                 use_unused: bool = True, shared_encoders: bool = False, paired: bool = True,
+                 weighting: str = "sum", released: bool = False, **encoder_options: Any):
+        super().__init__(spec, encoder)
+        if EMB_DIM != 2 * d:
+            raise ValueError(f"d={d}: the encoders output {EMB_DIM} = 2d features, so d must be {EMB_DIM // 2}")
+        if weighting not in ("sum", "uncertainty"):
+            raise ValueError(f"weighting must be 'sum' or 'uncertainty', got {weighting!r}")
+        if len(spec.shapes) < 2:
+            raise ValueError("MDiCo co-learns from at least 2 modalities")
+        self.d, self.tau = d, tau
+        self.use = {"main": use_main, "aux": use_aux, "cont": use_cont, "mod": use_mod}
+        self.use_unused, self.shared_encoders, self.paired, self.released = (
+            use_unused, shared_encoders, paired, released)
+        mods = list(spec.shapes)
+        self.unique = nn.ModuleDict({m: build_encoder(encoder, s, **encoder_options) for m, s in spec.shapes.items()})
+        self.common = None if shared_encoders else nn.ModuleDict(
+            {m: build_encoder(encoder, s, **encoder_options) for m, s in spec.shapes.items()})
+        self.shared_proj = nn.ModuleDict(
+            {m: nn.Sequential(nn.Linear(EMB_DIM, d), nn.BatchNorm1d(d), nn.ReLU()) for m in mods})
+        self.heads = nn.ModuleDict({m: nn.Linear(2 * d, spec.n_outputs) for m in mods})
+        self.aux_head = nn.Linear(d, spec.n_outputs)
+        self.disc_spe = nn.Linear(d, len(mods))
+        # The paper's P^unu reads z_unu; the released code's second discriminator reads z_sha.
+        self.disc_unu = nn.Linear(d, len(mods)) if (use_unused or released) else None
+        self.weighting = UncertaintyWeighting(["main", "aux", "cont", "mod"]) if weighting == "uncertainty" else None
+
+    # ------------------------------------------------------------------ features
+    def encode(self, x: Tensor, m: str) -> tuple[Tensor, Tensor, Tensor]:
+        """(z_sha, z_spe, z_unu) of modality `m`, each (B, d)."""
+        h_uni = self.unique[m](x)  # (B, 2d)
+        h_com = h_uni if self.common is None else self.common[m](x)  # (B, 128)
+        z_sha = self.shared_proj[m](h_com)  # (B, d)
+        return z_sha, h_uni[:, :self.d], h_uni[:, self.d:]
+
+    def views(self) -> list[str]:
+        return list(self.modalities) + [f"{m}:{s}" for m in self.modalities for s in ("shared", "specific")]
+
+    def features(self, x: Mapping[str, Tensor], view: str) -> Tensor:
+        m, _, mode = view.partition(":")
+        z_sha, z_spe, _ = self.encode(x[m], m)
+        if mode == "shared":
+            return z_sha
+        if mode == "specific":
+            return z_spe
+        return torch.cat([z_sha, z_spe], dim=-1)  # (B, 2d)
+
+    def _predict(self, x: Mapping[str, Tensor], view: str) -> Tensor:
+        m, _, mode = view.partition(":")
+        z = self.features(x, view)
+        return self.aux_head(z) if mode else self.heads[m](z)
+
+    # ------------------------------------------------------------------ losses
+    def losses(self, batch: Batch) -> dict[str, Tensor]:
+        xs, y = batch["x"], batch["y"]
+        mods = list(self.modalities)
+        ys = {m: y for m in mods}
+        if not self.paired and self.training:
+            for m in mods[1:]:
+                perm = torch.randperm(len(y), device=y.device)
+                xs = {**xs, m: xs[m][perm]}
+                ys[m] = y[perm]
+        z = {m: self.encode(xs[m], m) for m in mods}  # each modality encoded once, reused by every term
+        M = len(mods)
+        half = 0.5 if self.released else 1.0  # the released code's extra 1/2 on L_aux and L_mod
+        terms: dict[str, Tensor] = {}
+        if self.use["main"]:
+            terms["main"] = sum(self.task_loss(self.heads[m](torch.cat(z[m][:2], -1)), ys[m]) for m in mods) / M
+        if self.use["aux"]:
+            terms["aux"] = half * sum(
+                self.task_loss(self.aux_head(z[m][0]), ys[m]) + self.task_loss(self.aux_head(z[m][1]), ys[m])
+                for m in mods) / M
+        if self.use["cont"]:
+            terms["cont"] = self._contrastive([z[m][0] for m in mods])
+        if self.use["mod"]:
+            terms["mod"] = half * self._modality_loss(z, mods) / M
+        if self.weighting is not None:
+            terms = self.weighting.weighted(terms)
+        return terms
+
+    def _contrastive(self, shared: list[Tensor]) -> Tensor:
+        pairs = list(combinations(range(len(shared)), 2))
+        if self.released:  # NT-Xent counted once per ordered pair, summed, not averaged
+            return sum(nt_xent(shared[i], shared[j], self.tau) + nt_xent(shared[j], shared[i], self.tau)
+                       for i, j in pairs)
+        return sum(symmetric_info_nce(shared[i], shared[j], self.tau) for i, j in pairs) / len(pairs)
+
+    def _modality_loss(self, z: dict[str, tuple[Tensor, Tensor, Tensor]], mods: list[str]) -> Tensor:
+        total = 0.0
+        for k, m in enumerate(mods):
+            z_sha, z_spe, z_unu = z[m]
+            label = torch.full((len(z_spe),), k, dtype=torch.long, device=z_spe.device)
+            total = total + F.cross_entropy(self.disc_spe(z_spe), label)
+            if self.released:
+                total = total + F.cross_entropy(self.disc_unu(z_sha), label)
+            elif self.use_unused:
+                total = total + F.cross_entropy(self.disc_unu(z_unu), label)
+        return total

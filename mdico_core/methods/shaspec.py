@@ -1,0 +1,166 @@
+"""ShaSpec (Wang et al., CVPR 2023): shared and specific features for missing modalities.
+
+Follows the official code (``billhhh/ShaSpec``: ``DualNet_SS.py``, ``train_SS.py``, ``run.sh``,
+``loss_Dual.py``; 3-D BraTS segmentation only), restated for classification / regression:
+
+    s_m = E^sha(P_m(X_m))                 (B, 128) one shared encoder for every modality
+    f_m = E_m^spe(X_m)                    (B, 128) one specific encoder per modality
+    g_m = s_m + W [s_m ‖ f_m]             (B, 128) residual composition, W shared by modalities
+    slot_m = g_m if m is available, else the shared feature of the available modalities
+    ŷ = H([slot_1 ‖ ... ‖ slot_M])        one linear head on the M concatenated slots
+
+    L = L_pred(y, ŷ) + α Σ_{pairs} L1(s_i, s_j) + β CE(m, D(f_m)),   α = 0.1, β = 0.02 (official)
+
+where the L1 "domain" term runs over consecutive modality pairs (a ring for M >= 3, the single
+pair for M = 2) and D is a linear modality classifier on the specific features.
+
+Adaptations for EO time series (each says why):
+- P_m is a per-modality input projection, a Linear(C_m → C_s) at every time step (C_s = the
+  largest C_m by default), because one shared encoder needs one input shape and S1 has 2-3
+  bands while S2 has 10-13 (the author's advice in ShaSpec issue #15). A series with fewer time
+  steps is linearly resampled to the longest T. Image modalities are not supported: a shared
+  encoder cannot read an image and a series (the constructor raises).
+- Missing slots take the mean shared feature of the available modalities (``fill="mean"``, the
+  paper's description); ``fill="first"`` takes the first available one, as the official code.
+  With one available modality, as at single-modality inference, both are that modality's s_m.
+- The missing-modality schedule: the official code trains on all modalities (80k iterations),
+  then on a random non-empty modality subset per iteration (batch 1). Here every training sample
+  draws its own subset uniformly among the 2^M - 1 non-empty ones (the per-iteration draw of a
+  batch of one), after ``warmup_steps`` optimiser steps on all modalities (default 0: the trainer
+  sets no iteration budget; the author recommends a warm-up, ShaSpec issue #7). Draws use
+  torch's global RNG, in training mode only.
+- The L1 and modality terms are masked to the available modalities (the official loss is not,
+  ShaSpec issue #4).
+- In eval mode `losses` is the exact expectation of the task term over the 2^M - 1 subsets (each
+  applied to the whole batch), with the L1 and modality terms on all modalities: deterministic.
+- The official SGD (lr 1e-2, Nesterov momentum 0.99, poly decay, batch 1) is replaced by the
+  shared trainer; the task loss is `TaskLoss`, so every task is supported. Any M >= 2.
+
+Inference from modality m: slots = g_m for m and s_m for every other modality; reads only X_m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mdico_core.encoders import EMB_DIM, build_encoder
+from mdico_core.methods.base import Batch, Method, ProblemSpec
+from mdico_core.methods.fcom import nonempty_subsets
+
+
+class InputProjection(nn.Module):
+    """Linear(C_m → C_s) at every time step, then linear resampling to `steps` time steps."""
+
+    def __init__(self, in_channels: int, out_channels: int, in_steps: int, steps: int):
+        super().__init__()
+        self.linear = nn.Linear(in_channels, out_channels)
+        self.resample = in_steps != steps
+        self.steps = steps
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.linear(x)  # (B, T_m, C_s)
+        if self.resample:
+            h = F.interpolate(h.transpose(1, 2), size=self.steps, mode="linear", align_corners=True).transpose(1, 2)
+        return h  # (B, T_s, C_s)
+
+
+class ShaSpec(Method):
+    """Shared encoder + specific encoders, residual composition, slot filling for absent modalities.
+
+    Args:
+        spec: modalities (at least 2 time series), task, outputs.
+        encoder: encoder name (the shared one and one specific one per modality).
+        alpha: weight of the L1 domain term between shared features (official 0.1).
+        beta: weight of the specific-feature modality classification (official 0.02).
+        fill: "mean" or "first": what fills an absent modality's slot.
+        warmup_steps: training steps on all modalities before the random subsets start.
+        shared_channels: C_s of the input projections (None: the largest C_m).
+        **encoder_options: passed to the encoders.
+    """
+
+    name = "shaspec"
+    paper_name = "ShaSpec"
+    variants = {"default": {}, "first_fill": {"fill": "first"}}
+
+    def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", alpha: float = 0.1, beta: float = 0.02,
+                 fill: str = "mean", warmup_steps: int = 0, shared_channels: int | None = None,
+                 **encoder_options: Any):
+        super().__init__(spec, encoder)
+        shapes = {m: tuple(s) for m, s in spec.shapes.items()}
+        if len(shapes) < 2:
+            raise ValueError("ShaSpec needs at least 2 modalities")
+        if any(len(s) != 2 for s in shapes.values()):
+            raise ValueError(f"ShaSpec's shared encoder reads every modality, which needs time series (T, C) "
+                             f"for all of them; got {shapes}. Images are not supported by this adaptation")
+        if fill not in ("mean", "first"):
+            raise ValueError(f"fill must be 'mean' or 'first', got {fill!r}")
+        self.alpha, self.beta, self.fill, self.warmup_steps = alpha, beta, fill, warmup_steps
+        self.steps_done = 0
+        steps = max(s[0] for s in shapes.values())
+        channels = shared_channels or max(s[1] for s in shapes.values())
+        mods = list(shapes)
+        self.proj = nn.ModuleDict({m: InputProjection(s[1], channels, s[0], steps) for m, s in shapes.items()})
+        self.shared = build_encoder(encoder, (steps, channels), **encoder_options)
+        self.specific = nn.ModuleDict({m: build_encoder(encoder, s, **encoder_options) for m, s in shapes.items()})
+        self.compose = nn.Linear(2 * EMB_DIM, EMB_DIM)
+        self.head = nn.Linear(len(mods) * EMB_DIM, spec.n_outputs)
+        self.mod_classifier = nn.Linear(EMB_DIM, len(mods))
+        subsets = nonempty_subsets(mods)
+        self.register_buffer("subset_masks", torch.tensor([[float(m in s) for m in mods] for s in subsets]),
+                             persistent=False)  # (2^M - 1, M)
+        self.pairs = [(0, 1)] if len(mods) == 2 else [(i, (i + 1) % len(mods)) for i in range(len(mods))]
+
+    def encode(self, x: Tensor, m: str) -> tuple[Tensor, Tensor]:
+        """(shared, specific) features of modality `m`, each (B, 128)."""
+        return self.shared(self.proj[m](x)), self.specific[m](x)
+
+    def slots(self, s: Tensor, f: Tensor, mask: Tensor) -> Tensor:
+        """Concatenated slots from all features and an availability mask.
+
+        Shapes: s, f (B, M, 128); mask (B, M) in {0, 1}, one 1 at least per row -> (B, M*128).
+        """
+        g = s + self.compose(torch.cat([s, f], -1))  # (B, M, 128)
+        if self.fill == "mean":
+            fill = (s * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)  # (B, 128)
+        else:
+            fill = s[torch.arange(len(s), device=s.device), mask.argmax(1)]  # first available, (B, 128)
+        return torch.where(mask.unsqueeze(-1).bool(), g, fill.unsqueeze(1)).flatten(1)
+
+    def features(self, x: Mapping[str, Tensor], view: str) -> Tensor:
+        s, f = self.encode(x[view], view)
+        g = s + self.compose(torch.cat([s, f], -1))
+        return torch.cat([g if m == view else s for m in self.modalities], dim=-1)  # (B, M*128)
+
+    def _predict(self, x: Mapping[str, Tensor], view: str) -> Tensor:
+        return self.head(self.features(x, view))
+
+    def losses(self, batch: Batch) -> dict[str, Tensor]:
+        y, mods = batch["y"], self.modalities
+        enc = [self.encode(batch["x"][m], m) for m in mods]
+        s = torch.stack([e[0] for e in enc], 1)  # (B, M, 128)
+        f = torch.stack([e[1] for e in enc], 1)  # (B, M, 128)
+        B, M = s.shape[:2]
+        if self.training:
+            self.steps_done += 1
+            if self.steps_done <= self.warmup_steps:
+                mask = torch.ones(B, M, device=s.device)
+            else:
+                mask = self.subset_masks[torch.randint(len(self.subset_masks), (B,)).to(s.device)]  # (B, M)
+            main = self.task_loss(self.head(self.slots(s, f, mask)), y)
+        else:  # the exact expectation over the subsets, deterministic
+            mask = torch.ones(B, M, device=s.device)
+            main = sum(self.task_loss(self.head(self.slots(s, f, sub.expand(B, M))), y)
+                       for sub in self.subset_masks) / len(self.subset_masks)
+        dom = 0.0
+        for i, j in self.pairs:
+            both = mask[:, i] * mask[:, j]  # (B,)
+            dom = dom + ((s[:, i] - s[:, j]).abs().mean(-1) * both).sum() / both.sum().clamp(min=1)
+        labels = torch.arange(M, device=s.device).expand(B, M)  # (B, M)
+        ce = F.cross_entropy(self.mod_classifier(f).flatten(0, 1), labels.flatten(), reduction="none")  # (B*M,)
+        mod = (ce * mask.flatten()).sum() / mask.sum()
+        return {"main": main, "dom": self.alpha * dom, "mod": self.beta * mod}

@@ -1,0 +1,599 @@
+"""Figures and page furniture for the book.
+
+Everything a notebook shows beyond H5's tables (``reporting/tables.py``): the provenance banner
+every results page opens with, paper-vs-ours tables and plots, Table A1 parameter counts from the
+encoder classes, t-SNE of stored features, loss curves from stored histories and prediction maps.
+Functions take plain arrays and DataFrames and return DataFrames or matplotlib figures, so they
+are testable without a results store.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+KIND_LABELS = {
+    "real": "real data",
+    "stand-in": "STAND-IN (real data of another task, not the paper's benchmark)",
+    "synthetic": "SYNTHETIC (seeded toy data; the numbers mean nothing against the paper)",
+    "absent": "absent (not run; see how to get it below)",
+}
+METHOD_NAMES = {"individual": "Individual", "mdico": "MDiCo"}
+ENCODER_NAMES = {"tempcnn": "TempCNN", "mlp": "MLP", "transformer": "Transformer", "convtran": "ConvTran",
+                 "lstm": "LSTM", "resnet50": "ResNet-50"}
+VARIANT_NAMES = {
+    "default": "MDiCo", "no_mod": "w/o modality loss", "no_aux": "w/o auxiliary loss",
+    "no_cont": "w/o contrastive loss", "no_unused": "w/o unused features", "unpaired": "unpaired data",
+    "shared_encoders": "shared encoders", "weighted": "weighted loss", "released": "released code",
+}
+# Table A1's columns and the per-sample shapes they were counted on: (T, C) series, (C, H, W) image.
+PAPER_SHAPES: dict[str, tuple[int, ...]] = {
+    "croph_s1": (12, 2), "croph_s2": (12, 12), "lfmc_s1": (4, 3), "lfmc_l8": (4, 8),
+    "tsaits_aerial": (4, 304, 304), "tsaits_s2": (146, 432),
+}
+
+
+# ---------------------------------------------------------------------------------- provenance
+def git_version(root: Path | str | None = None) -> str:
+    """Short commit of the checkout at `root` (default: this repository), ``+dirty`` if modified."""
+    root = Path(root or REPO_ROOT)
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10)
+        if commit.returncode != 0:
+            return "unknown (no commit yet)"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+        return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+
+
+def record_versions(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Distinct code versions (``commit`` or ``commit+dirty``) the given run records were made with."""
+    out = []
+    for r in records:
+        prov = r.get("provenance") or {}
+        c = prov.get("git_commit")
+        if not c:
+            continue
+        v = str(c)[:12] + ("+dirty" if prov.get("git_dirty") else "")
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def _ints(values: Sequence[Any] | None) -> str:
+    if values is None:
+        return "the profile's"
+    vals = list(values)
+    if vals == [None]:
+        return "official split"
+    return ", ".join("official" if v is None else str(v) for v in vals) or "none"
+
+
+def provenance_banner(profile: str, datasets: Mapping[str, tuple[str, str]], folds: Sequence[Any] | None,
+                      seeds: Sequence[int] | None, records: Iterable[Mapping[str, Any]] = (),
+                      n_folds: int | None = None, code_version: str | None = None) -> str:
+    """The Markdown block every results page opens with.
+
+    Args:
+        profile: the budget profile's name.
+        datasets: ``{paper benchmark or dataset: (registry name run, kind)}`` with kind one of
+            "real", "stand-in", "synthetic", "absent" (see ``plan.resolve_dataset``).
+        folds, seeds: what was run (None: the profile's).
+        records: the run records shown; their commits are listed when they differ from the code's.
+        n_folds: folds of the cross-validation, for "fold 0, 1 of 10".
+        code_version: override of the checkout's ``git_version()`` (tests).
+    """
+    version = code_version or git_version()
+    runs = list(records)
+    made = [v for v in record_versions(runs) if v != version]
+    data = []
+    for shown, (reg, kind) in datasets.items():
+        label = KIND_LABELS.get(kind, kind)
+        data.append(f"{shown} = `{reg}`, {label}" if shown != reg else f"`{reg}`, {label}")
+    of = f" of {n_folds}" if n_folds else ""
+    lines = [
+        f"**Provenance.** Profile `{profile}`; folds {_ints(folds)}{of}; seeds {_ints(seeds)}; "
+        f"{len(runs)} runs shown; code version `{version}`"
+        + (f" (runs made with `{'`, `'.join(made)}`)" if made else "") + ".",
+        "",
+        "**Data.** " + ("; ".join(data) if data else "none") + ".",
+    ]
+    if any(k in ("stand-in", "synthetic") for _, k in datasets.values()):
+        lines += ["", "*Numbers on stand-in or synthetic data are not the paper's benchmark: compare trends "
+                      "(MDiCo vs Individual), not values, with the paper's columns.*"]
+    return "\n".join("> " + ln if ln else ">" for ln in lines)
+
+
+def show_markdown(text: str) -> None:
+    """Display Markdown in a notebook (falls back to print outside IPython)."""
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    except ImportError:  # pragma: no cover - plain Python
+        print(text)
+
+
+# ---------------------------------------------------------------------------------- number formatting
+def metric_digits(metric: str) -> int:
+    """Decimals the paper prints: 3 for R², 1 for F1 (%) and the rest."""
+    return 3 if metric == "r2" else 1
+
+
+def fmt_mean_std(mean: float, std: float | None, digits: int = 1) -> str:
+    """``"73.5 ± 1.2"``; ``"73.5"`` when `std` is NaN / None (one run); ``"–"`` for a missing mean."""
+    if mean is None or not np.isfinite(mean):
+        return "–"
+    if std is None or not np.isfinite(std):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def fmt_value(value: float | None, digits: int = 1, signed: bool = False) -> str:
+    """A number with `digits` decimals, ``"–"`` when missing; ``+`` shown when `signed`."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def fmt_p(p: float | None) -> str:
+    """A p-value as the tables print it (``"<0.001"``, ``"0.043"``, ``"–"`` when untestable)."""
+    if p is None or not np.isfinite(p):
+        return "–"
+    return "<0.001" if p < 1e-3 else f"{p:.3f}"
+
+
+# ---------------------------------------------------------------------------------- Table A1
+def count_parameters(module: Any) -> int:
+    """Learnable parameters of a torch module."""
+    return int(sum(p.numel() for p in module.parameters() if p.requires_grad))
+
+
+def encoder_parameters(encoders: Sequence[str] = ("resnet50", "tempcnn", "mlp", "transformer", "convtran", "lstm"),
+                       shapes: Mapping[str, tuple[int, ...]] = PAPER_SHAPES,
+                       paper: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Table A1: learnable parameters (thousands) of each encoder built here, beside the paper's.
+
+    A cell is computed where the paper gives a value or where the paper's encoder study ran
+    (temporal encoders on the CropHarvest and LFMC series); image columns use ResNet-50 only.
+
+    Returns one row per (encoder, column): ``encoder, column, ours_k, paper_k, diff_pct``.
+    """
+    from mdico_core.encoders import IMAGE_ENCODERS, build_encoder
+
+    if paper is None:
+        paper = paper_csv("tableA1_params_thousands")
+    by_name = {str(r["encoder"]).lower().replace("-", ""): r for _, r in paper.iterrows()}
+    rows = []
+    for enc in encoders:
+        prow = by_name.get(enc.replace("-", ""))
+        for col, shape in shapes.items():
+            is_image = len(shape) == 3
+            pval = float(prow[col]) if prow is not None and col in prow and pd.notna(prow[col]) else np.nan
+            studied = col.startswith(("croph", "lfmc")) and not is_image and enc not in IMAGE_ENCODERS
+            if (enc in IMAGE_ENCODERS) != is_image or not (studied or np.isfinite(pval)):
+                continue
+            ours = count_parameters(build_encoder(enc, shape)) / 1000
+            rows.append({"encoder": ENCODER_NAMES.get(enc, enc), "column": col, "ours_k": round(ours),
+                         "paper_k": pval, "diff_pct": 100 * (ours - pval) / pval if np.isfinite(pval) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def paper_csv(name: str) -> pd.DataFrame:
+    """A paper table CSV from ``data/paper_tables/`` by file stem (e.g. ``"tableA1_params_thousands"``)."""
+    path = REPO_ROOT / "data" / "paper_tables" / f"{name}.csv"
+    if not path.is_file():
+        valid = sorted(p.stem for p in path.parent.glob("*.csv"))
+        raise ValueError(f"no paper table {name!r} in {path.parent}; valid: {', '.join(valid)}")
+    return pd.read_csv(path)
+
+
+def wide_parameters(long: pd.DataFrame) -> pd.DataFrame:
+    """`encoder_parameters` as Table A1's layout, each cell ``"ours (paper)"`` in thousands."""
+    cell = long.apply(lambda r: f"{r.ours_k:,.0f}" + (f" ({r.paper_k:,.0f})" if np.isfinite(r.paper_k) else ""),
+                      axis=1)
+    out = long.assign(cell=cell).pivot(index="encoder", columns="column", values="cell")
+    order = [e for e in ENCODER_NAMES.values() if e in out.index]
+    cols = [c for c in PAPER_SHAPES if c in out.columns]
+    return out.loc[order, cols].fillna("")
+
+
+# ---------------------------------------------------------------------------------- t-SNE
+def tsne_2d(features: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
+    """openTSNE 2-D embedding of ``(N, D)`` features, seeded; perplexity clipped to what N allows."""
+    from openTSNE import TSNE
+
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 5:
+        raise ValueError(f"t-SNE needs (N, D) features with N >= 5, got shape {x.shape}")
+    perp = float(max(1.0, min(perplexity, (len(x) - 1) / 3.0)))
+    return np.asarray(TSNE(n_components=2, perplexity=perp, random_state=seed, n_jobs=1).fit(x))
+
+
+def colour_labels(y: np.ndarray, task: str) -> np.ndarray:
+    """One colour value per sample: the class (classification), the first positive label or -1
+    (multilabel), the value (regression)."""
+    y = np.asarray(y)
+    if task == "multilabel":
+        return np.where(y.sum(1) > 0, y.argmax(1), -1)
+    return y.astype(float) if task == "regression" else y.astype(int)
+
+
+def plot_tsne(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], task: str,
+              class_names: Sequence[str] | None = None, ncols: int = 2, size: float = 3.6) -> Any:
+    """Scatter one t-SNE embedding per panel, ``(title, (N, 2) embedding, (N,) colour labels)``."""
+    import matplotlib.pyplot as plt
+
+    n = len(panels)
+    if n == 0:
+        raise ValueError("plot_tsne needs at least one panel")
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax, (title, emb, lab) in zip(axes.flat, panels):
+        if task == "regression":
+            sc = ax.scatter(emb[:, 0], emb[:, 1], c=lab, s=6, cmap="viridis", linewidths=0)
+            fig.colorbar(sc, ax=ax, shrink=0.8)
+        else:
+            classes = np.unique(lab)
+            palette = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+            for k, c in enumerate(classes):
+                name = "no label" if c < 0 else (class_names[c] if class_names is not None and c < len(class_names)
+                                                  else str(c))
+                sel = lab == c
+                ax.scatter(emb[sel, 0], emb[sel, 1], s=6, color=palette(k % palette.N), label=name, linewidths=0)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    if task != "regression":
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False,
+                   markerscale=2, bbox_to_anchor=(0.5, -0.02))
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+    else:
+        fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------- loss curves
+def mean_history(histories: Sequence[pd.DataFrame], split: str = "train") -> pd.DataFrame:
+    """Mean and std of every loss term per epoch over runs (runs stop at different epochs: `n` says
+    how many runs reached each one). Returns long rows ``epoch, term, mean, std, n``."""
+    prefix = f"{split}/"
+    frames = []
+    for run, h in enumerate(histories):
+        if h is None or len(h) == 0:
+            continue
+        cols = [c for c in h.columns if c.startswith(prefix) and c != f"{prefix}total"]
+        long = h.melt(id_vars="epoch", value_vars=cols, var_name="term", value_name="value")
+        long["term"] = long["term"].str[len(prefix):]
+        frames.append(long.assign(run=run))
+    if not frames:
+        return pd.DataFrame(columns=["epoch", "term", "mean", "std", "n"])
+    allr = pd.concat(frames, ignore_index=True).dropna(subset=["value"])
+    out = allr.groupby(["term", "epoch"])["value"].agg(mean="mean", std="std", n="count").reset_index()
+    return out[["epoch", "term", "mean", "std", "n"]].sort_values(["term", "epoch"], ignore_index=True)
+
+
+TERM_NAMES = {"main": "main predictive (L_main)", "aux": "auxiliary predictive (L_aux)",
+              "cont": "contrastive (L_cont)", "mod": "modality discriminant (L_mod)"}
+
+
+def plot_loss_curves(curves: Mapping[str, pd.DataFrame], ncols: int = 2) -> Any:
+    """One panel per title of ``{title: mean_history(...)}``; a line per loss term, a band of ±1 std."""
+    import matplotlib.pyplot as plt
+
+    n = len(curves)
+    if n == 0:
+        raise ValueError("plot_loss_curves needs at least one panel")
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False)
+    for ax, (title, df) in zip(axes.flat, curves.items()):
+        for term, g in df.groupby("term", sort=False):
+            ax.plot(g["epoch"], g["mean"], marker="o", ms=3, label=TERM_NAMES.get(term, term))
+            std = g["std"].fillna(0).to_numpy()
+            ax.fill_between(g["epoch"], g["mean"] - std, g["mean"] + std, alpha=0.2)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------- prediction maps
+def gather_predictions(arrays: Iterable[Mapping[str, np.ndarray]], view: str) -> pd.DataFrame:
+    """Test-set predictions of `view` from run arrays (``ResultsStore.arrays``), one row per sample.
+
+    Each sample is in one test fold per seed; with several seeds its predictions are averaged
+    (probabilities, or values). Columns: ``idx``, ``y_true`` (object: scalar or label vector),
+    ``pred`` (object: probabilities or a value).
+    """
+    key = f"pred/{view}"
+    idx, yt, pr = [], [], []
+    for a in arrays:
+        if key not in a:
+            continue
+        p = np.asarray(a[key], dtype=np.float64)
+        idx.append(np.asarray(a["test_idx"]))
+        yt.append(np.asarray(a["y_true"]))
+        pr.append(p.reshape(len(p), -1))
+    if not idx:
+        return pd.DataFrame(columns=["idx", "y_true", "pred"])
+    i = np.concatenate(idx)
+    y = np.concatenate([v.reshape(len(v), -1) for v in yt])
+    p = np.concatenate(pr)
+    order = np.unique(i)
+    pos = np.searchsorted(order, i)
+    counts = np.bincount(pos, minlength=len(order))[:, None]
+    p_mean = np.zeros((len(order), p.shape[1]))
+    np.add.at(p_mean, pos, p)
+    p_mean /= counts
+    y_first = np.zeros((len(order), y.shape[1]), dtype=y.dtype)
+    y_first[pos] = y
+    squeeze = (lambda v: v[0]) if p.shape[1] == 1 else (lambda v: v)
+    return pd.DataFrame({"idx": order, "y_true": [squeeze(v) for v in y_first],
+                         "pred": [squeeze(v) for v in p_mean]})
+
+
+def point_values(df: pd.DataFrame, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """(truth, prediction) per row of `gather_predictions`: classes by argmax, values for regression,
+    number of labels for multilabel."""
+    if task == "regression":
+        return df["y_true"].to_numpy(float), df["pred"].to_numpy(float)
+    if task == "multilabel":
+        return (np.array([np.sum(v) for v in df["y_true"]]), np.array([np.sum(np.asarray(v) >= 0.5)
+                                                                       for v in df["pred"]]))
+    return df["y_true"].to_numpy(int), np.array([int(np.argmax(v)) for v in df["pred"]])
+
+
+def site_means(lat: np.ndarray, lon: np.ndarray, values: Mapping[str, np.ndarray], decimals: int = 4) -> pd.DataFrame:
+    """Mean of each value per site (coordinates rounded to `decimals`), with the sample count."""
+    df = pd.DataFrame({"lat": np.round(lat, decimals), "lon": np.round(lon, decimals), **values})
+    return df.groupby(["lat", "lon"]).agg(**{k: (k, "mean") for k in values}, n=("lat", "size")).reset_index()
+
+
+def plot_prediction_map(lat: np.ndarray, lon: np.ndarray, truth: np.ndarray, preds: Mapping[str, np.ndarray],
+                        task: str, class_names: Sequence[str] | None = None, title: str = "",
+                        size: float = 3.8) -> Any:
+    """Ground truth beside each method's prediction on a lon/lat scatter (no basemap).
+
+    Regression: points are sites; the first panel shows the mean target per site, the others the
+    mean signed error (prediction - truth) per site on one diverging scale centred at 0.
+    Classification: one point per sample coloured by class; wrong predictions are drawn larger.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+
+    n = 1 + len(preds)
+    fig, axes = plt.subplots(1, n, figsize=(size * n, size * 0.85), squeeze=False, sharex=True, sharey=True)
+    axes = axes[0]
+    if task == "regression":
+        sites = site_means(lat, lon, {"truth": truth, **{k: v - truth for k, v in preds.items()}})
+        sc = axes[0].scatter(sites["lon"], sites["lat"], c=sites["truth"], s=14, cmap="YlGnBu")
+        fig.colorbar(sc, ax=axes[0], shrink=0.8, label="ground truth (site mean)")
+        errs = np.concatenate([sites[k].to_numpy() for k in preds]) if preds else np.array([1.0])
+        lim = float(np.nanmax(np.abs(errs))) or 1.0
+        norm = TwoSlopeNorm(vmin=-lim, vcenter=0.0, vmax=lim)
+        for ax, k in zip(axes[1:], preds):
+            sc = ax.scatter(sites["lon"], sites["lat"], c=sites[k], s=14, cmap="RdBu_r", norm=norm)
+            mae = float(np.mean(np.abs(preds[k] - truth)))
+            ax.set_title(f"{k}: error (MAE {mae:.1f})", fontsize=10)
+        if preds:
+            fig.colorbar(sc, ax=list(axes[1:]), shrink=0.8, label="prediction - truth (site mean)")
+        axes[0].set_title("ground truth", fontsize=10)
+    else:
+        classes = np.unique(np.concatenate([truth, *preds.values()]))
+        palette = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+        colour = {c: palette(k % palette.N) for k, c in enumerate(classes)}
+
+        def name(c: int) -> str:
+            return class_names[c] if class_names is not None and 0 <= c < len(class_names) else str(c)
+
+        for ax, (label, vals) in zip(axes, [("ground truth", truth), *preds.items()]):
+            wrong = vals != truth
+            for c in classes:
+                sel = vals == c
+                ax.scatter(lon[sel & ~wrong], lat[sel & ~wrong], s=6, color=colour[c], linewidths=0,
+                           label=name(c) if label == "ground truth" else None)
+                ax.scatter(lon[sel & wrong], lat[sel & wrong], s=22, color=colour[c], marker="X",
+                           edgecolors="k", linewidths=0.3)
+            acc = 100 * float(np.mean(~wrong))
+            ax.set_title(label if label == "ground truth" else f"{label} ({acc:.1f}% correct)", fontsize=10)
+        fig.legend(loc="lower center", ncol=min(len(classes), 6), fontsize=8, frameon=False, markerscale=2)
+    for ax in axes:
+        ax.set_xlabel("longitude")
+    axes[0].set_ylabel("latitude")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    if task != "regression":
+        fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+# ---------------------------------------------------------------------------------- grouped bars
+def plot_grouped(agg: pd.DataFrame, x: str, hue: str, facet: str, value: str = "mean", err: str = "std",
+                 ylabel: str = "", x_order: Sequence[str] | None = None, hue_order: Sequence[str] | None = None,
+                 reference: Mapping[tuple[str, str], float] | None = None, size: float = 4.2) -> Any:
+    """Bars of `value` (± `err`) per `x`, coloured by `hue`, one panel per `facet`.
+
+    `reference` maps (facet, x) to a value drawn as a black tick (e.g. the paper's number).
+    """
+    import matplotlib.pyplot as plt
+
+    facets = list(dict.fromkeys(agg[facet]))
+    if not facets:
+        raise ValueError("plot_grouped: no rows to plot")
+    xs = list(x_order or dict.fromkeys(agg[x]))
+    hues = list(hue_order or dict.fromkeys(agg[hue]))
+    fig, axes = plt.subplots(1, len(facets), figsize=(size * len(facets), 3.4), squeeze=False)
+    width = 0.8 / max(len(hues), 1)
+    palette = plt.get_cmap("tab10")
+    for ax, f in zip(axes[0], facets):
+        sub = agg[agg[facet] == f]
+        for k, h in enumerate(hues):
+            g = sub[sub[hue] == h].set_index(x)
+            pos = np.arange(len(xs)) + (k - (len(hues) - 1) / 2) * width
+            vals = [g[value].get(v, np.nan) for v in xs]
+            errs = [g[err].get(v, np.nan) if err in g else np.nan for v in xs]
+            ax.bar(pos, vals, width, yerr=np.nan_to_num(errs), label=str(h), color=palette(k), capsize=2)
+        if reference:
+            for j, v in enumerate(xs):
+                r = reference.get((f, v))
+                if r is not None and np.isfinite(r):
+                    ax.hlines(r, j - 0.4, j + 0.4, colors="k", linewidths=1.5,
+                              label="paper" if j == 0 or "paper" not in ax.get_legend_handles_labels()[1] else None)
+        ax.set_xticks(np.arange(len(xs)), xs, rotation=20)
+        ax.set_title(str(f), fontsize=10)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------- notebook helpers
+class Plain(str):
+    """A string that notebooks display (and ``myst_nb.glue`` stores) without quotes."""
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(str(self))
+
+
+def glue_text(key: str, text: str) -> None:
+    """Glue `text` under `key` for ``{glue:text}`key``` in the page's prose (no output shown)."""
+    from myst_nb import glue
+
+    glue(key, Plain(text), display=False)
+
+
+def show(fig: Any, caption: str = "") -> None:
+    """Display a matplotlib figure, close it, then its caption (Markdown) below it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        from IPython.display import display
+
+        display(fig)
+    except ImportError:  # pragma: no cover - plain Python
+        pass
+    plt.close(fig)
+    if caption:
+        show_markdown(f"**Figure.** {caption}")
+
+
+def placeholder_figure(text: str, size: tuple[float, float] = (6.0, 1.2)) -> Any:
+    """A figure that only says `text` (so a glued figure key always exists)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size)
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10)
+    ax.axis("off")
+    return fig
+
+
+def table(df: pd.DataFrame, caption: str = "") -> Any:
+    """`df` styled for the book: no index column, an optional caption."""
+    st = df.style.hide(axis="index")
+    return st.set_caption(caption) if caption else st
+
+
+# ---------------------------------------------------------------------------------- paper comparisons
+def compare(df: pd.DataFrame, registry: str, paper_dataset: str, kind: str, metric: str | None = None) -> pd.DataFrame:
+    """``tables.compare_with_paper`` of the runs on `registry`, against the paper's `paper_dataset` table.
+
+    A stand-in is compared with the page's benchmark (relabelled, and the note says "stand-in");
+    synthetic data is not compared with any paper number (only ours are returned).
+    """
+    from mdico_core.reporting.tables import PAPER_DATASET, compare_with_paper
+
+    d = df[df["dataset"] == registry]
+    if kind == "synthetic":
+        d = d.assign(dataset="synthetic:" + registry)
+        out = compare_with_paper(d, "synthetic:" + registry, metric, include_missing=False)
+        return out.assign(note=f"synthetic ({registry}), no paper value")
+    if kind == "stand-in" and PAPER_DATASET.get(registry) != paper_dataset:
+        out = compare_with_paper(d.assign(dataset=paper_dataset), paper_dataset, metric)
+        return out.assign(note=f"stand-in ({registry}) for {paper_dataset}")
+    return compare_with_paper(d, registry, metric)
+
+
+def comparison_display(cmp: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
+    """`compare_with_paper` output as a readable table: method, view, n, ours, paper, diff, p."""
+    if cmp.empty:
+        return pd.DataFrame(columns=["method", "view", "n", "ours (mean ± std)", "paper", "ours − paper",
+                                     "p vs Individual", "note"])
+    out = pd.DataFrame({
+        "method": [
+            (f"{pm} ({VARIANT_NAMES.get(v, v)})" if v not in ("default", None) and isinstance(v, str) else pm)
+            for pm, v in zip(cmp["paper_method"], cmp["variant"])],
+        "view": cmp["view"].fillna("").astype(str),
+        "n": cmp["n"].fillna(0).astype(int),
+        "ours (mean ± std)": cmp["ours"].fillna(""),
+        "paper": [fmt_value(v, digits) for v in pd.to_numeric(cmp["paper"], errors="coerce")],
+        "ours − paper": [fmt_value(v, digits, signed=True) for v in pd.to_numeric(cmp["diff"], errors="coerce")],
+        "p vs Individual": [fmt_p(v) for v in pd.to_numeric(cmp.get("p_vs_individual"), errors="coerce")],
+        "note": cmp["note"].fillna("").astype(str),
+    })
+    return out
+
+
+def cell_summary(cmp: pd.DataFrame, method: str, view: str, digits: int = 1) -> dict[str, str]:
+    """Formatted ours / paper / diff / p of one (method, default variant, view) row, "n/a" when absent."""
+    hit = cmp[(cmp["method"] == method) & (cmp["variant"] == "default") & (cmp["view"] == view)]
+    if hit.empty or not np.isfinite(hit.iloc[0]["mean"]):
+        return {"ours": "n/a", "paper": "n/a", "diff": "n/a", "p": "n/a", "n": "0"}
+    r = hit.iloc[0]
+    return {"ours": r["ours"], "paper": fmt_value(r["paper"], digits), "diff": fmt_value(r["diff"], digits, True),
+            "p": fmt_p(r["p_vs_individual"]), "n": str(int(r["n"]))}
+
+
+def wide_by_view(cmp: pd.DataFrame, row_names: Mapping[tuple[str, str], str], columns: Sequence[str] = (
+        "ours", "paper", "p_vs_individual"), digits: int = 1, view_label: Any = None) -> pd.DataFrame:
+    """Rows ``row_names[(method, variant)]``, columns (view, ours | paper | p): Tables 6 and 7's layout.
+
+    `view_label` maps a view to the (column group, row suffix) it belongs to; default: the view is
+    the column group. Rows not in `row_names` are dropped.
+    """
+    recs = []
+    for _, r in cmp.iterrows():
+        name = row_names.get((r["method"], r["variant"]))
+        if name is None or not isinstance(r["view"], str):
+            continue
+        group, suffix = view_label(r["view"]) if view_label else (r["view"], "")
+        row = name + suffix
+        for c in columns:
+            v = r.get(c)
+            if c == "paper":
+                v = fmt_value(v, digits)
+            elif c == "p_vs_individual":
+                v = fmt_p(v)
+            elif c == "diff":
+                v = fmt_value(v, digits, True)
+            recs.append({"row": row, "group": group, "what": {"p_vs_individual": "p vs Ind."}.get(c, c),
+                         "value": v})
+    if not recs:
+        return pd.DataFrame()
+    long = pd.DataFrame(recs)
+    wide = long.pivot_table(index="row", columns=["group", "what"], values="value", aggfunc="first", sort=False)
+    order = list(dict.fromkeys(long["row"]))
+    wide = wide.reindex(index=order)
+    groups = list(dict.fromkeys(long["group"]))
+    whats = list(dict.fromkeys(long["what"]))
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([groups, whats]))
+    wide.index.name = None
+    return wide.fillna("")
