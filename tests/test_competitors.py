@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from mdico_core.data.dataset import Normalizer
 from mdico_core.data.synthetic import make_synthetic
 from mdico_core.methods import METHODS, ProblemSpec, build_method
 from mdico_core.methods.anysat import WEIGHTS_URL, AnySat, default_band_map, to_anysat
@@ -171,8 +172,7 @@ def test_fit_smoke_on_lfmc(name):
     idx = np.arange(min(128, len(ds)))
     sub = ds.subset(idx)
     spec = ProblemSpec.from_dataset(sub)
-    x = {m: (v - v.mean((0, 1))) / (v.std((0, 1)) + 1e-6) for m, v in sub.modalities.items()}
-    data = to_tensors({m: np.nan_to_num(v) for m, v in x.items()}, sub.target)
+    data = to_tensors(Normalizer.fit(sub.modalities).transform(sub.modalities), sub.target)
     steps = {s[0] for s in spec.shapes.values() if len(s) == 2}
     if name == "inputfu" and len(steps) > 1:
         with pytest.raises(ValueError):

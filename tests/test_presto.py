@@ -9,7 +9,13 @@ import torch
 from mdico_core.data import load_dataset
 from mdico_core.data.cropharvest import BANDS, S2_BANDS
 from mdico_core.data.info import describe
-from mdico_core.data.presto import ALGAE_FILES, ERA5_SRTM_BANDS, LFMC_FILES, load_algae_blooms, load_presto_lfmc
+from mdico_core.data.presto import (
+    ALGAE_FILES,
+    ERA5_SRTM_BANDS,
+    LFMC_FILES,
+    load_algae_blooms,
+    load_presto_lfmc,
+)
 from mdico_core.methods import ProblemSpec, build_method
 from mdico_core.training import TrainConfig, fit, predict, to_tensors
 

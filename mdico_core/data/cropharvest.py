@@ -220,6 +220,8 @@ def read_labels(path: Path | str) -> pd.DataFrame:
     rows = []
     for feat in features:
         p = dict(feat.get("properties") or {})
+        if p.get("index") is None and p.get("dataset_index") is not None:
+            p["index"] = p["dataset_index"]  # later cropharvest releases renamed the column
         for col in ("dataset", "index", "is_crop"):
             if p.get(col) is None:
                 raise DataValidationError(f"{path}: a feature lacks the required property {col!r}")
@@ -328,5 +330,5 @@ for _task, _name in (("binary", "croph_b"), ("multiclass", "croph_m")):
         source=SOURCE,
         licence=LICENCE,
         extra={"samples": PAPER_SAMPLES[_task], "shapes": {"S1": (12, 2), "S2": (12, 12)},
-               "present": _present, "env": ENV_ROOT},
+               "present": _present, "env": ENV_ROOT, "info_load": False},
     ))

@@ -2,7 +2,8 @@
 
 `describe` never downloads and never raises for an absent dataset: it reports it as absent,
 with how to get it. Sample counts and shapes come from the loaded data when it is present and
-``load`` is True, otherwise from the paper / the loader's documentation (``counts_from``).
+``load`` is True (except for the large benchmarks, whose entries set ``extra["info_load"]`` to
+False), otherwise from the paper / the loader's documentation (``counts_from``).
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def describe(name: str, load: bool = True, check: bool = False) -> dict[str, Any
         "note": note,
         "error": "",
     }
-    if present and load:
+    # Large benchmarks opt out: `info` must not start a multi-minute extraction or a 50 GB read.
+    if present and load and entry.extra.get("info_load", True):
         try:
             ds = load_dataset(name)
         except Exception as err:  # absent or broken data is reported, not raised

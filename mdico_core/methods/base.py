@@ -81,7 +81,9 @@ class TaskLoss(nn.Module):
         self.task = spec.task
         w = None if spec.class_weights is None else torch.tensor(spec.class_weights, dtype=torch.float32)
         self.register_buffer("class_weights", w)
-        self.mean, self.std = spec.target_mean, spec.target_std
+        # Buffers, not floats: runs trained stacked (see stacking.py) each have their own statistics.
+        self.register_buffer("mean", torch.tensor(spec.target_mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(spec.target_std, dtype=torch.float32))
 
     def forward(self, out: Tensor, y: Tensor) -> Tensor:
         if self.task in ("binary", "multiclass"):
@@ -106,12 +108,14 @@ class Method(nn.Module):
         name: registry name (lower case, as on the command line).
         paper_name: as in the paper's tables.
         fusion: True for the multi-modal references, evaluated on all modalities (view "fusion").
+        stackable: True when `losses` is vmap-safe, so that K runs can train as one (stacking.py).
         variants: variant name -> constructor options (``"default"`` must exist).
     """
 
     name: ClassVar[str] = ""
     paper_name: ClassVar[str] = ""
     fusion: ClassVar[bool] = False
+    stackable: bool = False  # losses are vmap-safe, so K runs can train as one (stacking.py)
     variants: ClassVar[dict[str, dict[str, Any]]] = {"default": {}}
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", **options: Any):

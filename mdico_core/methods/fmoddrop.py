@@ -3,7 +3,9 @@
 The official code (``Yusin2Chen/incomplete_multimodal_fusion``) is a MultiMAE-style image
 segmentation Transformer; this follows Mena's EO time-series version of it, which the MDiCo
 authors ran (``fmenat/CoM-views``: ``config/baseline_featureSensD.yaml`` tagged "-Chen",
-``src/models/fusion_module.py``, ``base_fusion.py``), restated here:
+``src/models/fusion_module.py``, ``base_fusion.py``); the paper describes FModDrop as "modality
+dropout over transformer layers", so this Transformer version is used, not the feature-averaging
+FSensD of ``fmenat/DSensDp``. Restated here:
 
     t_m = LayerNorm(E_m(X_m)) + e_m               (B, 128) one token per available modality
     u   = Transformer([CLS, t_m for m ∈ S])       1 layer, 8 heads, FFN 128, dropout 0.4

@@ -21,6 +21,7 @@ class Individual(Method):
 
     name = "individual"
     paper_name = "Individual"
+    stackable = True
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", **options: Any):
         super().__init__(spec, encoder)

@@ -97,6 +97,7 @@ class MDiCo(Method):
         self.use = {"main": use_main, "aux": use_aux, "cont": use_cont, "mod": use_mod}
         self.use_unused, self.shared_encoders, self.paired, self.released = (
             use_unused, shared_encoders, paired, released)
+        self.stackable = paired  # the unpaired shuffle draws a randperm, which vmap cannot batch
         mods = list(spec.shapes)
         self.unique = nn.ModuleDict({m: build_encoder(encoder, s, **encoder_options) for m, s in spec.shapes.items()})
         self.common = None if shared_encoders else nn.ModuleDict(

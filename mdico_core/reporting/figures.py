@@ -597,3 +597,352 @@ def wide_by_view(cmp: pd.DataFrame, row_names: Mapping[tuple[str, str], str], co
     wide = wide.reindex(columns=pd.MultiIndex.from_product([groups, whats]))
     wide.index.name = None
     return wide.fillna("")
+
+
+def paper_main_table(dataset: str) -> pd.DataFrame:
+    """The paper's main table (Tables 2-5) of benchmark `dataset`."""
+    from mdico_core.reporting.tables import paper_table
+
+    return paper_table(dataset)
+
+
+def metric_of(dataset: str) -> tuple[str, int]:
+    """(primary metric, decimals) of a paper benchmark or registry dataset."""
+    from mdico_core.metrics import PRIMARY
+    from mdico_core.reporting.plan import TASKS, _registered
+
+    task = TASKS.get(dataset) or getattr(_registered().get(dataset), "task", "") or "multiclass"
+    metric = PRIMARY.get(task, "f1_weighted")
+    return metric, metric_digits(metric)
+
+
+def paper_views(dataset: str) -> list[str]:
+    """Our single-modality view names of a paper benchmark (fusion excluded)."""
+    from mdico_core.reporting.tables import VIEW_TO_PAPER
+
+    return [v for v in VIEW_TO_PAPER.get(dataset, {}) if v != "fusion"]
+
+
+def paper_cell(dataset: str, paper_method: str, view: str, digits: int = 1) -> str:
+    """The paper's main-table value of `paper_method` for our `view`, formatted; "n/a" when none."""
+    from mdico_core.reporting.tables import VIEW_TO_PAPER, paper_table
+
+    col = VIEW_TO_PAPER.get(dataset, {}).get(view.split(":")[0])
+    try:
+        t = paper_table(dataset)
+    except ValueError:
+        return "n/a"
+    hit = t[t["method"].astype(str).str.lower() == paper_method.lower()]
+    if col is None or hit.empty or col not in t:
+        return "n/a"
+    v = pd.to_numeric(hit.iloc[0][col], errors="coerce")
+    return fmt_value(v, digits) if pd.notna(v) else "n/a"
+
+
+def paper_ablation_drop(dataset: str, short: str, row: str) -> float:
+    """Table 6: `row` minus full MDiCo in column ``<dataset>_<short>`` (e.g. croph_b, s1)."""
+    t = paper_csv("table6_ablation").set_index("variant")
+    col = f"{dataset}_{short}"
+    return float(t.loc[row, col] - t.loc["MDiCo", col])
+
+
+def ablation_rows() -> dict[tuple[str, str], str]:
+    """(method, variant) -> Table 6 row name, in the table's order."""
+    from mdico_core.reporting.plan import ABLATION_VARIANTS
+
+    rows = {("individual", "default"): "Individual"}
+    rows.update({("mdico", v): VARIANT_NAMES[v] for v in ABLATION_VARIANTS})
+    return rows
+
+
+def aggregate_rows(cmp: pd.DataFrame, rows: Mapping[tuple[str, str], str]) -> pd.DataFrame:
+    """Plot rows of `cmp` (single-modality views): ``row, method ("ours"), view, mean, std, paper``."""
+    out = []
+    for (m, v), name in rows.items():
+        sub = cmp[(cmp["method"] == m) & (cmp["variant"] == v) & cmp["view"].notna()]
+        for r in sub.itertuples():
+            if ":" in str(r.view) or not np.isfinite(r.mean):
+                continue
+            out.append({"row": name, "method": "ours", "view": r.view, "mean": r.mean, "std": r.std,
+                        "paper": r.paper})
+    return pd.DataFrame(out, columns=["row", "method", "view", "mean", "std", "paper"])
+
+
+def plot_versus_paper(cmp: pd.DataFrame, ylabel: str = "") -> Any:
+    """Our mean ± std per method, one panel per single-modality view; the paper's value as a tick."""
+    rows = {}
+    for r in cmp.itertuples():
+        if r.method and isinstance(r.view, str) and ":" not in r.view:
+            rows[(r.method, r.variant)] = (f"{r.paper_method}" if r.variant == "default"
+                                           else f"{r.paper_method} ({VARIANT_NAMES.get(r.variant, r.variant)})")
+    sub = aggregate_rows(cmp, rows)
+    if sub.empty:
+        return placeholder_figure("no finished runs to plot")
+    ref = {(r.view, r.row): r.paper for r in sub.itertuples()}
+    return plot_grouped(sub, x="row", hue="method", facet="view", ylabel=ylabel,
+                        x_order=list(dict.fromkeys(sub["row"])), reference=ref)
+
+
+def split_mode(view: str) -> tuple[str, str]:
+    """``"S1:shared"`` -> ``("S1", ": shared features only")``; ``"S1"`` -> ``("S1", "")``."""
+    m, _, mode = view.partition(":")
+    return m, (f": {mode} features only" if mode else "")
+
+
+def mode_rows(cmp: pd.DataFrame) -> pd.DataFrame:
+    """MDiCo's views per modality as plot rows: ``row`` in both / shared / specific."""
+    out = []
+    for r in cmp.itertuples():
+        if not isinstance(r.view, str) or not np.isfinite(r.mean):
+            continue
+        m, _, mode = r.view.partition(":")
+        out.append({"row": mode or "both", "method": "ours", "view": m, "mean": r.mean, "std": r.std,
+                    "paper": r.paper})
+    return pd.DataFrame(out, columns=["row", "method", "view", "mean", "std", "paper"])
+
+
+def shared_vs_specific(cmp: pd.DataFrame) -> dict[str, int]:
+    """How many modalities have specific-only above shared-only (and the reverse)."""
+    rows = mode_rows(cmp)
+    out = {"specific": 0, "shared": 0}
+    for _, g in rows.groupby("view"):
+        s = g.set_index("row")["mean"]
+        if {"shared", "specific"} <= set(s.index):
+            out["specific" if s["specific"] > s["shared"] else "shared"] += 1
+    return out
+
+
+def encoder_gains(agg: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset, view and encoder: Individual and MDiCo mean ± std, MDiCo − Individual and its p."""
+    cols = ["dataset", "view", "encoder", "Individual", "MDiCo", "MDiCo − Individual", "p", "pairs"]
+    if agg.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    keys = ["dataset", "view", "encoder"]
+    for key, g in agg[agg["variant"] == "default"].groupby(keys, sort=False):
+        by = g.set_index("method")
+        if not {"individual", "mdico"} <= set(by.index):
+            continue
+        d = metric_digits(str(g["metric"].iloc[0]))
+        t = tests[(tests["method"] == "mdico") & (tests["variant"] == "default")] if len(tests) else tests
+        t = t[(t["dataset"] == key[0]) & (t["view"] == key[1]) & (t["encoder"] == key[2])] if len(t) else t
+        rows.append({
+            "dataset": key[0], "view": key[1], "encoder": ENCODER_NAMES.get(key[2], key[2]),
+            "Individual": fmt_mean_std(by.loc["individual", "mean"], by.loc["individual", "std"], d),
+            "MDiCo": fmt_mean_std(by.loc["mdico", "mean"], by.loc["mdico", "std"], d),
+            "MDiCo − Individual": round(float(by.loc["mdico", "mean"] - by.loc["individual", "mean"]), d),
+            "p": fmt_p(t["p_value"].iloc[0]) if len(t) else "–",
+            "pairs": int(t["n_pairs"].iloc[0]) if len(t) else 0,
+        })
+    return pd.DataFrame(rows, columns=cols)
+
+
+def tsne_panels(arrays_by_method: Mapping[str, Mapping[str, np.ndarray]], modalities: Sequence[str], task: str,
+                seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """t-SNE panels (title, embedding, colours) per modality and method, from stored test features."""
+    panels = []
+    for m in modalities:
+        for label, arrays in arrays_by_method.items():
+            feat = arrays.get(f"feat/{m}")
+            if feat is None or len(feat) < 5:
+                continue
+            emb = tsne_2d(np.asarray(feat, dtype=np.float32), seed=seed)
+            panels.append((f"{label}, {m}", emb, colour_labels(arrays["y_true"], task)))
+    return panels
+
+
+# ---------------------------------------------------------------------------------- released vs paper
+SETTINGS = {
+    ("default", "paper"): "paper model, paper protocol",
+    ("default", "released"): "paper model, released protocol",
+    ("released", "paper"): "released model, paper protocol",
+    ("released", "released"): "released code (model + protocol)",
+}
+
+
+def setting_label(row: Mapping[str, Any]) -> str:
+    """The `SETTINGS` label of an aggregate row (variant, protocol)."""
+    return SETTINGS.get((row["variant"], row["protocol"]), f"{row['variant']} / {row['protocol']}")
+
+
+def released_table(agg: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+    """Released-vs-paper settings side by side: mean ± std, n, change vs the default, p vs Individual."""
+    cols = ["dataset", "view", "method", "setting", "n", "mean ± std", "vs default", "p vs Individual"]
+    if agg.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for r in agg.itertuples():
+        d = metric_digits(r.metric)
+        ref = agg[(agg["dataset"] == r.dataset) & (agg["view"] == r.view) & (agg["method"] == r.method)
+                  & (agg["variant"] == "default") & (agg["protocol"] == "paper")]
+        t = tests[(tests["dataset"] == r.dataset) & (tests["view"] == r.view) & (tests["method"] == r.method)
+                  & (tests["variant"] == r.variant) & (tests["protocol"] == r.protocol)] if len(tests) else tests
+        rows.append({
+            "dataset": r.dataset, "view": r.view, "method": METHOD_NAMES.get(r.method, r.method),
+            "setting": setting_label(r._asdict()), "n": int(r.n), "mean ± std": fmt_mean_std(r.mean, r.std, d),
+            "vs default": fmt_value(r.mean - ref["mean"].iloc[0], d, True) if len(ref) else "–",
+            "p vs Individual": fmt_p(t["p_value"].iloc[0]) if len(t) else "–",
+        })
+    order = {v: i for i, v in enumerate(SETTINGS.values())}
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values(["dataset", "view", "method", "setting"], key=lambda s: s.map(order).fillna(-1)
+                           if s.name == "setting" else s, ignore_index=True)
+
+
+def released_gap(agg: pd.DataFrame, setting: tuple[str, str, str], reference: tuple[str, str, str]) -> str:
+    """Mean of (method, variant, protocol) `setting` minus `reference` on the first view, formatted."""
+    if agg.empty:
+        return "n/a"
+
+    def pick(m: str, v: str, p: str) -> pd.DataFrame:
+        return agg[(agg["method"] == m) & (agg["variant"] == v) & (agg["protocol"] == p)]
+
+    a, b = pick(*setting), pick(*reference)
+    if a.empty or b.empty:
+        return "n/a"
+    row = a.iloc[0]
+    ref = b[(b["dataset"] == row["dataset"]) & (b["view"] == row["view"])]
+    if ref.empty:
+        return "n/a"
+    d = metric_digits(row["metric"])
+    return f"{fmt_value(row['mean'] - ref['mean'].iloc[0], d, True)} ({row['metric']}, {row['view']} on {row['dataset']})"
+
+
+# ---------------------------------------------------------------------------------- data and environment
+PAPER_TABLE1 = pd.DataFrame(
+    [("CropH-b & CropH-m", "Sentinel-1", "radar SITS", "10 m", "1 per month", "(12, 2, 1, 1)"),
+     ("CropH-b & CropH-m", "Sentinel-2", "optical SITS", "10 m", "1 per month", "(12, 11, 1, 1)*"),
+     ("TSAITS", "Aerial", "optical image", "0.2 m", "None", "(1, 4, 320, 320)"),
+     ("TSAITS", "Sentinel-2", "optical SITS", "10 m", "~10 per month", "(150, 12, 6, 6)"),
+     ("LFMC", "Sentinel-1", "radar SITS", "250 m", "1 per month", "(4, 3, 1, 1)"),
+     ("LFMC", "Landsat 8", "optical SITS", "250 m", "1 per month", "(4, 8, 1, 1)")],
+    columns=["dataset", "modality", "sensor type", "spatial resolution", "temporal resolution", "input shape"],
+)
+# *The paper's row prints the two CropHarvest shapes in the opposite order; Sentinel-2 is the
+# 11 optical bands (+ NDVI in the released data: 12 channels).
+
+
+def _entries(include_synthetic: bool = False) -> dict:
+    from mdico_core.reporting.plan import _registered, dataset_kind
+
+    return {k: e for k, e in _registered().items() if include_synthetic or dataset_kind(k) != "synthetic"}
+
+
+def dataset_status(include_synthetic: bool = False) -> pd.DataFrame:
+    """Every registered dataset: paper name, task, role, present here, samples, source, licence."""
+    from mdico_core.reporting.plan import PAPER_TABLES, dataset_available
+
+    rows = []
+    for name, e in _entries(include_synthetic).items():
+        if name in PAPER_TABLES:
+            role = f"paper benchmark ({PAPER_TABLES[name]})"
+        elif e.stand_in_for:
+            role = f"stand-in for {e.stand_in_for}"
+        else:
+            role = "extra"
+        present = dataset_available(name)
+        samples = e.extra.get("samples") if isinstance(e.extra, dict) else None
+        rows.append({"dataset": name, "paper name": e.paper_name, "task": e.task, "role": role,
+                     "present": present, "samples": samples, "source": e.source, "licence": e.licence,
+                     "description": e.description})
+    return pd.DataFrame(rows, columns=["dataset", "paper name", "task", "role", "present", "samples", "source",
+                                       "licence", "description"])
+
+
+def modality_table(names: Iterable[str]) -> pd.DataFrame:
+    """``MultiModalDataset.summary()`` of each (present) dataset, concatenated, with bands."""
+    from mdico_core.data import load_dataset
+
+    parts = []
+    for n in names:
+        ds = load_dataset(n)
+        s = ds.summary()
+        s.insert(0, "registry", n)
+        s["bands"] = [", ".join(ds.info[m].bands) if m in ds.info else "" for m in s["modality"]]
+        s["input shape"] = s["input shape"].astype(str)
+        parts.append(s)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def how_to_get(name: str) -> str:
+    """How to get dataset `name`: the loader's note, then each missing cache file's instructions."""
+    from mdico_core.data import cache, get_dataset_entry
+    from mdico_core.data.registry import REGISTRY
+
+    e = get_dataset_entry(name)
+    lines = []
+    extra = e.extra.get("how_to_get") if isinstance(e.extra, dict) else None
+    if extra:
+        lines.append(str(extra))
+    for f in e.files:
+        if f in REGISTRY and not (cache.data_dir() / f).is_file():
+            lines.append(cache.how_to_get(REGISTRY[f]))
+    return "\n\n".join(lines) or f"see data/README.md for {name}"
+
+
+def runtime_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Runs, total and mean training seconds, and mean epochs per (dataset, method, variant)."""
+    rows = [{"dataset": r["config"]["dataset"], "method": r["config"]["method"], "variant": r["config"]["variant"],
+             "wall_time_s": r.get("wall_time_s") or 0.0, "epochs_run": r.get("epochs_run") or 0}
+            for r in records]
+    cols = ["dataset", "method", "variant", "runs", "total s", "mean s", "mean epochs"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame(rows)
+    out = df.groupby(["dataset", "method", "variant"]).agg(
+        runs=("wall_time_s", "size"), total=("wall_time_s", "sum"), mean=("wall_time_s", "mean"),
+        epochs=("epochs_run", "mean")).reset_index()
+    out.columns = cols
+    return out.round({"total s": 1, "mean s": 2, "mean epochs": 1})
+
+
+def profiles_table() -> pd.DataFrame:
+    """Each budget profile: folds, seeds, epochs, batch size, early stopping, step cap, description."""
+    from mdico_core.experiments import PROFILES
+
+    rows = []
+    for name in PROFILES:
+        p = PROFILES[name]
+        rows.append({"profile": name, "folds": _ints(p.folds), "of": p.n_folds, "seeds": _ints(p.seeds),
+                     "max epochs": p.train.max_epochs, "batch": p.train.batch_size, "patience": p.train.patience,
+                     "steps/epoch cap": p.train.max_steps_per_epoch or "none",
+                     "book datasets": ", ".join(p.datasets), "methods": ", ".join(p.methods),
+                     "description": p.description})
+    return pd.DataFrame(rows)
+
+
+def environment_table(records: Iterable[Mapping[str, Any]] = ()) -> pd.DataFrame:
+    """This machine (Python, OS, CPUs, library versions) and the devices / hosts the runs used."""
+    import os
+    import platform
+
+    import torch
+
+    recs = list(records)
+
+    def distinct(key: str) -> str:
+        vals = sorted({str((r.get("provenance") or {}).get(key)) for r in recs if (r.get("provenance") or {}).get(key)})
+        return ", ".join(vals) or "–"
+
+    rows = [
+        ("python (this build)", platform.python_version()),
+        ("platform", platform.platform()),
+        ("CPU cores", str(os.cpu_count())),
+        ("torch", torch.__version__),
+        ("numpy / pandas", f"{np.__version__} / {pd.__version__}"),
+        ("runs: device", distinct("device")),
+        ("runs: torch", distinct("torch_version")),
+        ("runs: python", distinct("python")),
+        ("runs: code version", ", ".join(record_versions(recs)) or "–"),
+    ]
+    return pd.DataFrame(rows, columns=["what", "value"])
+
+
+def build_info(path: str | Path | None) -> pd.DataFrame | None:
+    """The driver's build log (JSON written by ``bookbuild``) as a table, or None if absent."""
+    import json
+
+    if not path or not Path(path).is_file():
+        return None
+    info = json.loads(Path(path).read_text())
+    return pd.DataFrame([{"what": k, "value": str(v)} for k, v in info.items()])

@@ -192,6 +192,31 @@ def resolve_all(names: Iterable[str], allow_synthetic: bool = True) -> dict[str,
 
 
 # ---------------------------------------------------------------------------------- run plans
+# The BookPlan field naming each page's datasets (02 is one page per `main_datasets` entry).
+_PAGE_DATASETS = {
+    "03_ablation": "ablation_datasets", "04_shared_specific": "main_datasets", "05_encoders": "encoder_datasets",
+    "06_tsne": "tsne_datasets", "07_loss_curves": "loss_datasets", "08_prediction_maps": "map_datasets",
+    "09_released_vs_paper": "released_datasets",
+}
+
+
+def parse_names(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """``"croph_b,lfmc"`` / ``["croph_b"]`` -> ``("croph_b", "lfmc")``; None or ``""`` -> None."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, str):
+        return tuple(t.strip() for t in text.split(",") if t.strip())
+    return tuple(text)
+
+
+def _page_plan(notebook: str, plan: BookPlan, datasets: str | Sequence[str] | None) -> BookPlan:
+    """`plan` with the page's datasets replaced by `datasets` (a notebook parameter), if given."""
+    names = parse_names(datasets)
+    if names is None or notebook not in _PAGE_DATASETS:
+        return plan
+    return replace(plan, **{_PAGE_DATASETS[notebook]: names})
+
+
 def _methods(prof: Profile) -> list[str]:
     """The profile's methods that are registered, with Individual and MDiCo always included."""
     from mdico_core.methods import METHODS
@@ -210,16 +235,19 @@ def _runnable(names: Iterable[str], plan: BookPlan) -> list[str]:
     return out
 
 
-def configs(notebook: str, profile: str | Profile = "quick", dataset: str | None = None,
+def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequence[str] | None = None,
             seeds: Sequence[int] | None = None, folds: Sequence[int] | None = None) -> list[RunConfig]:
-    """The runs `notebook` reads at `profile` (``dataset``: the one page of 02_main_results).
+    """The runs `notebook` reads at `profile`.
+
+    `dataset`: for 02_main_results, the one paper benchmark of the page (None: every page's runs);
+    for the other pages, paper benchmarks replacing the book plan's (a list or ``"a,b"``).
 
     `seeds` / `folds` of None mean the profile's. Pages that only read runs made by others
     (04 reads the MDiCo runs of 02; 06-08 read Individual and MDiCo runs) ask for those same runs,
     so each page can also be executed on its own.
     """
     prof = _as_profile(profile)
-    plan = book_plan(prof)
+    plan = _page_plan(notebook, book_plan(prof), dataset)
 
     def runs(datasets: Iterable[str], methods: Sequence[str], **extra: Any) -> list[RunConfig]:
         out = []
@@ -360,14 +388,7 @@ def RunLabel(config: Mapping[str, Any]) -> str:  # noqa: N802 - reads as a const
             f"{'official split' if fold is None else f'fold {fold}'} seed {config.get('seed')}")
 
 
-_PAGE_DATASETS = {
-    "03_ablation": "ablation_datasets", "04_shared_specific": "main_datasets", "05_encoders": "encoder_datasets",
-    "06_tsne": "tsne_datasets", "07_loss_curves": "loss_datasets", "08_prediction_maps": "map_datasets",
-    "09_released_vs_paper": "released_datasets",
-}
-
-
-def page(notebook: str, profile: str | Profile = "quick", dataset: str | None = None,
+def page(notebook: str, profile: str | Profile = "quick", dataset: str | Sequence[str] | None = None,
          seeds: str | Sequence[int] | None = None, folds: str | Sequence[int] | None = None,
          results_dir: str | None = None, executor: str = "serial", workers: int | None = None,
          run: bool = True) -> Page:
@@ -379,7 +400,7 @@ def page(notebook: str, profile: str | Profile = "quick", dataset: str | None = 
     from mdico_core.experiments import ResultsStore, sweep
 
     prof = _as_profile(profile)
-    plan = book_plan(prof)
+    plan = _page_plan(notebook, book_plan(prof), dataset)
     seeds_t, folds_t = parse_ints(seeds), parse_ints(folds)
     cfgs = configs(notebook, prof, dataset, seeds_t, folds_t)
     store = ResultsStore(results_dir)

@@ -1,0 +1,117 @@
+"""run_one: what a record holds, determinism, not-reproduced methods, crashes, protocols."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mdico_core.data import _LOADED, DATASETS, DatasetEntry, load_dataset
+from mdico_core.experiments import ResultsStore, RunConfig, execute, run_one, sweep, train_config
+from mdico_core.methods import METHODS
+from mdico_core.methods.base import Method, NotReproducedError
+from mdico_core.metrics import score
+
+torch.set_num_threads(1)
+SMOKE = train_config({"max_epochs": 2, "max_steps_per_epoch": 3, "batch_size": 32, "patience": 0})
+
+
+def test_record_contents(tmp_path):
+    st = ResultsStore(tmp_path)
+    cfg = RunConfig("toy_multiclass", "mdico", train=SMOKE)
+    rec = run_one(cfg, st, profile="smoke")
+    assert rec["run_id"] == cfg.run_id and rec["status"] == "done" and rec["config"] == cfg.to_dict()
+    views = ["S1", "S2", "S1:shared", "S1:specific", "S2:shared", "S2:specific"]
+    assert sorted(rec["metrics"]) == sorted(views)
+    assert {"f1_weighted", "f1_macro", "accuracy"} <= set(rec["metrics"]["S1"])
+    assert rec["epochs_run"] == 2 and 1 <= rec["best_epoch"] <= 2 and len(rec["history"]) == 2
+    assert {"epoch", "train/main", "train/cont", "val/total"} <= set(rec["history"][0])
+    assert rec["n_train"] + rec["n_val"] + rec["n_test"] == 256 and rec["n_val"] > 0
+    assert rec["wall_time_s"] > 0 and rec["peak_memory_mb"] > 0
+    prov = rec["provenance"]
+    assert {"package_version", "git_commit", "git_dirty", "data_sha256", "torch_version", "device", "profile",
+            "hostname", "python", "timestamp"} <= set(prov)
+    assert prov["profile"] == "smoke" and len(prov["data_sha256"]["arrays"]) == 64
+    # The stored predictions reproduce the stored metrics.
+    arrays = st.arrays(cfg)
+    ds = load_dataset("toy_multiclass")
+    np.testing.assert_array_equal(arrays["y_true"], ds.target[arrays["test_idx"]])
+    for view in views:
+        assert arrays[f"pred/{view}"].dtype == np.float32 and arrays[f"feat/{view}"].dtype == np.float16
+        assert score("multiclass", arrays["y_true"], arrays[f"pred/{view}"]) == pytest.approx(rec["metrics"][view])
+    assert run_one(cfg, st) == rec  # done: returned from the store, not recomputed
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers():
+    cfg = RunConfig("toy_regression", "mdico", train=SMOKE, save_features=False)
+    (a, arr_a), (b, arr_b) = execute(cfg), execute(cfg)
+    assert a["metrics"] == b["metrics"] and a["history"] == b["history"]
+    np.testing.assert_array_equal(arr_a["pred/S1"], arr_b["pred/S1"])
+    assert not any(k.startswith("feat/") for k in arr_a)
+    c, _ = execute(RunConfig("toy_regression", "mdico", seed=1, train=SMOKE, save_features=False))
+    assert c["metrics"] != a["metrics"]
+
+
+def test_released_protocol_validates_on_the_test_fold():
+    rec, arrays = execute(RunConfig("toy_binary", "individual", protocol="released", train=SMOKE))
+    assert rec["n_val"] == rec["n_test"] and rec["n_train"] + rec["n_test"] == 256
+    paper, _ = execute(RunConfig("toy_binary", "individual", protocol="paper", train=SMOKE))
+    assert paper["n_test"] == rec["n_test"] and paper["n_train"] < rec["n_train"]
+
+
+class _Absent(Method):
+    name = "absent_weights"
+    paper_name = "Absent"
+
+    def __init__(self, spec, encoder="tempcnn", **options):
+        raise NotReproducedError("pretrained weights are not available offline")
+
+
+def test_not_reproduced_is_recorded_without_training(tmp_path, monkeypatch):
+    monkeypatch.setitem(METHODS, "absent_weights", _Absent)
+    st = ResultsStore(tmp_path)
+    cfg = RunConfig("toy_binary", "absent_weights", train=SMOKE)
+    rec = run_one(cfg, st)
+    assert rec["status"] == "not_reproduced" and "pretrained weights" in rec["message"]
+    assert rec["metrics"] == {} and rec["history"] == [] and st.has(cfg) and st.arrays(cfg) == {}
+    assert st.failures()[0]["status"] == "not_reproduced"
+
+
+def test_crash_is_recorded_and_retried(tmp_path, monkeypatch):
+    name = "toy_flaky"
+
+    def broken():
+        raise RuntimeError("cannot read the data")
+
+    monkeypatch.setitem(DATASETS, name, DatasetEntry(name=name, loader=broken, task="binary"))
+    st = ResultsStore(tmp_path)
+    cfg = RunConfig(name, "individual", train=SMOKE)
+    with pytest.raises(RuntimeError, match="cannot read"):
+        run_one(cfg, st)
+    fail = st.failures()
+    assert len(fail) == 1 and fail[0]["status"] == "failed" and "cannot read" in fail[0]["message"]
+    assert "Traceback" in fail[0]["traceback"] and not st.has(cfg)
+    report = sweep([cfg], st, progress=False)
+    assert (report.done, report.failed, report.failed_ids) == (0, 1, [cfg.run_id])
+
+    from mdico_core.data.synthetic import make_synthetic
+
+    monkeypatch.setitem(DATASETS, name, DatasetEntry(name=name, loader=lambda: make_synthetic("binary"),
+                                                     task="binary"))
+    try:
+        report = sweep([cfg], st, progress=False)
+    finally:
+        _LOADED.pop(name, None)
+    assert (report.done, report.failed) == (1, 0) and st.has(cfg) and st.failures() == []
+
+
+def test_lfmc_smoke_run_when_cached(tmp_path):
+    from mdico_core.data.cache import DatasetNotFoundError
+
+    try:
+        load_dataset("lfmc")
+    except (DatasetNotFoundError, FileNotFoundError) as err:
+        pytest.skip(f"LFMC is not in the cache: {err}")
+    rec = run_one(RunConfig("lfmc", "individual", train=SMOKE), ResultsStore(tmp_path))
+    assert sorted(rec["metrics"]) == ["L8", "S1"] and "r2" in rec["metrics"]["L8"]
+    assert set(rec["provenance"]["data_sha256"]) == set(DATASETS["lfmc"].files)
