@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--executor", choices=EXECUTORS, default="serial")
     r.add_argument("--workers", type=int, default=None, help="processes or Dask workers")
     r.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
+    r.add_argument("--device", default=None, help="torch device, e.g. cuda (default: the profile's, cpu)")
     r.add_argument("--no-features", action="store_true", help="do not store test-set features")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     results_arg(r)
@@ -114,7 +115,8 @@ def _configs(args: argparse.Namespace, parser: argparse.ArgumentParser):
         for name in datasets:
             configs += profile.configs(
                 name, args.methods, variants=args.variants, encoders=args.encoders, protocol=args.protocol,
-                seeds=args.seeds, folds=args.folds, save_features=not args.no_features)
+                seeds=args.seeds, folds=args.folds, save_features=not args.no_features,
+                train={"device": args.device} if getattr(args, "device", None) else None)
     except ValueError as err:
         parser.error(str(err))
     return profile, configs
@@ -250,8 +252,12 @@ def cmd_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from mdico_core.data import info
 
         if args.name is None:
+            table = info.describe_all()
+            short = [c for c in ("name", "paper_name", "task", "samples", "modalities", "stand_in_for", "present")
+                     if c in table.columns]
             with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 60):
-                print(info.describe_all().to_string(index=False))
+                print(table[short or list(table.columns)].to_string(index=False, na_rep=""))
+            print("details and how to get absent data: mdico data info <name>")
             return 0
         try:
             desc = info.describe(args.name)
@@ -278,8 +284,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mdico`` (returns the exit code; argparse exits 2 on bad names)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Each subcommand reports name errors through its own parser, so the usage line is specific.
-    return args.func(args, args.parser)
+    try:
+        # Each subcommand reports name errors through its own parser, so the usage line is specific.
+        return args.func(args, args.parser)
+    except BrokenPipeError:  # `mdico ... | head`: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

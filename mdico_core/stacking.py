@@ -30,7 +30,7 @@ import torch
 from torch.func import functional_call, stack_module_state, vmap
 
 from mdico_core.methods.base import Method
-from mdico_core.training import FitResult, TensorData, TrainConfig, evaluate_losses
+from mdico_core.training import FitResult, TensorData, TrainConfig, evaluate_losses, make_optimizer
 
 
 def is_stackable(method: Method) -> bool:
@@ -64,7 +64,7 @@ def fit_stacked(methods: Sequence[Method], trains: Sequence[TensorData], vals: S
 
     base.forward = base.losses  # functional_call calls forward(batch=...)
     batched_terms = vmap(member_terms, in_dims=(0, 0, 0, 0), randomness="different")
-    opt = torch.optim.Adam(list(params.values()), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(list(params.values()), cfg)
 
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     n_min = min(len(t["y"]) for t in trains)

@@ -115,3 +115,15 @@ def test_lfmc_smoke_run_when_cached(tmp_path):
     rec = run_one(RunConfig("lfmc", "individual", train=SMOKE), ResultsStore(tmp_path))
     assert sorted(rec["metrics"]) == ["L8", "S1"] and "r2" in rec["metrics"]["L8"]
     assert set(rec["provenance"]["data_sha256"]) == set(DATASETS["lfmc"].files)
+
+
+def test_code_version_outside_a_checkout(tmp_path, monkeypatch):
+    from mdico_core.experiments import runner
+
+    monkeypatch.setattr(runner, "_REPO", tmp_path)  # not a git work tree
+    runner.code_version.cache_clear()
+    try:
+        v = runner.code_version()
+    finally:
+        runner.code_version.cache_clear()
+    assert v["git_commit"] is None and v["git_dirty"] is None and v["package_version"]

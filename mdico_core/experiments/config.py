@@ -202,6 +202,7 @@ class Profile:
         seeds: Sequence[int] | None = None,
         folds: Sequence[int | None] | None = None,
         save_features: bool = True,
+        train: Mapping[str, Any] | None = None,
     ) -> list[RunConfig]:
         """Every run of `dataset` x `methods` x `variants` x `encoders` x seeds x folds.
 
@@ -209,7 +210,8 @@ class Profile:
         for the methods that define it; a variant no chosen method defines raises a `ValueError`,
         as do unknown dataset, method and encoder names (each message lists the valid names).
         Runs are ordered seed, fold, method, variant, encoder, so a partial sweep covers whole
-        folds first.
+        folds first. `train` overrides training settings on top of the profile's (e.g.
+        ``{"device": "cuda"}``).
         """
         from mdico_core.data import get_dataset_entry
         from mdico_core.encoders import ENCODERS
@@ -234,7 +236,7 @@ class Profile:
         default_folds, n_folds, default_seeds = self.grid_for(dataset)
         fold_list = list(default_folds if folds is None else folds)
         seed_list = list(default_seeds if seeds is None else seeds)
-        train = self.train_for(dataset)
+        budget = train_config(train, base=self.train_for(dataset))
         out = []
         for seed in seed_list:
             for fold in fold_list:
@@ -244,7 +246,7 @@ class Profile:
                             continue
                         for e in encoder_list:
                             out.append(RunConfig(dataset, cls.name, v, e.lower(), protocol, fold, n_folds, seed,
-                                                 train, save_features))
+                                                 budget, save_features))
         return out
 
 

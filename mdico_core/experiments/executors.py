@@ -100,7 +100,8 @@ def _check_dataset(name: str) -> None:
 
 
 def _init_worker(threads: int) -> None:
-    # Before torch is imported in this fresh (spawned) process, so OpenMP sees it too.
+    # torch's own pools are limited by configure_threads in _task; these variables reach the
+    # libraries that read them later, and any process this worker starts.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
 
@@ -127,6 +128,12 @@ def sweep(
         profile: profile name recorded in each run's provenance.
         threads_per_worker: CPU threads of each process / local Dask worker (None: leave as is).
             An external Dask scheduler's workers keep their own setting.
+
+    Records are identical across executors for the same thread count; the serial executor
+    keeps this process's torch threads, so call ``torch.set_num_threads(1)`` to match workers
+    exactly. A script (not a notebook) that uses ``executor="processes"`` must guard its entry
+    point with ``if __name__ == "__main__":``, as the spawned workers re-import it.
+    A killed worker (e.g. out of memory) stops the sweep; run it again to resume.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}")

@@ -59,7 +59,7 @@ def code_version() -> dict[str, Any]:
     except importlib.metadata.PackageNotFoundError:
         from mdico_core import __version__ as version
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    status = _git("status", "--porcelain") if commit else None
     return {
         "package_version": version,
         "git_commit": commit.strip() if commit else None,
@@ -74,8 +74,9 @@ def data_hashes(name: str, ds: Any) -> dict[str, str]:
     """{file: sha256} of the cache files dataset `name` reads, or {"arrays": sha256 of its arrays}.
 
     Registered cache files carry a pinned hash that the cache verified before loading, so it is
-    reported as is (an md5-pinned file is hashed here with sha256). Datasets without registered
-    files (synthetic, user data) are hashed from their in-memory arrays.
+    reported as is; a file pinned only by md5 (Zenodo's CropHarvest archives, several GB) is
+    reported as ``"md5:<digest>"`` rather than re-hashed in every worker. Datasets without
+    registered files (synthetic, user data) are hashed from their in-memory arrays.
     """
     key = (name, id(ds))
     if key in _DATA_HASHES:
@@ -88,12 +89,11 @@ def data_hashes(name: str, ds: Any) -> dict[str, str]:
     except ValueError:
         files = ()
     if files:
-        from mdico_core.data.cache import cache_path, file_digest
         from mdico_core.data.registry import get_remote
 
         for f in files:
             entry = get_remote(f)
-            out[f] = entry.sha256 or file_digest(cache_path(f), "sha256")
+            out[f] = entry.sha256 or f"{entry.algorithm}:{entry.digest}"
     else:
         h = hashlib.sha256()
         for m in sorted(ds.modalities):

@@ -301,12 +301,17 @@ def plot_loss_curves(curves: Mapping[str, pd.DataFrame], ncols: int = 2) -> Any:
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False)
+    from matplotlib.ticker import MaxNLocator
+
     for ax, (title, df) in zip(axes.flat, curves.items()):
-        for term, g in df.groupby("term", sort=False):
+        terms = sorted(df["term"].unique(), key=lambda t: (list(TERM_NAMES).index(t) if t in TERM_NAMES else 99, t))
+        for term in terms:
+            g = df[df["term"] == term]
             ax.plot(g["epoch"], g["mean"], marker="o", ms=3, label=TERM_NAMES.get(term, term))
             std = g["std"].fillna(0).to_numpy()
             ax.fill_between(g["epoch"], g["mean"] - std, g["mean"] + std, alpha=0.2)
         ax.set_title(title, fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         ax.legend(fontsize=7)
@@ -346,9 +351,10 @@ def gather_predictions(arrays: Iterable[Mapping[str, np.ndarray]], view: str) ->
     p_mean /= counts
     y_first = np.zeros((len(order), y.shape[1]), dtype=y.dtype)
     y_first[pos] = y
-    squeeze = (lambda v: v[0]) if p.shape[1] == 1 else (lambda v: v)
-    return pd.DataFrame({"idx": order, "y_true": [squeeze(v) for v in y_first],
-                         "pred": [squeeze(v) for v in p_mean]})
+    # scalars stay scalars (class index, regression value); vectors (probabilities, label sets) stay rows
+    y_col = list(y_first[:, 0]) if y.shape[1] == 1 else list(y_first)
+    p_col = list(p_mean[:, 0]) if p.shape[1] == 1 else list(p_mean)
+    return pd.DataFrame({"idx": order, "y_true": y_col, "pred": p_col})
 
 
 def point_values(df: pd.DataFrame, task: str) -> tuple[np.ndarray, np.ndarray]:
@@ -381,7 +387,8 @@ def plot_prediction_map(lat: np.ndarray, lon: np.ndarray, truth: np.ndarray, pre
     from matplotlib.colors import TwoSlopeNorm
 
     n = 1 + len(preds)
-    fig, axes = plt.subplots(1, n, figsize=(size * n, size * 0.85), squeeze=False, sharex=True, sharey=True)
+    fig, axes = plt.subplots(1, n, figsize=(size * n, size * 0.9), squeeze=False, sharex=True, sharey=True,
+                             layout="constrained")
     axes = axes[0]
     if task == "regression":
         sites = site_means(lat, lon, {"truth": truth, **{k: v - truth for k, v in preds.items()}})
@@ -415,14 +422,12 @@ def plot_prediction_map(lat: np.ndarray, lon: np.ndarray, truth: np.ndarray, pre
                            edgecolors="k", linewidths=0.3)
             acc = 100 * float(np.mean(~wrong))
             ax.set_title(label if label == "ground truth" else f"{label} ({acc:.1f}% correct)", fontsize=10)
-        fig.legend(loc="lower center", ncol=min(len(classes), 6), fontsize=8, frameon=False, markerscale=2)
+        fig.legend(loc="outside lower center", ncol=min(len(classes), 6), fontsize=8, frameon=False, markerscale=2)
     for ax in axes:
         ax.set_xlabel("longitude")
     axes[0].set_ylabel("latitude")
     if title:
         fig.suptitle(title, fontsize=11)
-    if task != "regression":
-        fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
@@ -432,53 +437,63 @@ def plot_grouped(agg: pd.DataFrame, x: str, hue: str, facet: str, value: str = "
                  reference: Mapping[tuple[str, str], float] | None = None, size: float = 4.2) -> Any:
     """Bars of `value` (± `err`) per `x`, coloured by `hue`, one panel per `facet`.
 
-    `reference` maps (facet, x) to a value drawn as a black tick (e.g. the paper's number).
+    `reference` maps (facet, x) to a value drawn as a black tick (e.g. the paper's number). With
+    more than four categories the bars are horizontal, so that long labels stay readable.
     """
     import matplotlib.pyplot as plt
 
     facets = list(dict.fromkeys(agg[facet]))
     if not facets:
         raise ValueError("plot_grouped: no rows to plot")
-    xs = list(x_order or dict.fromkeys(agg[x]))
+    xs = [v for v in (x_order or dict.fromkeys(agg[x])) if v in set(agg[x])]
     hues = list(hue_order or dict.fromkeys(agg[hue]))
-    fig, axes = plt.subplots(1, len(facets), figsize=(size * len(facets), 3.4), squeeze=False)
+    horizontal = len(xs) > 4
+    shape = (size * len(facets), 0.32 * len(xs) * max(len(hues), 1) + 1.2) if horizontal else (size * len(facets), 3.4)
+    fig, axes = plt.subplots(1, len(facets), figsize=shape, squeeze=False, sharey=horizontal)
     width = 0.8 / max(len(hues), 1)
     palette = plt.get_cmap("tab10")
     for ax, f in zip(axes[0], facets):
         sub = agg[agg[facet] == f]
         for k, h in enumerate(hues):
-            g = sub[sub[hue] == h].set_index(x)
+            g = sub[sub[hue] == h].drop_duplicates(x).set_index(x)
             pos = np.arange(len(xs)) + (k - (len(hues) - 1) / 2) * width
-            vals = [g[value].get(v, np.nan) for v in xs]
-            errs = [g[err].get(v, np.nan) if err in g else np.nan for v in xs]
-            ax.bar(pos, vals, width, yerr=np.nan_to_num(errs), label=str(h), color=palette(k), capsize=2)
-        if reference:
-            for j, v in enumerate(xs):
-                r = reference.get((f, v))
-                if r is not None and np.isfinite(r):
-                    ax.hlines(r, j - 0.4, j + 0.4, colors="k", linewidths=1.5,
-                              label="paper" if j == 0 or "paper" not in ax.get_legend_handles_labels()[1] else None)
-        ax.set_xticks(np.arange(len(xs)), xs, rotation=20)
+            vals = np.array([g[value].get(v, np.nan) for v in xs], dtype=float)
+            errs = np.nan_to_num(np.array([g[err].get(v, np.nan) if err in g else np.nan for v in xs], dtype=float))
+            if horizontal:
+                ax.barh(pos, vals, width, xerr=errs, label=str(h), color=palette(k), capsize=2)
+            else:
+                ax.bar(pos, vals, width, yerr=errs, label=str(h), color=palette(k), capsize=2)
+        labelled = False
+        for j, v in enumerate(xs):
+            r = (reference or {}).get((f, v))
+            if r is not None and np.isfinite(r):
+                draw = ax.vlines if horizontal else ax.hlines
+                draw(r, j - 0.4, j + 0.4, colors="k", linewidths=1.5, label=None if labelled else "paper")
+                labelled = True
+        if horizontal:
+            ax.set_yticks(np.arange(len(xs)), xs)
+            if ax is axes[0][0]:  # the y axis is shared: invert it once
+                ax.invert_yaxis()
+            ax.set_xlabel(ylabel)
+        else:
+            ax.set_xticks(np.arange(len(xs)), xs, rotation=20, ha="right")
+            ax.set_ylabel(ylabel)
         ax.set_title(str(f), fontsize=10)
-        ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 
 
 # ---------------------------------------------------------------------------------- notebook helpers
-class Plain(str):
-    """A string that notebooks display (and ``myst_nb.glue`` stores) without quotes."""
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(str(self))
-
-
 def glue_text(key: str, text: str) -> None:
-    """Glue `text` under `key` for ``{glue:text}`key``` in the page's prose (no output shown)."""
+    """Glue `text` under `key` for ``{glue:text}`key``` in the page's prose (no output shown).
+
+    The text is glued as a Python string: myst-nb evaluates the stored repr, so ``"1.000"`` stays
+    ``1.000`` (a glued number, or an unquoted repr, would be re-printed as ``1.0``).
+    """
     from myst_nb import glue
 
-    glue(key, Plain(text), display=False)
+    glue(key, str(text), display=False)
 
 
 def show(fig: Any, caption: str = "") -> None:
@@ -507,8 +522,14 @@ def placeholder_figure(text: str, size: tuple[float, float] = (6.0, 1.2)) -> Any
 
 
 def table(df: pd.DataFrame, caption: str = "") -> Any:
-    """`df` styled for the book: no index column, an optional caption."""
-    st = df.style.hide(axis="index")
+    """`df` styled for the book: no index column, floats in their shortest form, cells unwrapped."""
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            out[c] = [("" if not np.isfinite(v) else f"{v:g}") for v in out[c]]
+    out = out.astype(object).where(out.notna(), "")
+    st = out.style.hide(axis="index").set_table_styles(
+        [{"selector": "td, th", "props": "white-space: nowrap; padding: 0.1em 0.5em;"}])
     return st.set_caption(caption) if caption else st
 
 
@@ -527,9 +548,10 @@ def compare(df: pd.DataFrame, registry: str, paper_dataset: str, kind: str, metr
         out = compare_with_paper(d, "synthetic:" + registry, metric, include_missing=False)
         return out.assign(note=f"synthetic ({registry}), no paper value")
     if kind == "stand-in" and PAPER_DATASET.get(registry) != paper_dataset:
-        out = compare_with_paper(d.assign(dataset=paper_dataset), paper_dataset, metric)
+        out = compare_with_paper(d.assign(dataset=paper_dataset), paper_dataset, metric, include_missing=False)
         return out.assign(note=f"stand-in ({registry}) for {paper_dataset}")
-    return compare_with_paper(d, registry, metric)
+    # the paper's methods we did not run are in the paper's own table, shown on each page
+    return compare_with_paper(d, registry, metric, include_missing=False)
 
 
 def comparison_display(cmp: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
@@ -543,7 +565,9 @@ def comparison_display(cmp: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
             for pm, v in zip(cmp["paper_method"], cmp["variant"])],
         "view": cmp["view"].fillna("").astype(str),
         "n": cmp["n"].fillna(0).astype(int),
-        "ours (mean ± std)": cmp["ours"].fillna(""),
+        "ours (mean ± std)": [o if not np.isfinite(m) else fmt_mean_std(m, sd, digits)
+                              for o, m, sd in zip(cmp["ours"].fillna(""), pd.to_numeric(cmp["mean"]),
+                                                  pd.to_numeric(cmp["std"]))],
         "paper": [fmt_value(v, digits) for v in pd.to_numeric(cmp["paper"], errors="coerce")],
         "ours − paper": [fmt_value(v, digits, signed=True) for v in pd.to_numeric(cmp["diff"], errors="coerce")],
         "p vs Individual": [fmt_p(v) for v in pd.to_numeric(cmp.get("p_vs_individual"), errors="coerce")],
@@ -558,7 +582,7 @@ def cell_summary(cmp: pd.DataFrame, method: str, view: str, digits: int = 1) -> 
     if hit.empty or not np.isfinite(hit.iloc[0]["mean"]):
         return {"ours": "n/a", "paper": "n/a", "diff": "n/a", "p": "n/a", "n": "0"}
     r = hit.iloc[0]
-    return {"ours": r["ours"], "paper": fmt_value(r["paper"], digits), "diff": fmt_value(r["diff"], digits, True),
+    return {"ours": fmt_mean_std(r["mean"], r["std"], digits), "paper": fmt_value(r["paper"], digits), "diff": fmt_value(r["diff"], digits, True),
             "p": fmt_p(r["p_vs_individual"]), "n": str(int(r["n"]))}
 
 
@@ -567,18 +591,21 @@ def wide_by_view(cmp: pd.DataFrame, row_names: Mapping[tuple[str, str], str], co
     """Rows ``row_names[(method, variant)]``, columns (view, ours | paper | p): Tables 6 and 7's layout.
 
     `view_label` maps a view to the (column group, row suffix) it belongs to; default: the view is
-    the column group. Rows not in `row_names` are dropped.
+    the column group and views with a mode (``"S1:shared"``) are left out. Rows not in `row_names`
+    are dropped.
     """
     recs = []
     for _, r in cmp.iterrows():
         name = row_names.get((r["method"], r["variant"]))
-        if name is None or not isinstance(r["view"], str):
+        if name is None or not isinstance(r["view"], str) or (view_label is None and ":" in r["view"]):
             continue
         group, suffix = view_label(r["view"]) if view_label else (r["view"], "")
         row = name + suffix
         for c in columns:
             v = r.get(c)
-            if c == "paper":
+            if c == "ours":
+                v = fmt_mean_std(r["mean"], r["std"], digits)
+            elif c == "paper":
                 v = fmt_value(v, digits)
             elif c == "p_vs_individual":
                 v = fmt_p(v)

@@ -373,8 +373,9 @@ class Page:
         cfgs = self.configs_where(**match)
         grids = [self.profile.grid_for(reg) for reg, kind in (datasets or self.datasets).values() if kind != "absent"]
         n_folds = grids[0][1] if grids else self.profile.n_folds
-        folds = sorted({c.fold for c in cfgs}, key=lambda f: -1 if f is None else f) if cfgs else self.folds
-        seeds = sorted({c.seed for c in cfgs}) if cfgs else self.seeds
+        folds = (sorted({c.fold for c in cfgs}, key=lambda f: -1 if f is None else f) if cfgs
+                 else self.folds or self.profile.folds)
+        seeds = sorted({c.seed for c in cfgs}) if cfgs else self.seeds or self.profile.seeds
         return provenance_banner(self.profile.name, datasets or self.datasets, folds, seeds,
                                  self.records(**match), n_folds=n_folds)
 
@@ -414,3 +415,8 @@ def page(notebook: str, profile: str | Profile = "quick", dataset: str | Sequenc
         names = PAPER_DATASETS
     datasets = resolve_all(names, plan.synthetic_fallback)
     return Page(notebook, prof, store, cfgs, seeds_t, folds_t, datasets, report)
+
+
+def load_profile(name: str) -> Profile:
+    """``mdico_core.experiments.load_profile`` (re-exported for the notebooks)."""
+    return _as_profile(name)

@@ -190,7 +190,7 @@ def compare_with_paper(df: pd.DataFrame, dataset: str, metric: str | None = None
     """Our mean ± std next to the paper's value, per method x variant x view of `dataset`.
 
     Columns: method, paper_method, variant, encoder, protocol, view, paper_column, n, mean, std,
-    ours ("mean ± std"), paper, diff (ours - paper), p_vs_individual (Wilcoxon over matched
+    ours ("mean ± std", or the mean alone for one run), paper, diff (ours - paper), p_vs_individual (Wilcoxon over matched
     fold x seed), source (paper table) and note ("not reproduced: ..." for such methods, "stand-in"
     for a stand-in dataset). With `include_missing`, the paper's methods we have not run get a row
     with the paper's numbers and the note "not run".
@@ -205,17 +205,19 @@ def compare_with_paper(df: pd.DataFrame, dataset: str, metric: str | None = None
         agg["p_value"] = np.nan
     pds = PAPER_DATASET.get(dataset)
     stand_in = pds is not None and pds != dataset
-    decimals = 3 if (agg["metric"].eq("r2").any() if len(agg) else False) else 1
     rows = []
     for _, r in agg.iterrows():
         paper, source = _paper_value(dataset, r["method"], r["variant"], str(r["view"]))
         col = VIEW_TO_PAPER.get(dataset, {}).get(str(r["view"]).split(":")[0], "")
-        std = r["std"] if pd.notna(r["std"]) else 0.0
+        decimals = 1 if str(r["metric"]).startswith(("f1", "accuracy")) else 3  # % as in the paper, else 3
+        # One run has no spread: print its value alone rather than a misleading "± 0".
+        ours = (f"{r['mean']:.{decimals}f} ± {r['std']:.{decimals}f}" if pd.notna(r["std"])
+                else f"{r['mean']:.{decimals}f}")
         rows.append({
             "method": r["method"], "paper_method": _paper_name(r["method"]), "variant": r["variant"],
             "encoder": r["encoder"], "protocol": r["protocol"], "view": r["view"], "metric": r["metric"],
             "paper_column": col, "n": int(r["n"]), "mean": r["mean"], "std": r["std"],
-            "ours": f"{r['mean']:.{decimals}f} ± {std:.{decimals}f}", "paper": paper,
+            "ours": ours, "paper": paper,
             "diff": r["mean"] - paper if pd.notna(paper) else np.nan,
             "p_vs_individual": r["p_value"], "source": source,
             "note": f"stand-in for {pds}" if stand_in else "",

@@ -1,0 +1,224 @@
+"""Build the book: sweep every run once, execute each notebook with papermill, run jupyter-book.
+
+``build_book("quick")`` (``mdico book``) does, in order:
+
+1. ``sweep(plan.all_configs(profile, seeds, folds))`` into the results store: every run the
+   book needs, trained once (the store skips finished runs, so a rebuild, or a rebuild with
+   more seeds, only trains what is new);
+2. papermill executes each notebook of ``notebooks/`` into ``book/generated/`` with the
+   parameters injected (02_main_results once per paper benchmark), hides the parameter cells
+   and titles the main-results pages; a failing cell raises, so a broken page fails the build;
+3. ``jupyter-book build book/ -W``: any Sphinx warning fails the build.
+
+The reproducibility page runs last and reads ``generated/build_info.json``, this build's log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mdico_core.reporting import plan
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+BOOK_DIR = REPO_ROOT / "book"
+HIDDEN_TAGS = ("parameters", "injected-parameters")  # cells removed from the pages (the banner states them)
+
+
+def pages() -> list[tuple[str, str, dict[str, Any]]]:
+    """(source notebook, generated page name, extra parameters) of every page, in build order.
+
+    The reproducibility page comes last so that it can report this build's timings.
+    """
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    for nb in plan.NOTEBOOKS:
+        if nb == "02_main_results":
+            out += [(nb, f"{nb}_{d}", {"dataset": d}) for d in plan.PAPER_DATASETS]
+        else:
+            out.append((nb, nb, {}))
+    out.append((plan.REPRODUCIBILITY, plan.REPRODUCIBILITY, {}))
+    return out
+
+
+def _selected(only: Sequence[str] | None, source: str, name: str) -> bool:
+    return not only or any(o in (source, name) or name.startswith(o) for o in only)
+
+
+def _page_title(source: str, extra: dict[str, Any]) -> str | None:
+    if source == "02_main_results":
+        d = extra["dataset"]
+        return f"# {plan.PAPER_TABLES[d]}: {plan.PAPER_NAMES[d]}"
+    return None
+
+
+def finish_notebook(path: Path, title: str | None = None) -> None:
+    """Hide the parameter cells of an executed notebook and, if given, replace its first heading."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    if title:
+        first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+        if first is not None:
+            lines = first.source.splitlines()
+            body = lines[1:] if lines and lines[0].startswith("# ") else lines
+            first.source = "\n".join([title, *body])
+    nbformat.write(nb, path)
+
+
+def stub_notebook(source: Path, dest: Path, title: str | None = None) -> None:
+    """A page for a notebook not executed in this build: its prose only, and a note saying so."""
+    import nbformat
+
+    nb = nbformat.read(source, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "markdown" and "{glue" not in c.source][:1]
+    note = nbformat.v4.new_markdown_cell(
+        "*This page was not executed in this build (`mdico book --only ...`); run `mdico book` to generate it.*")
+    nb.cells = [*cells, note]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest)
+    if title:
+        finish_notebook(dest, title)
+
+
+def execute_notebook(source: Path, dest: Path, parameters: dict[str, Any], kernel: str | None = None,
+                     title: str | None = None) -> float:
+    """Execute `source` into `dest` with papermill (cwd: the notebooks folder); returns seconds taken."""
+    import papermill as pm
+
+    t0 = time.perf_counter()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(source), str(dest), parameters=parameters, kernel_name=kernel,
+                        cwd=str(source.parent), progress_bar=False, log_output=False)
+    finish_notebook(dest, title)
+    return time.perf_counter() - t0
+
+
+def jupyter_book_build(book_dir: Path, strict: bool = True) -> None:
+    """``jupyter-book build <book_dir> [-W --keep-going]``; raises `RuntimeError` with its log on failure."""
+    script = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-c",
+                                                   "import sys; from jupyter_book.cli.main import main; sys.exit(main())"]
+    cmd += ["build", str(book_dir)] + (["-W", "--keep-going"] if strict else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}\n"
+                           f"{proc.stderr[-6000:]}")
+
+
+def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
+               folds: str | Sequence[int] | None = None, executor: str = "serial", workers: int | None = None,
+               skip_sweep: bool = False, only: str | Sequence[str] | None = None,
+               results_dir: str | Path | None = None, book_dir: str | Path | None = None,
+               kernel: str | None = None, build: bool = True) -> Path:
+    """Sweep, execute every notebook, build the book; returns the built ``index.html``.
+
+    Args:
+        profile: budget profile ("smoke", "quick", "paper").
+        seeds, folds: override the profile's (``"5,6"`` or a list); runs already stored are reused.
+        executor, workers: how the sweep runs (``"serial"``, ``"processes"``, ``"dask"``).
+        skip_sweep: do not sweep up front (each notebook still trains what it misses).
+        only: page names (e.g. ``"05_encoders"``, ``"02_main_results_lfmc"`` or ``"02_main_results"``
+            for all four) to execute; the other pages keep their last build, or get a stub.
+        results_dir: the results store (default: ``$MDICO_RESULTS_DIR`` or ``<repo>/results``).
+        book_dir: the book folder (default: ``<repo>/book``); pages go to ``<book_dir>/generated``.
+        kernel: Jupyter kernel name for papermill (default: the notebooks' own, ``python3``).
+        build: run jupyter-book after executing the notebooks.
+    """
+    t_start = time.perf_counter()
+    seeds_t, folds_t = plan.parse_ints(seeds), plan.parse_ints(folds)
+    only_t = plan.parse_names(only)
+    book = Path(book_dir) if book_dir is not None else BOOK_DIR
+    generated = book / "generated"
+    generated.mkdir(parents=True, exist_ok=True)
+    results = str(Path(results_dir).resolve()) if results_dir is not None else None
+    plan.book_plan(profile)  # an unknown profile fails here, before any work
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # the kernels inherit it; 2-core laptops stay usable
+    info: dict[str, Any] = {"profile": profile, "seeds": seeds_t or "profile", "folds": folds_t or "profile",
+                            "executor": executor, "workers": workers or "default"}
+
+    chosen = [p for p in pages() if _selected(only_t, p[0], p[1])]
+    if only_t and not chosen:
+        valid = sorted({p[0] for p in pages()} | {p[1] for p in pages()})
+        raise ValueError(f"--only {only_t} matches no page; valid pages: {', '.join(valid)}")
+    if not skip_sweep:
+        from mdico_core.experiments import ResultsStore, sweep
+
+        if only_t:
+            cfgs = plan._dedupe(c for src, _, extra in chosen
+                                for c in plan.configs(src, profile, extra.get("dataset"), seeds_t, folds_t))
+        else:
+            cfgs = plan.all_configs(profile, seeds_t, folds_t)
+        report = sweep(cfgs, store=ResultsStore(results), executor=executor, workers=workers, progress=True,
+                       profile=profile)
+        info.update(runs_planned=len(cfgs), runs_trained=report.done, runs_reused=report.skipped,
+                    runs_failed=report.failed, sweep_s=round(report.wall_time_s, 1))
+        if report.failed:
+            print(f"warning: {report.failed} run(s) failed; their pages list them "
+                  f"(`mdico` reruns them on the next build): {report.failed_ids}", file=sys.stderr)
+
+    base = {"profile": profile, "seeds": ",".join(map(str, seeds_t)) if seeds_t else None,
+            "folds": ",".join(map(str, folds_t)) if folds_t else None, "results_dir": results,
+            "executor": executor}
+    info_path = generated / "build_info.json"
+    info_path.write_text(json.dumps(info, indent=1))
+    os.environ["MDICO_BOOK_BUILD_INFO"] = str(info_path)
+    timings: dict[str, float] = {}
+    for source, name, extra in pages():
+        src = NOTEBOOK_DIR / f"{source}.ipynb"
+        dest = generated / f"{name}.ipynb"
+        title = _page_title(source, extra)
+        if (source, name, extra) not in chosen:
+            if not dest.is_file():
+                stub_notebook(src, dest, title)
+            continue
+        if source == plan.REPRODUCIBILITY:  # it reports this build: write the log before it runs
+            info["notebooks_s"] = round(sum(timings.values()), 1)
+            info["slowest_pages"] = ", ".join(f"{k} {v:.0f} s" for k, v in
+                                              sorted(timings.items(), key=lambda kv: -kv[1])[:3])
+            info_path.write_text(json.dumps(info, indent=1))
+        print(f"executing {name} ...", file=sys.stderr)
+        timings[name] = execute_notebook(src, dest, {**base, **extra}, kernel=kernel, title=title)
+    info["notebooks_s"] = round(sum(timings.values()), 1)
+    info_path.write_text(json.dumps(info, indent=1))
+    if build:
+        jupyter_book_build(book)
+    print(f"book built in {time.perf_counter() - t_start:.0f} s: {book / '_build' / 'html' / 'index.html'}",
+          file=sys.stderr)
+    return book / "_build" / "html" / "index.html"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``mdico book``: see `build_book`."""
+    p = argparse.ArgumentParser(prog="mdico book", description=__doc__.splitlines()[0])
+    p.add_argument("--profile", default="quick", help="budget profile: smoke, quick or paper (default: quick)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 5,6 (default: the profile's)")
+    p.add_argument("--folds", default=None, help="comma-separated folds, e.g. 0,1 (default: the profile's)")
+    p.add_argument("--executor", default="serial", choices=("serial", "processes", "dask"))
+    p.add_argument("--workers", type=int, default=None, help="parallel workers of the executor")
+    p.add_argument("--skip-sweep", action="store_true", help="do not sweep every run up front")
+    p.add_argument("--only", default=None, help="comma-separated pages to execute, e.g. 05_encoders")
+    p.add_argument("--results-dir", default=None, help="results store (default: $MDICO_RESULTS_DIR or results/)")
+    p.add_argument("--book-dir", default=None, help="book folder (default: book/)")
+    p.add_argument("--kernel", default=None, help="Jupyter kernel for the notebooks (default: python3)")
+    p.add_argument("--no-build", action="store_true", help="execute the notebooks but do not run jupyter-book")
+    a = p.parse_args(argv)
+    index = build_book(a.profile, a.seeds, a.folds, a.executor, a.workers, a.skip_sweep, a.only, a.results_dir,
+                       a.book_dir, a.kernel, build=not a.no_build)
+    print(index)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""The book: clean notebook sources, every notebook executed at the smoke profile, a -W build, a browser check.
+
+The build runs once per session (module fixture) into a temporary copy of book/ with a temporary
+results store: about two minutes on two cores (smoke runs take seconds each).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from mdico_core import bookbuild
+from mdico_core.reporting import plan
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
+
+
+# ---------------------------------------------------------------------------------- sources (fast)
+@pytest.mark.parametrize("name", [*plan.NOTEBOOKS, plan.REPRODUCIBILITY])
+def test_notebook_source_is_clean_and_parameterized(name):
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "commit notebooks without outputs"
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged `parameters`"
+    names = {line.split("=")[0].strip() for line in params[0].source.splitlines() if "=" in line}
+    assert {"profile", "seeds", "folds", "results_dir", "executor"} <= names
+    assert 'profile = "quick"' in params[0].source
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    assert "/work/" not in json.dumps(nb)  # no machine paths in committed files
+
+
+def test_toc_lists_exactly_the_generated_pages():
+    toc = yaml.safe_load((REPO / "book" / "_toc.yml").read_text())
+    files = []
+
+    def walk(entries):
+        for e in entries:
+            files.append(e["file"])
+            walk(e.get("sections", []))
+
+    for part in toc["parts"]:
+        walk(part["chapters"])
+    generated = {f.split("/", 1)[1] for f in files if f.startswith("generated/")}
+    assert generated == {name for _, name, _ in bookbuild.pages()}
+    for f in files:
+        if not f.startswith("generated/"):
+            assert (REPO / "book" / f"{f}.md").is_file()
+    config = yaml.safe_load((REPO / "book" / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off" and config["only_build_toc_files"] is True
+
+
+def test_build_book_rejects_unknown_page(tmp_path):
+    with pytest.raises(ValueError, match="matches no page"):
+        bookbuild.build_book("smoke", only="99_nope", results_dir=tmp_path, book_dir=tmp_path, build=False)
+    with pytest.raises(ValueError, match="unknown profile"):
+        bookbuild.build_book("nope", results_dir=tmp_path, book_dir=tmp_path, build=False)
+
+
+# ---------------------------------------------------------------------------------- the smoke book
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, real_data):
+    """The smoke book built into a temporary copy of book/ from a temporary results store."""
+    from mdico_core.data import get_dataset_entry
+
+    real_data(*get_dataset_entry("lfmc").files, *get_dataset_entry("algae_blooms").files)
+    root = tmp_path_factory.mktemp("book")
+    book = root / "book"
+    book.mkdir()
+    for f in (REPO / "book").iterdir():
+        if f.is_file():
+            shutil.copy(f, book / f.name)
+    results = root / "results"
+    index = bookbuild.build_book("smoke", results_dir=results, book_dir=book)
+    return {"index": index, "book": book, "results": results}
+
+
+@pytest.mark.book
+def test_every_page_executed_without_errors(built):
+    from mdico_core.experiments import ResultsStore
+
+    gen = built["book"] / "generated"
+    for source, name, extra in bookbuild.pages():
+        nb = nbformat.read(gen / f"{name}.ipynb", as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error"], name
+        hidden = [c for c in nb.cells if "remove-cell" in c.metadata.get("tags", [])]
+        assert {t for c in hidden for t in c.metadata["tags"]} >= {"parameters", "injected-parameters"}, name
+        injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+        assert 'profile = "smoke"' in injected.source
+        if source == "02_main_results":
+            assert nb.cells[0].source.startswith(f"# {plan.PAPER_TABLES[extra['dataset']]}: ")
+    store = ResultsStore(built["results"])
+    assert store.failures() == []
+    assert len(store.records()) == len(plan.all_configs("smoke"))
+    info = json.loads((gen / "build_info.json").read_text())
+    assert info["runs_trained"] == len(plan.all_configs("smoke")) and info["runs_failed"] == 0
+
+
+@pytest.mark.book
+def test_html_pages_exist(built):
+    html = built["index"].parent
+    assert built["index"].is_file()
+    for _, name, _ in bookbuild.pages():
+        page = (html / "generated" / f"{name}.html").read_text()
+        assert "Traceback" not in page and "Provenance" in page, name
+    main = (html / "generated" / "02_main_results_lfmc.html").read_text()
+    prose = main[main.index("Metric:"):].split("</p>", 1)[0]  # the paragraph of glued numbers
+    assert "Table 5: LFMC" in main and "r2" in prose and "Table 5" in prose and "n/a" not in prose
+    assert "STAND-IN" in (html / "generated" / "02_main_results_croph_m.html").read_text()
+    assert "References" in (html / "references.html").read_text()
+
+
+@pytest.mark.book
+def test_rebuild_reuses_the_store(built):
+    """A rebuild of one page with the profile's seed spelled out trains nothing new."""
+    bookbuild.build_book("smoke", seeds="0", only="07_loss_curves", results_dir=built["results"],
+                         book_dir=built["book"], build=False)
+    info = json.loads((built["book"] / "generated" / "build_info.json").read_text())
+    assert info["runs_trained"] == 0 and info["runs_reused"] > 0
+
+
+def _dump_dom(url: str, tmp_path: Path) -> str:
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run",
+           f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=5000", "--dump-dom", url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+
+
+@pytest.mark.book
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian: apt-get install chromium)")
+@pytest.mark.parametrize("page", ["index.html", "generated/02_main_results_lfmc.html", "generated/06_tsne.html"])
+def test_pages_render_in_a_browser(built, page, tmp_path):
+    dom = _dump_dom((built["index"].parent / page).as_uri(), tmp_path)
+    assert "MDiCo, reproduced" in dom and "Traceback" not in dom  # index.html redirects to the intro
+    if page.startswith("generated/"):
+        assert "<img" in dom, "figures render"
+    if page.endswith("lfmc.html"):
+        assert "<table" in dom and "Provenance" in dom
