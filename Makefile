@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= quick
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS   ?=
 # The torch build CI installs (Python 3.11, from the package index); override for another platform,
 # e.g. `make book TORCH_SPEC="torch torchvision"` or a CPU-only wheel index.
@@ -24,7 +25,7 @@ $(STAMP): pyproject.toml
 
 ## The main job: run the profile's sweep, execute every notebook, build the Jupyter Book.
 book: $(STAMP)
-	$(BIN)/mdico book --profile $(PROFILE) $(ARGS)
+	$(BIN)/mdico book --profile $(PROFILE) --executor processes --workers $(WORKERS) $(ARGS)
 	@echo "Book: book/_build/html/index.html"
 
 ## The test suite (CI runs exactly this, after seeding the data cache).

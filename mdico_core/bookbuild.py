@@ -156,7 +156,7 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
         from mdico_core.experiments import ResultsStore, sweep
 
         if only_t:
-            cfgs = plan._dedupe(c for src, _, extra in chosen
+            cfgs = plan.dedupe(c for src, _, extra in chosen
                                 for c in plan.configs(src, profile, extra.get("dataset"), seeds_t, folds_t))
         else:
             cfgs = plan.all_configs(profile, seeds_t, folds_t)
@@ -166,15 +166,35 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
                     runs_failed=report.failed, sweep_s=round(report.wall_time_s, 1))
         if report.failed:
             print(f"warning: {report.failed} run(s) failed; their pages list them "
-                  f"(`mdico` reruns them on the next build): {report.failed_ids}", file=sys.stderr)
+                  f"(the next build retries them): {report.failed_ids}", file=sys.stderr)
 
     base = {"profile": profile, "seeds": ",".join(map(str, seeds_t)) if seeds_t else None,
             "folds": ",".join(map(str, folds_t)) if folds_t else None, "results_dir": results,
             "executor": executor}
     info_path = generated / "build_info.json"
     info_path.write_text(json.dumps(info, indent=1))
-    os.environ["MDICO_BOOK_BUILD_INFO"] = str(info_path)
     timings: dict[str, float] = {}
+    previous = os.environ.get("MDICO_BOOK_BUILD_INFO")
+    os.environ["MDICO_BOOK_BUILD_INFO"] = str(info_path)  # read by the reproducibility page's kernel
+    try:
+        _execute_pages(chosen, generated, base, kernel, info, info_path, timings)
+    finally:
+        if previous is None:
+            os.environ.pop("MDICO_BOOK_BUILD_INFO", None)
+        else:
+            os.environ["MDICO_BOOK_BUILD_INFO"] = previous
+    info["notebooks_s"] = round(sum(timings.values()), 1)
+    info_path.write_text(json.dumps(info, indent=1))
+    if build:
+        jupyter_book_build(book)
+    print(f"book built in {time.perf_counter() - t_start:.0f} s: {book / '_build' / 'html' / 'index.html'}",
+          file=sys.stderr)
+    return book / "_build" / "html" / "index.html"
+
+
+def _execute_pages(chosen: list, generated: Path, base: dict[str, Any], kernel: str | None, info: dict[str, Any],
+                   info_path: Path, timings: dict[str, float]) -> None:
+    """Execute the `chosen` pages in order; the others keep their last build or get a stub."""
     for source, name, extra in pages():
         src = NOTEBOOK_DIR / f"{source}.ipynb"
         dest = generated / f"{name}.ipynb"
@@ -190,13 +210,6 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
             info_path.write_text(json.dumps(info, indent=1))
         print(f"executing {name} ...", file=sys.stderr)
         timings[name] = execute_notebook(src, dest, {**base, **extra}, kernel=kernel, title=title)
-    info["notebooks_s"] = round(sum(timings.values()), 1)
-    info_path.write_text(json.dumps(info, indent=1))
-    if build:
-        jupyter_book_build(book)
-    print(f"book built in {time.perf_counter() - t_start:.0f} s: {book / '_build' / 'html' / 'index.html'}",
-          file=sys.stderr)
-    return book / "_build" / "html" / "index.html"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

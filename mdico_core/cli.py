@@ -47,7 +47,7 @@ def _names(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``mdico`` (each subparser carries its handler as ``func``)."""
     p = argparse.ArgumentParser(prog="mdico", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="command", required=True, metavar="{run,status,table,data}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{run,status,table,data,book}")
 
     def results_arg(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--results", default=None,
@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     results_arg(t)
     t.set_defaults(func=cmd_table, parser=t)
 
+    sub.add_parser("book", help="run the profile's sweep, execute the notebooks, build the Jupyter Book "
+                                "(see `mdico book --help`)")
     d = sub.add_parser("data", help="the data cache")
     d.set_defaults(func=cmd_data, parser=d)
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="{seed,fetch,status,info,list}")
@@ -282,6 +284,11 @@ def cmd_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mdico`` (returns the exit code; argparse exits 2 on bad names)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["book"]:  # the book driver owns its options (`mdico book --help`)
+        from mdico_core.bookbuild import main as book_main
+
+        return book_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -11,12 +11,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import nbformat
 import pytest
 import yaml
 
-from mdico_core import bookbuild
-from mdico_core.reporting import plan
+nbformat = pytest.importorskip("nbformat", reason="the book extras are not installed: pip install -e '.[book]'")
+pytest.importorskip("papermill", reason="the book extras are not installed: pip install -e '.[book]'")
+
+from mdico_core import bookbuild  # noqa: E402
+from mdico_core.reporting import plan  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"

@@ -25,7 +25,7 @@ def test_formatting_helpers():
 
 
 def test_glued_text_renders_verbatim(monkeypatch):
-    import myst_nb
+    myst_nb = pytest.importorskip("myst_nb")
     from IPython.lib.pretty import pretty
     from myst_nb.core.variables import format_plain_text
 
@@ -147,6 +147,7 @@ def test_plot_prediction_map_panels(task):
 
 # ---------------------------------------------------------------------------------- t-SNE
 def test_tsne_is_seeded_and_checks_input():
+    pytest.importorskip("openTSNE")
     x = np.random.default_rng(0).normal(size=(30, 8)).astype(np.float32)
     a, b = fg.tsne_2d(x, seed=3), fg.tsne_2d(x, seed=3)
     assert a.shape == (30, 2)
@@ -156,6 +157,7 @@ def test_tsne_is_seeded_and_checks_input():
 
 
 def test_tsne_panels_and_plot():
+    pytest.importorskip("openTSNE")
     rng = np.random.default_rng(1)
     arrays = {"y_true": rng.integers(0, 2, 20), "feat/S1": rng.normal(size=(20, 4)).astype(np.float16)}
     panels = fg.tsne_panels({"Individual": arrays, "MDiCo": arrays}, ["S1", "S2"], "multiclass")

@@ -626,6 +626,11 @@ def wide_by_view(cmp: pd.DataFrame, row_names: Mapping[tuple[str, str], str], co
     return wide.fillna("")
 
 
+def single_views(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of single-modality views only (drops MDiCo's ``"S1:shared"``-style views)."""
+    return df[~df["view"].astype(str).str.contains(":")] if len(df) else df
+
+
 def paper_main_table(dataset: str) -> pd.DataFrame:
     """The paper's main table (Tables 2-5) of benchmark `dataset`."""
     from mdico_core.reporting.tables import paper_table
@@ -870,7 +875,7 @@ def dataset_status(include_synthetic: bool = False) -> pd.DataFrame:
         present = dataset_available(name)
         samples = e.extra.get("samples") if isinstance(e.extra, dict) else None
         rows.append({"dataset": name, "paper name": e.paper_name, "task": e.task, "role": role,
-                     "present": present, "samples": samples, "source": e.source, "licence": e.licence,
+                     "present": "yes" if present else "no", "samples": samples, "source": e.source, "licence": e.licence,
                      "description": e.description})
     return pd.DataFrame(rows, columns=["dataset", "paper name", "task", "role", "present", "samples", "source",
                                        "licence", "description"])

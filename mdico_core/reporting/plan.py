@@ -10,8 +10,9 @@ Data resolution (``resolve_dataset``): a paper benchmark runs on its real data w
 a real stand-in (always labelled as such), else, where the book plan allows it, on labelled
 synthetic data, else not at all (the page then shows the paper's numbers and how to get the data).
 
-How much each page runs at each profile is the `BookPlan` below: the profile's yaml may carry a
-``book:`` mapping with the same field names, which overrides these defaults.
+How much each page runs at each profile is the `BookPlan` below (`BOOK_PLANS`, by profile name).
+A `Profile` object with a ``book`` attribute (a mapping of `BookPlan` field names) overrides it;
+the profiles' yaml loader does not read such a key yet, so the constants here are the calibration.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class BookPlan:
         released_datasets: the released-code comparison (09).
         synthetic_fallback: run labelled synthetic data where neither the benchmark nor a stand-in
             is present (tests and smoke builds; the numbers then mean nothing against the paper).
+        study_folds: folds of the secondary studies (03 ablation, 05 encoders, 09 released code);
+            None: the profile's. Folds given to the book explicitly (``--folds``) win.
     """
 
     main_datasets: tuple[str, ...] = PAPER_DATASETS
@@ -75,16 +78,21 @@ class BookPlan:
     map_datasets: tuple[str, ...] = ("croph_b", "lfmc")
     released_datasets: tuple[str, ...] = ("lfmc",)
     synthetic_fallback: bool = False
+    study_folds: tuple[int, ...] | None = None
 
 
-# Defaults per profile. The quick book must finish in < 30 min on 2 CPU cores, so it trims the two
-# most expensive studies (five encoders x two methods, eight ablation variants) to one dataset each;
-# the smoke profile (tests) runs everything once at a few optimiser steps.
+# Defaults per profile. The quick book must finish in < 30 min on 2 CPU cores. Measured single-
+# threaded at quick (<= 30 epochs): LFMC MDiCo TempCNN ~50 s, Individual ~10 s, Transformer ~70 s,
+# ConvTran ~140 s; algae-bloom MDiCo ~25 s. So quick trims the secondary studies (five encoders x
+# two methods, eight ablation variants, four released-code settings) to one dataset and one fold
+# each: 31 runs, ~17 min serial; the main pages keep the three folds of the profile. The smoke
+# profile (tests) runs everything once at a few optimiser steps.
 BOOK_PLANS: dict[str, BookPlan] = {
     "smoke": BookPlan(encoder_datasets=("lfmc",), synthetic_fallback=True),
-    "quick": BookPlan(ablation_datasets=("croph_m",), encoder_datasets=("lfmc",)),
+    "quick": BookPlan(ablation_datasets=("croph_m",), encoder_datasets=("lfmc",), study_folds=(0,)),
     "paper": BookPlan(),
 }
+_STUDIES = ("03_ablation", "05_encoders", "09_released_vs_paper")
 
 
 def _as_profile(profile: str | Profile) -> Profile:
@@ -103,7 +111,7 @@ def book_plan(profile: str | Profile) -> BookPlan:
     if unknown:
         raise ValueError(f"profile {prof.name!r}: unknown book plan field(s) {sorted(unknown)}; "
                          f"valid fields: {sorted(valid)}")
-    return replace(plan, **{k: (v if isinstance(v, bool) else tuple(v)) for k, v in overrides.items()})
+    return replace(plan, **{k: (v if isinstance(v, bool) or v is None else tuple(v)) for k, v in overrides.items()})
 
 
 # ---------------------------------------------------------------------------------- data resolution
@@ -248,6 +256,8 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
     """
     prof = _as_profile(profile)
     plan = _page_plan(notebook, book_plan(prof), dataset)
+    if folds is None and notebook in _STUDIES:
+        folds = plan.study_folds
 
     def runs(datasets: Iterable[str], methods: Sequence[str], **extra: Any) -> list[RunConfig]:
         out = []
@@ -261,7 +271,7 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
         return []
     if notebook == "02_main_results":
         if dataset is None:
-            return _dedupe(c for d in plan.main_datasets for c in configs(notebook, prof, d, seeds, folds))
+            return dedupe(c for d in plan.main_datasets for c in configs(notebook, prof, d, seeds, folds))
         return runs([dataset], _methods(prof))
     if notebook == "03_ablation":
         return (runs(plan.ablation_datasets, ["individual"])
@@ -285,7 +295,8 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
     raise ValueError(f"unknown notebook {notebook!r}; valid notebooks: {', '.join(NOTEBOOKS)}")
 
 
-def _dedupe(cfgs: Iterable[RunConfig]) -> list[RunConfig]:
+def dedupe(cfgs: Iterable[RunConfig]) -> list[RunConfig]:
+    """`cfgs` without repeated run ids, first occurrence kept."""
     seen: dict[str, RunConfig] = {}
     for c in cfgs:
         seen.setdefault(c.run_id, c)
@@ -296,7 +307,7 @@ def all_configs(profile: str | Profile = "quick", seeds: Sequence[int] | None = 
                 folds: Sequence[int] | None = None) -> list[RunConfig]:
     """Every run the whole book needs at `profile`, deduplicated by run id, in page order."""
     prof = _as_profile(profile)
-    return _dedupe(c for nb in NOTEBOOKS for c in configs(nb, prof, seeds=seeds, folds=folds))
+    return dedupe(c for nb in NOTEBOOKS for c in configs(nb, prof, seeds=seeds, folds=folds))
 
 
 def parse_ints(text: str | Sequence[int] | None) -> tuple[int, ...] | None:
