@@ -39,7 +39,7 @@ def test_notebook_source_is_clean_and_parameterized(name):
     assert {"profile", "seeds", "folds", "results_dir", "executor"} <= names
     assert 'profile = "quick"' in params[0].source
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
-    assert "/work/" not in json.dumps(nb)  # no machine paths in committed files
+    assert str(REPO.parent) not in json.dumps(nb)  # no machine paths in committed files
 
 
 def test_toc_lists_exactly_the_generated_pages():
@@ -67,6 +67,23 @@ def test_build_book_rejects_unknown_page(tmp_path):
         bookbuild.build_book("smoke", only="99_nope", results_dir=tmp_path, book_dir=tmp_path, build=False)
     with pytest.raises(ValueError, match="unknown profile"):
         bookbuild.build_book("nope", results_dir=tmp_path, book_dir=tmp_path, build=False)
+
+
+@pytest.mark.book
+def test_absent_benchmark_page_says_how_to_get_it(tmp_path, monkeypatch):
+    """TreeSatAI-TS at the quick profile (no synthetic fallback) when its imagery is absent: no run."""
+    import papermill as pm
+
+    if plan.resolve_dataset("tsaits", allow_synthetic=False)[1] != "absent":
+        pytest.skip("TreeSatAI-TS is present here")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    out = tmp_path / "tsaits.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS / "02_main_results.ipynb"), str(out), cwd=str(NOTEBOOKS),
+                        parameters={"profile": "quick", "dataset": "tsaits", "results_dir": str(tmp_path / "r")},
+                        progress_bar=False)
+    text = json.dumps(nbformat.read(out, as_version=4).cells)
+    assert "is not present here" in text and "huggingface.co" in text
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("*.json"))  # nothing was trained
 
 
 # ---------------------------------------------------------------------------------- the smoke book

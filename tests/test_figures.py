@@ -369,3 +369,21 @@ def test_page_reads_only_its_runs(toy_world, tmp_path):
     assert pg.report is None and pg.records() == [] and pg.frame().empty and pg.failures().empty
     assert set(pg.datasets) == set(plan.book_plan("smoke").loss_datasets)
     assert "Profile `smoke`" in pg.banner()
+
+
+def test_page_targets_merge_benchmarks_sharing_a_stand_in(monkeypatch, tmp_path):
+    monkeypatch.setattr(plan, "dataset_available", lambda name: name in ("lfmc", "algae_blooms"))
+    pg = plan.page("06_tsne", "quick", results_dir=str(tmp_path), run=False)
+    assert pg.targets() == [("TSAITS", "tsaits", "absent"), ("CropH-b / CropH-m", "algae_blooms", "stand-in"),
+                            ("LFMC", "lfmc", "real")]
+    assert {c.dataset for c in pg.configs} == {"algae_blooms", "lfmc"}
+
+
+def test_page_lists_its_failed_runs(toy_world, tmp_path):
+    from mdico_core.experiments import ResultsStore
+
+    pg = plan.page("07_loss_curves", "smoke", results_dir=str(tmp_path), run=False)
+    ResultsStore(tmp_path).save_failure(pg.configs[0], "RuntimeError: boom")
+    fails = pg.failures()
+    assert fails["message"].tolist() == ["RuntimeError: boom"]
+    assert fails["run"].iloc[0].startswith(f"{pg.configs[0].dataset} mdico tempcnn paper fold 0 seed 0")

@@ -190,12 +190,10 @@ def encoder_parameters(encoders: Sequence[str] = ("resnet50", "tempcnn", "mlp", 
 
 
 def paper_csv(name: str) -> pd.DataFrame:
-    """A paper table CSV from ``data/paper_tables/`` by file stem (e.g. ``"tableA1_params_thousands"``)."""
-    path = REPO_ROOT / "data" / "paper_tables" / f"{name}.csv"
-    if not path.is_file():
-        valid = sorted(p.stem for p in path.parent.glob("*.csv"))
-        raise ValueError(f"no paper table {name!r} in {path.parent}; valid: {', '.join(valid)}")
-    return pd.read_csv(path)
+    """A paper table CSV of ``data/paper_tables/`` by file stem (e.g. ``"tableA1_params_thousands"``)."""
+    from mdico_core.reporting.tables import paper_table
+
+    return paper_table(name)
 
 
 def wide_parameters(long: pd.DataFrame) -> pd.DataFrame:
@@ -242,7 +240,7 @@ def plot_tsne(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], task: str,
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     for ax, (title, emb, lab) in zip(axes.flat, panels):
         if task == "regression":
-            sc = ax.scatter(emb[:, 0], emb[:, 1], c=lab, s=6, cmap="viridis", linewidths=0)
+            sc = ax.scatter(emb[:, 0], emb[:, 1], c=lab, s=9, cmap="viridis", linewidths=0)
             fig.colorbar(sc, ax=ax, shrink=0.8)
         else:
             classes = np.unique(lab)
@@ -251,7 +249,7 @@ def plot_tsne(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], task: str,
                 name = "no label" if c < 0 else (class_names[c] if class_names is not None and c < len(class_names)
                                                   else str(c))
                 sel = lab == c
-                ax.scatter(emb[sel, 0], emb[sel, 1], s=6, color=palette(k % palette.N), label=name, linewidths=0)
+                ax.scatter(emb[sel, 0], emb[sel, 1], s=9, color=palette(k % palette.N), label=name, linewidths=0)
         ax.set_title(title, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -376,7 +374,7 @@ def site_means(lat: np.ndarray, lon: np.ndarray, values: Mapping[str, np.ndarray
 
 def plot_prediction_map(lat: np.ndarray, lon: np.ndarray, truth: np.ndarray, preds: Mapping[str, np.ndarray],
                         task: str, class_names: Sequence[str] | None = None, title: str = "",
-                        size: float = 3.8) -> Any:
+                        size: float = 3.2) -> Any:
     """Ground truth beside each method's prediction on a lon/lat scatter (no basemap).
 
     Regression: points are sites; the first panel shows the mean target per site, the others the
@@ -418,8 +416,8 @@ def plot_prediction_map(lat: np.ndarray, lon: np.ndarray, truth: np.ndarray, pre
                 sel = vals == c
                 ax.scatter(lon[sel & ~wrong], lat[sel & ~wrong], s=6, color=colour[c], linewidths=0,
                            label=name(c) if label == "ground truth" else None)
-                ax.scatter(lon[sel & wrong], lat[sel & wrong], s=22, color=colour[c], marker="X",
-                           edgecolors="k", linewidths=0.3)
+                ax.scatter(lon[sel & wrong], lat[sel & wrong], s=16, color=colour[c], marker="X",
+                           edgecolors="k", linewidths=0.2, alpha=0.8)
             acc = 100 * float(np.mean(~wrong))
             ax.set_title(label if label == "ground truth" else f"{label} ({acc:.1f}% correct)", fontsize=10)
         fig.legend(loc="outside lower center", ncol=min(len(classes), 6), fontsize=8, frameon=False, markerscale=2)
@@ -521,12 +519,14 @@ def placeholder_figure(text: str, size: tuple[float, float] = (6.0, 1.2)) -> Any
     return fig
 
 
-def table(df: pd.DataFrame, caption: str = "") -> Any:
-    """`df` styled for the book: no index column, floats in their shortest form, cells unwrapped."""
+def table(df: pd.DataFrame, caption: str = "", digits: int | None = None) -> Any:
+    """`df` styled for the book: no index column, cells unwrapped, floats with `digits` decimals
+    (None: their shortest form), missing values blank."""
     out = df.copy()
+    spec = "g" if digits is None else f".{digits}f"
     for c in out.columns:
         if pd.api.types.is_float_dtype(out[c]):
-            out[c] = [("" if not np.isfinite(v) else f"{v:g}") for v in out[c]]
+            out[c] = [("" if not np.isfinite(v) else format(v, spec)) for v in out[c]]
     out = out.astype(object).where(out.notna(), "")
     st = out.style.hide(axis="index").set_table_styles(
         [{"selector": "td, th", "props": "white-space: nowrap; padding: 0.1em 0.5em;"}])
@@ -578,6 +578,8 @@ def comparison_display(cmp: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
 
 def cell_summary(cmp: pd.DataFrame, method: str, view: str, digits: int = 1) -> dict[str, str]:
     """Formatted ours / paper / diff / p of one (method, default variant, view) row, "n/a" when absent."""
+    if cmp.empty or "method" not in cmp:
+        return {"ours": "n/a", "paper": "n/a", "diff": "n/a", "p": "n/a", "n": "0"}
     hit = cmp[(cmp["method"] == method) & (cmp["variant"] == "default") & (cmp["view"] == view)]
     if hit.empty or not np.isfinite(hit.iloc[0]["mean"]):
         return {"ours": "n/a", "paper": "n/a", "diff": "n/a", "p": "n/a", "n": "0"}
@@ -617,7 +619,9 @@ def wide_by_view(cmp: pd.DataFrame, row_names: Mapping[tuple[str, str], str], co
         return pd.DataFrame()
     long = pd.DataFrame(recs)
     wide = long.pivot_table(index="row", columns=["group", "what"], values="value", aggfunc="first", sort=False)
-    order = list(dict.fromkeys(long["row"]))
+    rank = {name: i for i, name in enumerate(row_names.values())}  # the table's own row order
+    order = sorted(dict.fromkeys(long["row"]), key=lambda r: next(
+        (i for name, i in rank.items() if r == name or r.startswith(name + ":")), len(rank)))
     wide = wide.reindex(index=order)
     groups = list(dict.fromkeys(long["group"]))
     whats = list(dict.fromkeys(long["what"]))

@@ -351,6 +351,15 @@ class Page:
                 out.append(r)
         return out
 
+    def targets(self) -> list[tuple[str, str, str]]:
+        """(label, registry name, kind) per dataset to show, benchmarks sharing one stand-in merged
+        (``"CropH-b / CropH-m"`` on ``algae_blooms``), absent ones kept with their own label."""
+        merged: dict[tuple[str, str], list[str]] = {}
+        for paper_ds, (reg, kind) in self.datasets.items():
+            key = (paper_ds, kind) if kind == "absent" else (reg, kind)
+            merged.setdefault(key, []).append(PAPER_NAMES.get(paper_ds, paper_ds))
+        return [(" / ".join(names), name, kind) for (name, kind), names in merged.items()]
+
     def configs_where(self, **match: Any) -> list:
         """This page's run configs whose fields equal `match`."""
         return [c for c in self.configs if all(getattr(c, k) == v for k, v in match.items())]
@@ -373,7 +382,7 @@ class Page:
         import pandas as pd
 
         ids = {c.run_id for c in self.configs}
-        rows = [{"run": RunLabel(f.get("config") or {}), "status": f.get("status"), "message": f.get("message")}
+        rows = [{"run": run_label(f.get("config") or {}), "status": f.get("status"), "message": f.get("message")}
                 for f in self.store.failures() if f.get("run_id") in ids]
         return pd.DataFrame(rows, columns=["run", "status", "message"])
 
@@ -391,7 +400,7 @@ class Page:
                                  self.records(**match), n_folds=n_folds)
 
 
-def RunLabel(config: Mapping[str, Any]) -> str:  # noqa: N802 - reads as a constructor in tables
+def run_label(config: Mapping[str, Any]) -> str:
     """A short name of a run config dict (dataset, method/variant, encoder, protocol, fold, seed)."""
     v = config.get("variant", "default")
     fold = config.get("fold")
