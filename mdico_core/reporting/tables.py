@@ -236,7 +236,24 @@ def compare_with_paper(df: pd.DataFrame, dataset: str, metric: str | None = None
                                       "p_vs_individual", "source", "note"])
     if include_missing and pds is not None:
         out = pd.concat([out, _not_run_rows(dataset, pds, out, stand_in)], ignore_index=True)
-    return out
+    return _in_paper_order(out)
+
+
+# Rows of the paper's Tables 2-5: fusion references, Individual, competitors, MDiCo last.
+PAPER_ORDER = ("InputFu", "MMGF", "Individual", "EmbraceNet", "ShaSpec", "DeCUR", "DML", "DisCoM-KD", "AnySat",
+               "FModDrop", "FCoM-av", "ESensI", "MDiCo")
+
+
+def _in_paper_order(out: pd.DataFrame) -> pd.DataFrame:
+    """Methods in the paper's row order (unknown ones after), default variant first; stable otherwise."""
+    rank = {m.lower(): i for i, m in enumerate(PAPER_ORDER)}
+    key = pd.DataFrame({
+        "m": [rank.get(str(m).lower(), len(rank)) for m in out["paper_method"]],
+        "v": [0 if v in ("default", None) else 1 for v in out["variant"]],
+        "view": [str(v) for v in out["view"]],
+    }, index=out.index)
+    order = key.sort_values(["m", "v", "view"], kind="stable").index
+    return out.loc[order].reset_index(drop=True)
 
 
 def _not_run_rows(dataset: str, pds: str, ours: pd.DataFrame, stand_in: bool) -> pd.DataFrame:
