@@ -158,20 +158,21 @@ def fit(method: Method, train: TensorData, val: TensorData, cfg: TrainConfig, se
 
 
 @torch.inference_mode()
+def _per_view(fn: Callable[[Mapping[str, Tensor], str], Tensor], method: Method, x: Mapping[str, Tensor],
+              view: str, batch_size: int) -> np.ndarray:
+    """`fn(x_batch, view)` over every sample, in eval mode, handing it only the modalities `view` reads."""
+    method.eval()
+    needed = method.modalities if view == "fusion" else [view_modality(view)]
+    n = len(next(iter(x.values())))
+    out = [fn({m: x[m][i:i + batch_size] for m in needed}, view) for i in range(0, n, batch_size)]
+    return torch.cat(out).cpu().numpy()
+
+
 def predict(method: Method, x: Mapping[str, Tensor], view: str, batch_size: int = 2048) -> np.ndarray:
     """Predictions of `view` for every sample, reading only the modality that view needs."""
-    method.eval()
-    needed = method.modalities if view == "fusion" else [view_modality(view)]
-    n = len(next(iter(x.values())))
-    out = [method.predict({m: x[m][i:i + batch_size] for m in needed}, view) for i in range(0, n, batch_size)]
-    return torch.cat(out).cpu().numpy()
+    return _per_view(method.predict, method, x, view, batch_size)
 
 
-@torch.inference_mode()
 def features(method: Method, x: Mapping[str, Tensor], view: str, batch_size: int = 2048) -> np.ndarray:
-    """Learned features (B, D) of `view` for every sample."""
-    method.eval()
-    needed = method.modalities if view == "fusion" else [view_modality(view)]
-    n = len(next(iter(x.values())))
-    out = [method.features({m: x[m][i:i + batch_size] for m in needed}, view) for i in range(0, n, batch_size)]
-    return torch.cat(out).cpu().numpy()
+    """Learned features (N, D) of `view` for every sample."""
+    return _per_view(method.features, method, x, view, batch_size)
