@@ -30,7 +30,14 @@ import torch
 from torch.func import functional_call, stack_module_state, vmap
 
 from mdico_core.methods.base import Method
-from mdico_core.training import FitResult, TensorData, TrainConfig, evaluate_losses, make_optimizer
+from mdico_core.training import (
+    EarlyStopping,
+    FitResult,
+    TensorData,
+    TrainConfig,
+    evaluate_losses,
+    make_optimizer,
+)
 
 
 def is_stackable(method: Method) -> bool:
@@ -73,10 +80,12 @@ def fit_stacked(methods: Sequence[Method], trains: Sequence[TensorData], vals: S
     if cfg.max_steps_per_epoch is not None:
         steps = min(steps, cfg.max_steps_per_epoch)
     results = [FitResult() for _ in range(k_runs)]
-    best_val = [float("inf")] * k_runs
-    stale = [0] * k_runs
+    stoppers = [EarlyStopping(cfg.patience, cfg.min_delta) for _ in range(k_runs)]
     active = torch.ones(k_runs, device=device)
-    best = {name: t.detach().clone() for name, t in {**params, **buffers}.items()}
+    # stack_module_state also returns non-persistent buffers, which state_dict() leaves out
+    state = {**params, **buffers}
+    keys = set(methods[0].state_dict())
+    best = {name: t.detach().clone() for name, t in state.items() if name in keys}
     for epoch in range(1, cfg.max_epochs + 1):
         orders = [torch.randperm(len(t["y"]), generator=g).to(device) for t, g in zip(trains, gens)]
         sums: dict[str, torch.Tensor] = {}
@@ -95,32 +104,32 @@ def fit_stacked(methods: Sequence[Method], trains: Sequence[TensorData], vals: S
         for k in range(k_runs):
             if active[k] == 0:
                 continue
-            member = _member(methods[k], params, buffers, k)
+            member = _member(methods[k], best, state, k)
             row = {f"train/{name}": vals_[k] for name, vals_ in train_rows.items()}
             row["train/total"] = sum(row.values())
-            row.update({f"val/{name}": v for name, v in evaluate_losses(member, vals[k]).items()})
+            row.update({f"val/{name}": v for name, v in evaluate_losses(member, vals[k], cfg.batch_size).items()})
             res = results[k]
             res.history.append(row)
             res.epochs_run = epoch
-            if row["val/total"] < best_val[k] - cfg.min_delta or res.best_epoch == 0:
-                best_val[k], stale[k], res.best_epoch = row["val/total"], 0, epoch
-                for name, t in {**params, **buffers}.items():
-                    best[name][k].copy_(t[k].detach())
-            else:
-                stale[k] += 1
-                if cfg.patience and stale[k] >= cfg.patience:
-                    active[k] = 0  # its gradient is masked from now on; its best weights are kept
+            stoppers[k].update(row["val/total"])
+            if stoppers[k].improved_best:
+                res.best_epoch = epoch
+                for name in best:
+                    best[name][k].copy_(state[name][k].detach())
+            if stoppers[k].should_stop:
+                active[k] = 0  # its gradient is masked from now on; its best weights are kept
         if active.sum() == 0:
             break
     wall = time.perf_counter() - t0
     for k, m in enumerate(methods):
         m.load_state_dict({name: t[k] for name, t in best.items()})
         m.eval()
-        results[k].wall_time_s = wall / k_runs  # amortised: the members shared every step
+        # amortised: the members shared every step (members stopped early still rode along)
+        results[k].wall_time_s = wall / k_runs
     return results
 
 
-def _member(template: Method, params: dict, buffers: dict, k: int) -> Method:
-    """Member `k` of the stack as a plain module (weights copied), in eval mode."""
-    template.load_state_dict({name: t[k].detach() for name, t in {**params, **buffers}.items()})
+def _member(template: Method, keys: dict, state: dict, k: int) -> Method:
+    """Member `k` of the stack as a plain module (its current weights copied), in eval mode."""
+    template.load_state_dict({name: state[name][k].detach() for name in keys})
     return template.eval()

@@ -57,6 +57,30 @@ class FitResult:
     wall_time_s: float = 0.0
 
 
+class EarlyStopping:
+    """Stop after `patience` epochs without an improvement larger than `min_delta`; keep the best.
+
+    As the released code (Lightning's EarlyStopping + ModelCheckpoint): `min_delta` only decides
+    when to stop, while the weights kept are those of the lowest validation loss, however small
+    its improvement. ``patience=0`` never stops early.
+    """
+
+    def __init__(self, patience: int, min_delta: float):
+        self.patience, self.min_delta = patience, min_delta
+        self.best = self.reference = float("inf")
+        self.stale = 0
+        self.improved_best = self.should_stop = False
+
+    def update(self, value: float) -> None:
+        self.improved_best = value < self.best
+        self.best = min(self.best, value)
+        if value < self.reference - self.min_delta:
+            self.reference, self.stale = value, 0
+        else:
+            self.stale += 1
+        self.should_stop = bool(self.patience) and self.stale >= self.patience
+
+
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     """Adam, fused into one kernel per step where torch supports it (5x faster on CPU for MDiCo's
     90 parameter tensors; same update rule)."""
@@ -119,7 +143,7 @@ def fit(method: Method, train: TensorData, val: TensorData, cfg: TrainConfig, se
     opt = make_optimizer(method.parameters(), cfg)
     gen = torch.Generator().manual_seed(seed)
     result = FitResult()
-    best_val, best_state, stale = float("inf"), None, 0
+    stopper, best_state = EarlyStopping(cfg.patience, cfg.min_delta), None
     n = len(train["y"])
     for epoch in range(1, cfg.max_epochs + 1):
         method.train()
@@ -138,18 +162,16 @@ def fit(method: Method, train: TensorData, val: TensorData, cfg: TrainConfig, se
             seen += len(idx)
         row = {f"train/{k}": float(v) / max(seen, 1) for k, v in sums.items()}
         row["train/total"] = sum(row.values())
-        row.update({f"val/{k}": v for k, v in evaluate_losses(method, val).items()})
+        row.update({f"val/{k}": v for k, v in evaluate_losses(method, val, cfg.batch_size).items()})
         result.history.append(row)
         result.epochs_run = epoch
         if on_epoch is not None:
             on_epoch(epoch, row)
-        if row["val/total"] < best_val - cfg.min_delta or best_state is None:
-            best_val, stale, result.best_epoch = row["val/total"], 0, epoch
-            best_state = copy.deepcopy(method.state_dict())
-        else:
-            stale += 1
-            if cfg.patience and stale >= cfg.patience:
-                break
+        stopper.update(row["val/total"])
+        if stopper.improved_best:
+            result.best_epoch, best_state = epoch, copy.deepcopy(method.state_dict())
+        if stopper.should_stop:
+            break
     if best_state is not None:
         method.load_state_dict(best_state)
     method.eval()

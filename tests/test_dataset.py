@@ -202,3 +202,15 @@ def test_valid_dataset_passes_and_subset_keeps_pairs() -> None:
     assert len(sub) == 3
     np.testing.assert_array_equal(sub.target, ds.target[[5, 1, 9]])
     np.testing.assert_array_equal(sub.modalities["IMG"][1], ds.modalities["IMG"][1])
+
+
+def test_released_validation_uses_an_official_val_list_when_there_is_one():
+    from mdico_core.data.synthetic import make_synthetic
+
+    ds = make_synthetic("multilabel", n=60, seed=0)
+    ds.split = np.array(["train"] * 40 + ["val"] * 10 + ["test"] * 10)
+    train, val, test = ds.split_indices(None, validation="test")
+    assert len(val) == 10 and not set(val) & set(test)
+    ds.split = np.array(["train"] * 50 + ["test"] * 10)
+    train, val, test = ds.split_indices(None, validation="test")
+    assert np.array_equal(val, test)  # no official val list: the test set, as the released code

@@ -119,3 +119,23 @@ def test_same_seed_gives_identical_numbers_and_another_seed_differs() -> None:
     m1, h1 = run(1)
     assert m0 == m0b and h0 == h0b  # bit-identical, not approximately equal
     assert h0 != h1
+
+
+def test_early_stopping_keeps_the_lowest_loss_while_min_delta_decides_when_to_stop():
+    from mdico_core.training import EarlyStopping
+
+    stopper = EarlyStopping(patience=3, min_delta=0.01)
+    best_epochs, stopped_at = [], None
+    for epoch, value in enumerate([1.0, 0.995, 0.992, 0.991, 0.5], start=1):
+        stopper.update(value)
+        if stopper.improved_best:
+            best_epochs.append(epoch)
+        if stopper.should_stop:
+            stopped_at = epoch
+            break
+    # each small improvement is kept as the best weights, but none exceeds min_delta: stop after 3
+    assert best_epochs == [1, 2, 3, 4] and stopped_at == 4
+    never = EarlyStopping(patience=0, min_delta=0.01)
+    for value in [1.0, 2.0, 3.0, 4.0]:
+        never.update(value)
+    assert not never.should_stop

@@ -197,7 +197,7 @@ class MultiModalDataset:
             raise ValueError(f"k={k} folds needs 2 <= k <= {len(self)} samples")
         idx = np.arange(len(self))
         strata = self._strata()
-        if strata is not None and np.bincount(strata).min() >= k:
+        if strata is not None and _min_count(strata) >= k:
             splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
             return [test for _, test in splitter.split(idx, strata)]
         splitter = KFold(k, shuffle=True, random_state=seed)
@@ -230,11 +230,11 @@ class MultiModalDataset:
             test = np.sort(folds[fold])
             train = np.setdiff1d(np.arange(len(self)), test)
             val = np.array([], dtype=np.int64)
-        if validation == "test":
-            return train, test, test
+        if validation == "test" and (fold is not None or len(val) == 0):
+            return train, test, test  # the released code; it used an official val list where one exists
         if len(val) == 0:
             strata = self._strata()
-            s = strata[train] if strata is not None and np.bincount(strata[train]).min() >= 2 else None
+            s = strata[train] if strata is not None and _min_count(strata[train]) >= 2 else None
             train, val = train_test_split(train, test_size=val_fraction, random_state=seed, stratify=s)
             train, val = np.sort(train), np.sort(val)
         return train, val, test
@@ -256,6 +256,11 @@ class MultiModalDataset:
                 "stand-in": self.stand_in,
             })
         return pd.DataFrame(rows)
+
+
+def _min_count(labels: np.ndarray) -> int:
+    """Samples of the rarest class present (classes absent from `labels` do not count)."""
+    return int(np.unique(labels, return_counts=True)[1].min())
 
 
 def _channel_axis(x: np.ndarray) -> int:

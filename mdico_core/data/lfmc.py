@@ -133,4 +133,5 @@ register_dataset(DatasetEntry(
     files=(PICKLE, GEOJSON),
     source=SOURCE,
     licence=LICENCE,
+    extra={"samples": N_SAMPLES, "shapes": {"S1": (len(STEPS), len(S1_BANDS)), "L8": (len(STEPS), len(L8_BANDS))}},
 ))

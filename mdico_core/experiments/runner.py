@@ -159,7 +159,9 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
     released = cfg.protocol == "released"
     train_idx, val_idx, test_idx = ds.split_indices(
         cfg.fold, cfg.n_folds, cfg.seed, validation="test" if released else "split")
-    norm = ds.fit_normalizer(np.arange(len(ds)) if released else train_idx)
+    # The released code's statistics cover every row of its CV file (test folds included), but
+    # only the training file of an official split (TreeSatAI-TS).
+    norm = ds.fit_normalizer(np.arange(len(ds)) if released and cfg.fold is not None else train_idx)
     spec = ProblemSpec.from_dataset(ds, train_idx)
     record = _base_record(cfg, profile, ds.task)
     record.update(n_train=len(train_idx), n_val=len(val_idx), n_test=len(test_idx))

@@ -89,7 +89,7 @@ class TaskLoss(nn.Module):
         if self.task in ("binary", "multiclass"):
             return F.cross_entropy(out, y, weight=self.class_weights)
         if self.task == "multilabel":
-            return F.binary_cross_entropy_with_logits(out, y)
+            return F.binary_cross_entropy_with_logits(out, y.to(out.dtype))
         return F.mse_loss(out.squeeze(-1), (y - self.mean) / self.std)
 
     def to_prediction(self, out: Tensor) -> Tensor:
