@@ -120,7 +120,8 @@ def test_every_page_executed_without_errors(built):
         if source == "02_main_results":
             assert nb.cells[0].source.startswith(f"# {plan.PAPER_TABLES[extra['dataset']]}: ")
     store = ResultsStore(built["results"])
-    assert store.failures() == []
+    # AnySat is "not reproduced" without its weights (by design); nothing else may fail
+    assert [f for f in store.failures() if f.get("status") != "not_reproduced"] == []
     assert len(store.records()) == len(plan.all_configs("smoke"))
     info = json.loads((gen / "build_info.json").read_text())
     assert info["runs_trained"] == len(plan.all_configs("smoke")) and info["runs_failed"] == 0

@@ -312,7 +312,10 @@ def toy_world(monkeypatch):
 def test_configs_per_notebook(toy_world):
     assert plan.configs("01_data_overview", "smoke") == []
     main = plan.configs("02_main_results", "smoke", "lfmc")
-    assert {c.dataset for c in main} == {"toy_regression"} and {c.method for c in main} == {"individual", "mdico"}
+    from mdico_core.experiments import load_profile
+
+    assert {c.dataset for c in main} == {"toy_regression"}
+    assert {c.method for c in main} == {"individual", "mdico", *load_profile("smoke").methods}
     abl = plan.configs("03_ablation", "smoke")
     assert {c.variant for c in abl if c.method == "mdico"} == set(plan.ABLATION_VARIANTS)
     enc = plan.configs("05_encoders", "smoke")
