@@ -266,7 +266,13 @@ def cmd_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         except ValueError as err:
             parser.error(str(err))
         for k, v in (desc.items() if isinstance(desc, dict) else [("", desc)]):
-            print(f"{k}: {v}" if k else v)
+            if v not in (None, "", [], {}):
+                print(f"{k}: {v}" if k else v)
+        if desc.get("present") and desc.get("counts_from") == "data":  # loaded: its Table-1 rows
+            from mdico_core.data import load_dataset
+
+            with pd.option_context("display.width", 200, "display.max_colwidth", 40):
+                print("\n" + load_dataset(args.name).summary().to_string(index=False))
         return 0
     # list
     from mdico_core.data import DATASETS, get_dataset_entry
