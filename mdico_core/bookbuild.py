@@ -6,7 +6,8 @@
    book needs, trained once (the store skips finished runs, so a rebuild, or a rebuild with
    more seeds, only trains what is new);
 2. papermill executes each notebook of ``notebooks/`` into ``book/generated/`` with the
-   parameters injected (02_main_results once per paper benchmark), hides the parameter cells
+   parameters injected (02_main_results once per paper benchmark, and once per archived sweep of
+   ``plan.ARCHIVED``, which reads the archive and trains nothing), hides the parameter cells
    and titles the main-results pages; a failing cell raises, so a broken page fails the build;
 3. ``jupyter-book build book/ -W``: any Sphinx warning fails the build.
 
@@ -42,6 +43,7 @@ def pages() -> list[tuple[str, str, dict[str, Any]]]:
     for nb in plan.NOTEBOOKS:
         if nb == "02_main_results":
             out += [(nb, f"{nb}_{d}", {"dataset": d}) for d in plan.PAPER_DATASETS]
+            out += [(nb, f"{nb}_{d}_archived", {"dataset": d, "archive": path}) for d, path in plan.ARCHIVED.items()]
         else:
             out.append((nb, nb, {}))
     out.append((plan.REPRODUCIBILITY, plan.REPRODUCIBILITY, {}))
@@ -49,12 +51,19 @@ def pages() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _selected(only: Sequence[str] | None, source: str, name: str) -> bool:
-    return not only or any(o in (source, name) or name.startswith(o) for o in only)
+    """Is page `name` (of notebook `source`) chosen by `only`: a source, an exact page name, or a prefix
+    that is not itself a page name (``02_main_results_lfmc`` is that page, not also its archived twin)."""
+    if not only:
+        return True
+    names = {n for _, n, _ in pages()}
+    return any(o in (source, name) or (o not in names and name.startswith(o)) for o in only)
 
 
 def _page_title(source: str, extra: dict[str, Any]) -> str | None:
     if source == "02_main_results":
         d = extra["dataset"]
+        if extra.get("archive"):
+            return f"# {plan.PAPER_TABLES[d]}: {plan.PAPER_NAMES[d]} at the paper's full protocol (archived sweep)"
         return f"# {plan.PAPER_TABLES[d]}: {plan.PAPER_NAMES[d]}"
     return None
 
@@ -130,7 +139,7 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
         executor, workers: how the sweep runs (``"serial"``, ``"processes"``, ``"dask"``).
         skip_sweep: do not sweep up front (each notebook still trains what it misses).
         only: page names (e.g. ``"05_encoders"``, ``"02_main_results_lfmc"`` or ``"02_main_results"``
-            for all four) to execute; the other pages keep their last build, or get a stub.
+            for every main-results page) to execute; the other pages keep their last build, or get a stub.
         results_dir: the results store (default: ``$MDICO_RESULTS_DIR`` or ``<repo>/results``).
         book_dir: the book folder (default: ``<repo>/book``); pages go to ``<book_dir>/generated``.
         kernel: Jupyter kernel name for papermill (default: the notebooks' own, ``python3``).
@@ -156,7 +165,7 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
         from mdico_core.experiments import ResultsStore, sweep
 
         if only_t:
-            cfgs = plan.dedupe(c for src, _, extra in chosen
+            cfgs = plan.dedupe(c for src, _, extra in chosen if not extra.get("archive")
                                 for c in plan.configs(src, profile, extra.get("dataset"), seeds_t, folds_t))
         else:
             cfgs = plan.all_configs(profile, seeds_t, folds_t)

@@ -7,6 +7,8 @@ Examples::
     mdico run --dataset lfmc --methods mdico --variants default,released --protocol released
     mdico status --profile quick
     mdico table lfmc --profile quick --markdown
+    mdico export lfmc --profile paper --out data/archived_runs/lfmc_paper.csv
+    mdico table lfmc --archive data/archived_runs/lfmc_paper.csv
     mdico data seed ../shared/data && mdico data status
 
 Unknown dataset, method, variant, encoder or profile names exit with code 2 and list the valid
@@ -47,7 +49,7 @@ def _names(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``mdico`` (each subparser carries its handler as ``func``)."""
     p = argparse.ArgumentParser(prog="mdico", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="command", required=True, metavar="{run,status,table,data,book}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{run,status,table,export,data,book}")
 
     def results_arg(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--results", default=None,
@@ -87,8 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--metric", default=None, help="metric (default: f1_weighted or r2)")
     t.add_argument("--markdown", action="store_true", help="print a Markdown table")
     t.add_argument("--all-paper-rows", action="store_true", help="also list the paper's methods we have not run")
+    t.add_argument("--archive", default=None, help="read the runs from this `mdico export` CSV, not the store")
     results_arg(t)
     t.set_defaults(func=cmd_table, parser=t)
+
+    e = sub.add_parser("export", help="write a dataset's run metrics and provenance to a CSV (an archive)")
+    e.add_argument("dataset")
+    e.add_argument("--out", required=True, help="CSV file to write, e.g. data/archived_runs/lfmc_paper.csv")
+    e.add_argument("--profile", required=True, help="the profile whose runs to export (one per file)")
+    results_arg(e)
+    e.set_defaults(func=cmd_export, parser=e)
 
     sub.add_parser("book", help="run the profile's sweep, execute the notebooks, build the Jupyter Book "
                                 "(see `mdico book --help`)")
@@ -179,14 +189,27 @@ def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from mdico_core.experiments.store import ResultsStore
     from mdico_core.reporting.tables import compare_with_paper, to_markdown
 
-    store = ResultsStore(args.results)
-    df = store.collect(args.dataset)
+    if args.archive:
+        from mdico_core.reporting.archive import read_runs
+
+        try:
+            df = read_runs(args.archive)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        where = args.archive
+        df = df[df["dataset"] == args.dataset]
+    else:
+        store = ResultsStore(args.results)
+        df = store.collect(args.dataset)
+        where = store.root
     if args.profile:
         df = df[df["profile"] == args.profile]
     if df.empty:
-        print(f"no runs of {args.dataset!r} in {store.root}"
-              + (f" under profile {args.profile!r}" if args.profile else "")
-              + "; run e.g. `mdico run --dataset " + args.dataset + "`", file=sys.stderr)
+        how = (f"export them with `mdico export {args.dataset} --profile <name> --out <file>.csv`" if args.archive
+               else f"run e.g. `mdico run --dataset {args.dataset}`")
+        print(f"no runs of {args.dataset!r} in {where}"
+              + (f" under profile {args.profile!r}" if args.profile else "") + f"; {how}", file=sys.stderr)
         return 1
     if args.metric is not None:
         known = sorted(df["metric"].dropna().unique())
@@ -204,6 +227,32 @@ def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
         with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 60):
             print(table.to_string(index=False, na_rep=""))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from mdico_core.data import get_dataset_entry
+    from mdico_core.experiments.store import ResultsStore
+    from mdico_core.reporting.archive import export_runs
+
+    try:
+        get_dataset_entry(args.dataset)
+    except ValueError as err:
+        parser.error(str(err))
+    store = ResultsStore(args.results)
+    try:
+        df = export_runs(args.dataset, args.out, profile=args.profile, store=store)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    per_run = df.drop_duplicates("run_id")
+    print(f"wrote {len(per_run)} runs ({len(df)} rows) of {args.dataset!r} to {args.out}")
+    print(per_run.groupby(["method", "variant"], dropna=False).size().rename("runs").to_string())
+    crashed = [f for f in store.failures()
+               if f.get("status") != "not_reproduced" and (f.get("config") or {}).get("dataset") == args.dataset]
+    if crashed:
+        print(f"warning: {len(crashed)} crashed run(s) of {args.dataset!r} are not in the archive; "
+              "`mdico status` lists them and a new `mdico run` retries them", file=sys.stderr)
     return 0
 
 

@@ -31,8 +31,9 @@ from mdico_core.experiments.config import RunConfig
 
 ENV_RESULTS_DIR = "MDICO_RESULTS_DIR"
 FAILED = "_failed"
-COLUMNS = ["run_id", "dataset", "method", "variant", "encoder", "protocol", "fold", "seed", "view", "metric",
-           "value", "epochs_run", "best_epoch", "wall_time_s", "task", "status", "profile", "message"]
+COLUMNS = ["run_id", "dataset", "method", "variant", "encoder", "protocol", "fold", "n_folds", "seed", "view",
+           "metric", "value", "epochs_run", "best_epoch", "wall_time_s", "task", "status", "profile", "message",
+           "git_commit", "git_dirty", "device", "timestamp"]
 
 
 def default_root() -> Path:
@@ -74,6 +75,17 @@ def _json_default(obj: Any) -> Any:
 def _dumps(obj: Any) -> str:
     # allow_nan: a diverged run's NaN loss is recorded as it is (JSON's NaN extension, read back by json).
     return json.dumps(obj, indent=1, default=_json_default, allow_nan=True)
+
+
+def tidy_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """`rows` (dicts keyed by `COLUMNS`, None for missing) as the frame `ResultsStore.collect` returns."""
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    # fold None (official split) stays a missing value in an integer column.
+    for col in ("fold", "n_folds", "seed", "epochs_run", "best_epoch"):
+        df[col] = df[col].astype("Int64")
+    for col in ("value", "wall_time_s"):
+        df[col] = df[col].astype(float)
+    return df
 
 
 class ResultsStore:
@@ -143,19 +155,21 @@ class ResultsStore:
     def collect(self, dataset: str | None = None) -> pd.DataFrame:
         """Tidy table of every record: one row per (run, view, metric).
 
-        Columns: run_id, dataset, method, variant, encoder, protocol, fold, seed, view, metric,
-        value, epochs_run, best_epoch, wall_time_s, task, status, profile, message. A
+        Columns: `COLUMNS` (the run's config, view, metric, value, its budget use, status, and the
+        provenance a page states: profile, git commit and dirty flag, device, timestamp). A
         not-reproduced run gets one row with view, metric and value empty and its message.
         """
         rows = []
         for rec in self.records(dataset):
             c = rec["config"]
+            prov = rec.get("provenance") or {}
             base = {
                 "run_id": rec["run_id"], "dataset": c["dataset"], "method": c["method"], "variant": c["variant"],
-                "encoder": c["encoder"], "protocol": c["protocol"], "fold": c["fold"], "seed": c["seed"],
-                "epochs_run": rec.get("epochs_run"), "best_epoch": rec.get("best_epoch"),
+                "encoder": c["encoder"], "protocol": c["protocol"], "fold": c["fold"], "n_folds": c.get("n_folds"),
+                "seed": c["seed"], "epochs_run": rec.get("epochs_run"), "best_epoch": rec.get("best_epoch"),
                 "wall_time_s": rec.get("wall_time_s"), "task": rec.get("task"), "status": rec.get("status"),
-                "profile": (rec.get("provenance") or {}).get("profile", ""),
+                "profile": prov.get("profile", ""), "git_commit": prov.get("git_commit"),
+                "git_dirty": prov.get("git_dirty"), "device": prov.get("device"), "timestamp": prov.get("timestamp"),
             }
             if rec.get("status") != "done":
                 rows.append({**base, "view": None, "metric": None, "value": np.nan, "message": rec.get("message")})
@@ -163,12 +177,7 @@ class ResultsStore:
             for view, metrics in rec["metrics"].items():
                 for metric, value in metrics.items():
                     rows.append({**base, "view": view, "metric": metric, "value": value, "message": None})
-        df = pd.DataFrame(rows, columns=COLUMNS)
-        # fold None (official split) stays a missing value in an integer column.
-        for col in ("fold", "seed", "epochs_run", "best_epoch"):
-            df[col] = df[col].astype("Int64")
-        df["value"] = df["value"].astype(float)
-        return df
+        return tidy_frame(rows)
 
     def failures(self) -> list[dict]:
         """Crashed runs (status "failed", with traceback) and not-reproduced runs, with their message."""

@@ -44,6 +44,9 @@ FALLBACK_STAND_INS = {"croph_b": ("algae_blooms",), "croph_m": ("algae_blooms",)
 SYNTHETIC = {"croph_b": "toy_binary", "croph_m": "toy_multiclass", "tsaits": "toy_multilabel",
              "lfmc": "toy_regression"}
 KINDS = ("real", "stand-in", "synthetic", "absent")
+# Sweeps too long for a laptop build, run once and archived by `mdico export` (paths from the repo
+# root); each gets a main-results page built from the archive, beside the page the build runs.
+ARCHIVED = {"lfmc": "data/archived_runs/lfmc_paper.csv"}
 
 ABLATION_VARIANTS = ("default", "no_mod", "no_aux", "no_cont", "no_unused", "unpaired", "shared_encoders",
                      "weighted")
