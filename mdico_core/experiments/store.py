@@ -52,6 +52,7 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide records from the other users of a shared store
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
