@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import time
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from mdico_core.data import load_dataset
 from mdico_core.data.dataset import MultiModalDataset
 from mdico_core.data.synthetic import make_synthetic
+from mdico_core.experiments.runner import peak_rss_mb
 from mdico_core.methods import ProblemSpec, build_method
 from mdico_core.stacking import fit_stacked
 from mdico_core.training import TrainConfig, fit, make_optimizer, to_tensors
@@ -51,10 +51,6 @@ def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
         a @ b
         best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def prepared(ds: MultiModalDataset, fold: int, seed: int, n_folds: int = 10):

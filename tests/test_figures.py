@@ -390,3 +390,16 @@ def test_page_lists_its_failed_runs(toy_world, tmp_path):
     fails = pg.failures()
     assert fails["message"].tolist() == ["RuntimeError: boom"]
     assert fails["run"].iloc[0].startswith(f"{pg.configs[0].dataset} mdico tempcnn paper fold 0 seed 0")
+
+
+def test_paper_facts_in_the_prose_come_from_the_paper_tables():
+    from mdico_core.reporting.tables import paper_table
+
+    t = paper_table("table7").set_index("variant")
+    slow = [c for c in t.columns if t.loc["shared features only", c] > t.loc["specific features only", c]]
+    assert slow == ["croph_b_s1", "croph_m_s1", "lfmc_l8"]
+    assert fg.paper_shared_wins() == "CropH-b S1, CropH-m S1, LFMC L8"
+    t6 = paper_table("table6").set_index("variant")
+    assert fg.paper_ablation_drop("croph_m", "s1", "w/o contrastive loss") == pytest.approx(
+        t6.loc["w/o contrastive loss", "croph_m_s1"] - t6.loc["MDiCo", "croph_m_s1"])
+    assert np.isnan(fg.paper_ablation_drop("lfmc", "l8", "w/o contrastive loss"))  # not ablated in the paper

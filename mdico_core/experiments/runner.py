@@ -59,7 +59,9 @@ def code_version() -> dict[str, Any]:
     except importlib.metadata.PackageNotFoundError:
         from mdico_core import __version__ as version
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain") if commit else None
+    # untracked files do not count, as in the book's `figures.git_version`: scratch notebooks and
+    # exports not yet committed leave the code that ran unchanged
+    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
     return {
         "package_version": version,
         "git_commit": commit.strip() if commit else None,
@@ -111,7 +113,8 @@ def _device_name(device: str) -> str:
     return f"{device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
     # ru_maxrss is in KiB on Linux and bytes on macOS.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
@@ -222,7 +225,7 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
         record["peak_memory_mb"] = torch.cuda.max_memory_allocated(torch.device(device)) / 2**20
         record["memory_measure"] = "cuda_max_memory_allocated"
     else:
-        record["peak_memory_mb"] = _peak_rss_mb()
+        record["peak_memory_mb"] = peak_rss_mb()
         record["memory_measure"] = "process_peak_rss"
     record.update(
         history=[{"epoch": i + 1, **row} for i, row in enumerate(result.history)],

@@ -47,13 +47,27 @@ def default_root() -> Path:
     return Path.cwd() / "results"
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files, which would hide records from the other users of a shared store;
+# files get the mode that open() would give them instead. Read once: os.umask is process-global.
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
     """Write through `write(file)` into a temp file beside `path`, fsync, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide records from the other users of a shared store
         with os.fdopen(fd, mode) as f:
+            try:
+                os.fchmod(f.fileno(), _FILE_MODE)
+            except OSError:  # some network filesystems refuse; the write still matters more
+                pass
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -78,11 +92,14 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, indent=1, default=_json_default, allow_nan=True)
 
 
+INT_COLUMNS = ("fold", "n_folds", "seed", "epochs_run", "best_epoch")
+
+
 def tidy_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """`rows` (dicts keyed by `COLUMNS`, None for missing) as the frame `ResultsStore.collect` returns."""
     df = pd.DataFrame(rows, columns=COLUMNS)
     # fold None (official split) stays a missing value in an integer column.
-    for col in ("fold", "n_folds", "seed", "epochs_run", "best_epoch"):
+    for col in INT_COLUMNS:
         df[col] = df[col].astype("Int64")
     for col in ("value", "wall_time_s"):
         df[col] = df[col].astype(float)
@@ -200,9 +217,9 @@ class ResultsStore:
         if record.get("run_id") != cfg.run_id:
             raise ValueError(f"record run_id {record.get('run_id')!r} does not match its config ({cfg.run_id})")
         if arrays:
-            _atomic_write(self.arrays_path(cfg), lambda f: np.savez(f, **arrays))
+            atomic_write(self.arrays_path(cfg), lambda f: np.savez(f, **arrays))
         path = self.record_path(cfg)
-        _atomic_write(path, lambda f: f.write(_dumps(record)), mode="w")
+        atomic_write(path, lambda f: f.write(_dumps(record)), mode="w")
         self.failure_path(cfg).unlink(missing_ok=True)
         return path
 
@@ -211,7 +228,7 @@ class ResultsStore:
         rec = {"run_id": cfg.run_id, "config": cfg.to_dict(), "status": "failed", "message": message,
                "traceback": traceback, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         path = self.failure_path(cfg)
-        _atomic_write(path, lambda f: f.write(_dumps(rec)), mode="w")
+        atomic_write(path, lambda f: f.write(_dumps(rec)), mode="w")
         return path
 
     def clean_tmp(self, older_than_s: float = 600.0) -> int:

@@ -20,11 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from mdico_core.experiments.store import COLUMNS, ResultsStore, _atomic_write, tidy_frame
+from mdico_core.experiments.store import COLUMNS, INT_COLUMNS, ResultsStore, atomic_write, tidy_frame
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARCHIVE_DIR = REPO_ROOT / "data" / "archived_runs"
-_INT_COLUMNS = ("fold", "n_folds", "seed", "epochs_run", "best_epoch")
 _NEEDED = ("run_id", "dataset", "method", "variant", "encoder", "protocol", "fold", "seed", "view", "metric",
            "value", "status", "profile", "git_commit")
 
@@ -45,7 +44,7 @@ def export_runs(dataset: str, path: str | Path, profile: str, store: ResultsStor
     df = df.sort_values(["method", "variant", "encoder", "protocol", "seed", "fold", "run_id", "view", "metric"],
                         kind="stable", na_position="first").reset_index(drop=True)
     # pandas writes the shortest repr of each float, which `read_runs` parses back exactly
-    _atomic_write(Path(path), lambda f: df.to_csv(f, index=False), mode="w")
+    atomic_write(Path(path), lambda f: df.to_csv(f, index=False), mode="w")
     return df
 
 
@@ -79,7 +78,7 @@ def read_runs(path: str | Path) -> pd.DataFrame:
         if col not in df.columns:
             df[col] = None
     try:
-        for col in (*_INT_COLUMNS, "value", "wall_time_s"):
+        for col in (*INT_COLUMNS, "value", "wall_time_s"):
             df[col] = pd.to_numeric(df[col])
     except (TypeError, ValueError) as e:
         raise ValueError(f"{p}: column {col!r} holds a non-numeric value ({e}); {fix}") from None

@@ -679,7 +679,24 @@ def paper_ablation_drop(dataset: str, short: str, row: str) -> float:
     """Table 6: `row` minus full MDiCo in column ``<dataset>_<short>`` (e.g. croph_b, s1)."""
     t = paper_csv("table6_ablation").set_index("variant")
     col = f"{dataset}_{short}"
+    if col not in t.columns or row not in t.index:  # the paper ablated CropHarvest only
+        return float("nan")
     return float(t.loc[row, col] - t.loc["MDiCo", col])
+
+
+def paper_shared_wins() -> str:
+    """The Table 7 columns where the paper's shared features alone beat its specific ones, in words."""
+    from mdico_core.reporting.plan import PAPER_NAMES
+    from mdico_core.reporting.tables import MODE_ROWS
+
+    t = paper_csv("table7_shared_specific").set_index("variant")
+    shared, specific = t.loc[MODE_ROWS["shared"]], t.loc[MODE_ROWS["specific"]]
+    wins = []
+    for col in t.columns:
+        if shared[col] > specific[col]:
+            dataset, _, sensor = col.rpartition("_")
+            wins.append(f"{PAPER_NAMES.get(dataset, dataset)} {sensor.upper() if len(sensor) <= 3 else sensor}")
+    return ", ".join(wins) if wins else "none"
 
 
 def ablation_rows() -> dict[tuple[str, str], str]:
