@@ -152,7 +152,13 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     generated = book / "generated"
     generated.mkdir(parents=True, exist_ok=True)
     results = str(Path(results_dir).resolve()) if results_dir is not None else None
-    plan.book_plan(profile)  # an unknown profile fails here, before any work
+    bp = plan.book_plan(profile)  # an unknown profile fails here, before any work
+    absent = [d for d, (_, kind) in plan.resolve_all(plan.PAPER_DATASETS, bp.synthetic_fallback).items()
+              if kind == "absent"]
+    if absent:  # the build goes on (those pages say how to get the data), but not silently
+        print(f"warning: no data for {', '.join(absent)} (nor a stand-in): their pages will say 'not run'. "
+              "Get it with `make data` / `mdico data fetch <dataset>` or `mdico data seed <folder>`; "
+              "see data/README.md", file=sys.stderr)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the kernels inherit it; 2-core laptops stay usable
     info: dict[str, Any] = {"profile": profile, "seeds": seeds_t or "profile", "folds": folds_t or "profile",
                             "executor": executor, "workers": workers or "default"}
