@@ -52,6 +52,20 @@ def test_same_seed_same_numbers_other_seed_other_numbers():
     assert c["metrics"] != a["metrics"]
 
 
+def test_split_seed_fixes_the_rows_and_seed_the_training():
+    fixed = RunConfig("toy_regression", "individual", train=SMOKE, save_features=False, split_seed=5)
+    (a, arr_a), (b, arr_b) = execute(fixed), execute(RunConfig.from_dict({**fixed.to_dict(), "seed": 1}))
+    np.testing.assert_array_equal(arr_a["test_idx"], arr_b["test_idx"])
+    assert [a[k] for k in ("n_train", "n_val", "n_test")] == [b[k] for k in ("n_train", "n_val", "n_test")]
+    assert a["metrics"] != b["metrics"]  # same rows, other initialisation and batch order
+    # the split of split seed 5 is the default split of seed 5
+    ds = load_dataset("toy_regression")
+    for got, want in zip(ds.split_indices(0, 10, fixed.effective_split_seed), ds.split_indices(0, 10, 5)):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(arr_a["test_idx"], ds.split_indices(0, 10, 5)[2])
+    assert not np.array_equal(arr_a["test_idx"], ds.split_indices(0, 10, 1)[2])
+
+
 def test_released_protocol_validates_on_the_test_fold():
     rec, arrays = execute(RunConfig("toy_binary", "individual", protocol="released", train=SMOKE))
     assert rec["n_val"] == rec["n_test"] and rec["n_train"] + rec["n_test"] == 256

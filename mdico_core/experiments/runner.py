@@ -3,7 +3,8 @@
 One run:
 
 1. loads the dataset and takes the run's (train, val, test) rows: fold ``cfg.fold`` of
-   ``cfg.n_folds`` seeded by ``cfg.seed`` (``fold=None``: the official split). Protocol "paper"
+   ``cfg.n_folds``, folds and validation split seeded by ``cfg.effective_split_seed`` (the split
+   seed, else ``cfg.seed``; ``fold=None``: the official split). Protocol "paper"
    carves validation from the training folds and fits the z-score on training rows; protocol
    "released" validates on the test fold and fits the z-score on all rows, as the released code;
 2. seeds torch, numpy and ``random`` with ``cfg.seed`` and builds the method
@@ -161,7 +162,7 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
     ds = load_dataset(cfg.dataset)
     released = cfg.protocol == "released"
     train_idx, val_idx, test_idx = ds.split_indices(
-        cfg.fold, cfg.n_folds, cfg.seed, validation="test" if released else "split")
+        cfg.fold, cfg.n_folds, cfg.effective_split_seed, validation="test" if released else "split")
     # The released code's statistics cover every row of its CV file (test folds included), but
     # only the training file of an official split (TreeSatAI-TS).
     norm = ds.fit_normalizer(np.arange(len(ds)) if released and cfg.fold is not None else train_idx)
