@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mdico_core.data import _LOADED, DATASETS, DatasetEntry, load_dataset
-from mdico_core.experiments import ResultsStore, RunConfig, execute, run_one, sweep, train_config
+from mdico_core.experiments import ENV_COLUMNS, ResultsStore, RunConfig, execute, run_one, sweep, train_config
 from mdico_core.methods import METHODS
 from mdico_core.methods.base import Method, NotReproducedError
 from mdico_core.metrics import score
@@ -29,8 +29,9 @@ def test_record_contents(tmp_path):
     assert rec["n_train"] + rec["n_val"] + rec["n_test"] == 256 and rec["n_val"] > 0
     assert rec["wall_time_s"] > 0 and rec["peak_memory_mb"] > 0
     prov = rec["provenance"]
-    assert {"package_version", "git_commit", "git_dirty", "data_sha256", "torch_version", "device", "profile",
-            "hostname", "python", "timestamp"} <= set(prov)
+    assert {"package_version", "git_commit", "git_dirty", "data_sha256", "device", "profile", "hostname",
+            "timestamp", *ENV_COLUMNS} <= set(prov)
+    assert prov["torch_version"] == torch.__version__ and prov["torch_threads"] == torch.get_num_threads()
     assert prov["profile"] == "smoke" and len(prov["data_sha256"]["arrays"]) == 64
     # The stored predictions reproduce the stored metrics.
     arrays = st.arrays(cfg)

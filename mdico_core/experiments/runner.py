@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from mdico_core.experiments.config import RunConfig
+from mdico_core.experiments.provenance import environment
 from mdico_core.experiments.store import ResultsStore
 
 _REPO = Path(__file__).resolve().parents[2]
@@ -171,9 +172,9 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
     record.update(n_train=len(train_idx), n_val=len(val_idx), n_test=len(test_idx))
     device = cfg.train.device
     record["provenance"] = {
-        **code_version(), "data_sha256": data_hashes(cfg.dataset, ds), "torch_version": torch.__version__,
+        **code_version(), "data_sha256": data_hashes(cfg.dataset, ds), **environment(device),
         "device": _device_name(device), "profile": profile, "hostname": socket.gethostname(),
-        "python": platform.python_version(), "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
     seed_everything(cfg.seed)
