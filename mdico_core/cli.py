@@ -5,6 +5,7 @@ Examples::
     mdico run --dataset lfmc --methods individual,mdico --profile quick
     mdico run --dataset lfmc --methods all --profile paper --executor processes --workers 8
     mdico run --dataset lfmc --methods mdico --variants default,released --protocol released
+    mdico run --dataset lfmc --methods mdico --profile paper --split-seed 10 --seeds 0,1,2,3,4
     mdico status --profile quick
     mdico table lfmc --profile quick --markdown
     mdico export lfmc --profile paper --out data/archived_runs/lfmc_paper.csv
@@ -66,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=_ints, default=None, help="seeds, e.g. 0,1 (default: the profile's)")
     r.add_argument("--folds", type=_ints, default=None,
                    help="test folds, e.g. 0,1,2, or 'official' (default: the profile's)")
-    r.add_argument("--protocol", choices=("paper", "released"), default="paper")
+    r.add_argument("--protocol", choices=("paper", "released"), default="paper",
+                   help="paper (validation carved from the training folds) or released (the authors' code: "
+                        "validation on the test fold, and split seed 10 unless --split-seed is given)")
+    r.add_argument("--split-seed", type=int, default=None,
+                   help="seed of the folds and the validation split, apart from the training seeds "
+                        "(default: each training seed draws its own split; 10 with --protocol released)")
     r.add_argument("--executor", choices=EXECUTORS, default="serial")
     r.add_argument("--workers", type=int, default=None, help="processes or Dask workers")
     r.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
@@ -118,8 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------------------- commands
 def _configs(args: argparse.Namespace, parser: argparse.ArgumentParser):
-    from mdico_core.experiments.config import load_profile
+    from mdico_core.experiments.config import RELEASED_SPLIT_SEED, load_profile
 
+    split_seed = getattr(args, "split_seed", None)
+    if split_seed is None and args.protocol == "released":
+        split_seed = RELEASED_SPLIT_SEED  # the released code's np.random.seed(10) folds
     try:
         profile = load_profile(args.profile)
         datasets = args.dataset or list(profile.datasets)
@@ -127,7 +136,7 @@ def _configs(args: argparse.Namespace, parser: argparse.ArgumentParser):
         for name in datasets:
             configs += profile.configs(
                 name, args.methods, variants=args.variants, encoders=args.encoders, protocol=args.protocol,
-                seeds=args.seeds, folds=args.folds, save_features=not args.no_features,
+                seeds=args.seeds, folds=args.folds, save_features=not args.no_features, split_seed=split_seed,
                 train={"device": args.device} if getattr(args, "device", None) else None)
     except ValueError as err:
         parser.error(str(err))

@@ -15,21 +15,27 @@ from mdico_core.reporting.tables import compare_with_paper
 
 PROV = {"profile": "paper", "git_commit": "0123456789abcdef0123456789abcdef01234567", "git_dirty": False,
         "device": "cpu (x86_64, 1 threads)", "timestamp": "2026-11-27T10:40:36+00:00"}
+# An environment whose text a CSV reader would take for numbers ("12.10" -> 12.1) unless told otherwise.
+ENV = {"torch_version": "2.14.1", "numpy_version": "2.10", "python_version": "3.12.3", "cpu_model": "AMD EPYC, 2 GHz",
+       "cpu_capability": "AVX512", "blas": "mkl: Intel(R) oneAPI Math Kernel Library Version 2024.2",
+       "onednn": "Intel(R) MKL-DNN v3.12.0", "torch_threads": 2, "cuda_device": "NVIDIA H200",
+       "cuda_driver": "550.54.15", "cuda_version": "12.10", "cudnn_version": "91002"}
 
 
 def _fill(store: ResultsStore, dataset: str = "lfmc", seeds=(0, 1), folds=(0, 1, 2)) -> None:
-    """Individual and MDiCo runs with values that need all 17 digits, a not-reproduced AnySat, an
-    official-split run, a record without provenance, and a message with a comma and a newline."""
+    """Individual and MDiCo runs with values that need all 17 digits (MDiCo's on split seed 10, with
+    sizes and a full environment), a not-reproduced AnySat, and a message with a comma and a newline."""
     for method in ("individual", "mdico"):
         for seed in seeds:
             for fold in folds:
                 cfg = RunConfig(dataset, method, fold=fold, n_folds=10, seed=seed,
-                                train=train_config({"max_epochs": 100}))
+                                train=train_config({"max_epochs": 100}), split_seed=10 if method == "mdico" else None)
+                extra = {"n_train": 2088, "n_val": 232, "n_test": 258} if method == "mdico" else {}
                 v = 0.1 + 0.01 * fold + 0.003 * seed + (0.02 if method == "mdico" else 0.0) + 1e-9 / 3
                 store.save({"run_id": cfg.run_id, "config": cfg.to_dict(), "status": "done", "message": None,
                             "task": "regression", "best_epoch": 4, "epochs_run": 9, "wall_time_s": 12.5 + fold,
                             "metrics": {"S1": {"r2": v, "rmse": 30 - v}, "L8": {"r2": 2 * v, "rmse": 29 - v}},
-                            "provenance": PROV})
+                            "provenance": {**PROV, **ENV} if method == "mdico" else PROV, **extra})
     cfg = RunConfig(dataset, "anysat", fold=0, n_folds=10, seed=0, train=train_config({"max_epochs": 100}))
     store.save({"run_id": cfg.run_id, "config": cfg.to_dict(), "status": "not_reproduced",
                 "message": "needs the pretrained weights, see\nthe docs", "task": "regression", "metrics": {},
@@ -62,6 +68,23 @@ def test_export_then_read_gives_back_the_store_frame_exactly(tmp_path):
     b = compare_with_paper(back, "lfmc")
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert "not reproduced" in set(b["ours"])
+    md, ind = back[back["method"] == "mdico"], back[back["method"] == "individual"]
+    assert (md["cuda_version"] == "12.10").all() and (md["torch_threads"] == 2).all() and (md["n_test"] == 258).all()
+    assert (md["split_seed"] == 10).all() and ind[["split_seed", "n_test", "cpu_model"]].isna().all().all()
+
+
+def test_an_archive_from_before_the_environment_columns_reads_them_as_missing(tmp_path):
+    from mdico_core.experiments.store import COLUMNS
+
+    store = ResultsStore(tmp_path / "store")
+    _fill(store)
+    new = ["split_seed", "n_train", "n_val", "n_test", *ENV]
+    old = export_runs("lfmc", tmp_path / "a.csv", profile="paper", store=store).drop(columns=new)
+    old.to_csv(tmp_path / "old.csv", index=False)
+    back = read_runs(tmp_path / "old.csv")
+    assert list(back.columns) == COLUMNS and back[new].isna().all().all()
+    kept = [c for c in COLUMNS if c not in new]
+    pd.testing.assert_frame_equal(_sorted(store.collect("lfmc"))[kept], _sorted(back)[kept], check_exact=True)
 
 
 def test_round_trip_keeps_official_splits_missing_provenance_and_extreme_floats(tmp_path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 
 import pytest
 
@@ -119,3 +121,36 @@ def test_configs_expansion():
 def test_configs_unknown_names(kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_profile("smoke").configs(**kwargs)
+
+
+def test_split_seed_keeps_old_ids_and_is_apart_from_the_training_seed():
+    a = _base()
+    assert a.split_seed is None and a.effective_split_seed == a.seed == 0
+    # at its default the field stays out of the hash: the id is the one of the config before it existed
+    before = {k: v for k, v in a.to_dict().items() if k != "split_seed"}
+    assert a.run_id == hashlib.sha256(json.dumps(before, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    b = dataclasses.replace(a, split_seed=10)
+    assert b.run_id != a.run_id and (b.seed, b.split_seed, b.effective_split_seed) == (0, 10, 10)
+    assert '"split_seed":10' in b.canonical_json() and RunConfig.from_dict(b.to_dict()) == b
+    assert "fold 0 split 10 seed 0" in b.label()
+    # a split seed equal to the seed is the default run, under its id
+    same = dataclasses.replace(a, seed=10, split_seed=10)
+    assert same.split_seed is None and same.run_id == dataclasses.replace(a, seed=10).run_id
+    cfgs = configs_for("smoke", "toy_binary", ["individual"], seeds=[0, 1, 10], folds=[0], split_seed=10)
+    assert [c.effective_split_seed for c in cfgs] == [10, 10, 10] and [c.split_seed for c in cfgs] == [10, 10, None]
+
+
+def test_cli_released_protocol_runs_on_the_released_split_seed_unless_given():
+    from mdico_core.cli import _configs, build_parser
+
+    parser = build_parser()
+
+    def split_seeds(*argv: str) -> list[tuple[int, int]]:
+        args = parser.parse_args(["run", "--dataset", "toy_binary", "--methods", "individual", "--profile", "smoke",
+                                  "--seeds", "0,1", "--folds", "0", *argv])
+        return [(c.seed, c.effective_split_seed) for c in _configs(args, parser)[1]]
+
+    assert split_seeds() == [(0, 0), (1, 1)]
+    assert split_seeds("--protocol", "released") == [(0, 10), (1, 10)]
+    assert split_seeds("--protocol", "released", "--split-seed", "3") == [(0, 3), (1, 3)]
+    assert split_seeds("--split-seed", "3") == [(0, 3), (1, 3)]

@@ -112,3 +112,31 @@ def test_ambiguous_sites_pick_the_first_row_of_the_site_csv(real_data) -> None:
         rows = latlon[latlon["Site"] == site]
         assert len(rows) == 2
         assert np.allclose(rows[["Latitude", "Longitude"]].iloc[0].to_numpy(float), chosen)
+
+
+def test_released_protocol_uses_the_authors_folds(ds):
+    """`mdico run --protocol released` tests on the released code's folds, whatever the training seed.
+
+    The released code: ``np.random.seed(10)``, shuffle the identifiers (the rows in file order),
+    ``np.array_split`` into 10.
+    """
+    from mdico_core.cli import _configs, build_parser
+    from mdico_core.experiments import RunConfig, execute, train_config
+
+    # np.random.seed(10) re-seeds the global RandomState, so this is the released code's shuffle
+    ids = np.arange(len(ds))
+    np.random.RandomState(10).shuffle(ids)  # noqa: NPY002 -- the released code's legacy generator
+    authors = np.array_split(ids, 10)
+    parser = build_parser()
+    args = parser.parse_args(["run", "--dataset", "lfmc", "--methods", "individual", "--profile", "smoke",
+                              "--protocol", "released", "--seeds", "3", "--folds", "0"])
+    (cfg,) = _configs(args, parser)[1]
+    assert (cfg.seed, cfg.effective_split_seed, cfg.n_folds) == (3, 10, 10)
+    tiny = train_config({"max_epochs": 1, "max_steps_per_epoch": 1, "batch_size": 32})
+    rec, arrays = execute(RunConfig.from_dict({**cfg.to_dict(), "train": tiny, "save_features": False}))
+    np.testing.assert_array_equal(arrays["test_idx"], np.sort(authors[0]))
+    assert rec["n_val"] == rec["n_test"] == len(authors[0]) and rec["n_train"] == len(ds) - len(authors[0])
+    for fold, test in enumerate(authors):  # every fold, as the runner draws it
+        train, val, got = ds.split_indices(fold, cfg.n_folds, cfg.effective_split_seed, validation="test")
+        np.testing.assert_array_equal(got, np.sort(test))
+        np.testing.assert_array_equal(train, np.setdiff1d(ids, test))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mdico_core.data import _LOADED, DATASETS, DatasetEntry, load_dataset
-from mdico_core.experiments import ResultsStore, RunConfig, execute, run_one, sweep, train_config
+from mdico_core.experiments import ENV_COLUMNS, ResultsStore, RunConfig, execute, run_one, sweep, train_config
 from mdico_core.methods import METHODS
 from mdico_core.methods.base import Method, NotReproducedError
 from mdico_core.metrics import score
@@ -29,8 +29,9 @@ def test_record_contents(tmp_path):
     assert rec["n_train"] + rec["n_val"] + rec["n_test"] == 256 and rec["n_val"] > 0
     assert rec["wall_time_s"] > 0 and rec["peak_memory_mb"] > 0
     prov = rec["provenance"]
-    assert {"package_version", "git_commit", "git_dirty", "data_sha256", "torch_version", "device", "profile",
-            "hostname", "python", "timestamp"} <= set(prov)
+    assert {"package_version", "git_commit", "git_dirty", "data_sha256", "device", "profile", "hostname",
+            "timestamp", *ENV_COLUMNS} <= set(prov)
+    assert prov["torch_version"] == torch.__version__ and prov["torch_threads"] == torch.get_num_threads()
     assert prov["profile"] == "smoke" and len(prov["data_sha256"]["arrays"]) == 64
     # The stored predictions reproduce the stored metrics.
     arrays = st.arrays(cfg)
@@ -50,6 +51,20 @@ def test_same_seed_same_numbers_other_seed_other_numbers():
     assert not any(k.startswith("feat/") for k in arr_a)
     c, _ = execute(RunConfig("toy_regression", "mdico", seed=1, train=SMOKE, save_features=False))
     assert c["metrics"] != a["metrics"]
+
+
+def test_split_seed_fixes_the_rows_and_seed_the_training():
+    fixed = RunConfig("toy_regression", "individual", train=SMOKE, save_features=False, split_seed=5)
+    (a, arr_a), (b, arr_b) = execute(fixed), execute(RunConfig.from_dict({**fixed.to_dict(), "seed": 1}))
+    np.testing.assert_array_equal(arr_a["test_idx"], arr_b["test_idx"])
+    assert [a[k] for k in ("n_train", "n_val", "n_test")] == [b[k] for k in ("n_train", "n_val", "n_test")]
+    assert a["metrics"] != b["metrics"]  # same rows, other initialisation and batch order
+    # the split of split seed 5 is the default split of seed 5
+    ds = load_dataset("toy_regression")
+    for got, want in zip(ds.split_indices(0, 10, fixed.effective_split_seed), ds.split_indices(0, 10, 5)):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(arr_a["test_idx"], ds.split_indices(0, 10, 5)[2])
+    assert not np.array_equal(arr_a["test_idx"], ds.split_indices(0, 10, 1)[2])
 
 
 def test_released_protocol_validates_on_the_test_fold():

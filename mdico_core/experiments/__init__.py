@@ -6,7 +6,8 @@
     store.collect()                                          # tidy DataFrame of every metric
 
 See ``config.py`` (RunConfig, Profile), ``store.py`` (the on-disk layout and its atomicity),
-``runner.py`` (what one run does) and ``executors.py`` (serial, processes, Dask).
+``runner.py`` (what one run does), ``provenance.py`` (where a run ran) and ``executors.py``
+(serial, processes, Dask).
 """
 
 from mdico_core.experiments.config import (
@@ -18,10 +19,11 @@ from mdico_core.experiments.config import (
     train_config,
 )
 from mdico_core.experiments.executors import EXECUTORS, SweepReport, sweep
+from mdico_core.experiments.provenance import ENV_COLUMNS, environment, environments
 from mdico_core.experiments.runner import execute, run_one
 from mdico_core.experiments.store import ResultsStore
 
 __all__ = [
-    "EXECUTORS", "PROFILES", "Profile", "ResultsStore", "RunConfig", "SweepReport", "configs_for", "execute",
-    "load_profile", "run_one", "sweep", "train_config",
+    "ENV_COLUMNS", "EXECUTORS", "PROFILES", "Profile", "ResultsStore", "RunConfig", "SweepReport", "configs_for",
+    "environment", "environments", "execute", "load_profile", "run_one", "sweep", "train_config",
 ]

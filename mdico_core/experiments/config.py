@@ -24,6 +24,10 @@ from typing import Any
 from mdico_core.training import TrainConfig
 
 PROTOCOLS = ("paper", "released")
+# The released code draws its 10 folds with np.random.seed(10) (``runs_seed: [10]``): shuffle, then
+# np.array_split. Our unstratified folds (regression: LFMC) are exactly those (tests/test_lfmc.py);
+# classification folds are stratified, so on CropHarvest they are not the authors'.
+RELEASED_SPLIT_SEED = 10
 # Keys of `dataset_overrides` that change the run grid rather than the TrainConfig.
 _GRID_KEYS = ("folds", "n_folds", "seeds")
 
@@ -76,9 +80,27 @@ class RunConfig:
             rows, as the authors' released code does).
         fold: test fold, or None for the dataset's official split.
         n_folds: folds of the cross-validation.
-        seed: seeds the folds, the validation split, initialisation and batch order.
+        seed: seeds the training: initialisation, batch order and dropout; and the data split
+            unless `split_seed` is given.
         train: the training budget and optimiser settings.
         save_features: store the test-set features of every view (float16) beside the record.
+        split_seed: seeds the data split, i.e. the folds and the inner validation split; None
+            (the default) takes `seed`, so each seed is a fresh partition of the data. A split seed
+            equal to `seed` is stored as None: one run, one id.
+
+    The inner validation split follows `split_seed`, not `seed`. The (train, val, test) rows of
+    a run are then a function of (split_seed, fold) alone: runs that share a split seed and
+    differ in `seed` train on exactly the same rows, so the spread over their seeds is the
+    training randomness alone. That is what a fixed split is for: the authors' folds with
+    training seeds 0-4, or the same rows on two machines or thread counts. The paper's "10-fold
+    cross-validation ... averaged over 5 runs", done as the released code does it (each run's
+    seed draws its own folds), is repeated cross-validation instead, each run a new partition;
+    that is the default, split_seed None, where the validation split moves with `seed` like the
+    folds. A validation split that followed `seed` under a fixed split seed would mix the two
+    sources of variance and match neither design.
+
+    `split_seed` (a field added after archives were written) is left out of `canonical_json`
+    while None, so the ids of earlier runs, which all drew their split from `seed`, stay valid.
     """
 
     dataset: str
@@ -91,6 +113,7 @@ class RunConfig:
     seed: int = 0
     train: TrainConfig = field(default_factory=TrainConfig)
     save_features: bool = True
+    split_seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -101,6 +124,8 @@ class RunConfig:
         object.__setattr__(self, "n_folds", int(self.n_folds))
         object.__setattr__(self, "seed", int(self.seed))
         object.__setattr__(self, "save_features", bool(self.save_features))
+        split = None if self.split_seed is None or int(self.split_seed) == self.seed else int(self.split_seed)
+        object.__setattr__(self, "split_seed", split)
         if self.fold is not None and not 0 <= self.fold < self.n_folds:
             raise ValueError(f"fold {self.fold} is outside 0..{self.n_folds - 1}")
 
@@ -119,9 +144,19 @@ class RunConfig:
         d["train"] = train_config(d.get("train"))
         return cls(**d)
 
+    @property
+    def effective_split_seed(self) -> int:
+        """The seed of the folds and the validation split: `split_seed`, else `seed`."""
+        return self.seed if self.split_seed is None else self.split_seed
+
     def canonical_json(self) -> str:
-        """The exact string hashed into `run_id`: sorted keys, no whitespace."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """The exact string hashed into `run_id`: sorted keys, no whitespace (fields of
+        `_HASHED_UNLESS_NONE` left out while None)."""
+        d = self.to_dict()
+        for k in _HASHED_UNLESS_NONE:
+            if d[k] is None:
+                del d[k]
+        return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     @property
     def run_id(self) -> str:
@@ -132,7 +167,12 @@ class RunConfig:
         """Short human-readable name, for progress bars and logs."""
         fold = "official" if self.fold is None else f"fold {self.fold}"
         variant = "" if self.variant == "default" else f"/{self.variant}"
-        return f"{self.dataset} {self.method}{variant} {self.encoder} {fold} seed {self.seed}"
+        split = "" if self.split_seed is None else f" split {self.split_seed}"
+        return f"{self.dataset} {self.method}{variant} {self.encoder} {fold}{split} seed {self.seed}"
+
+
+# Fields added after run ids were first archived: at None they do not enter the hash.
+_HASHED_UNLESS_NONE = ("split_seed",)
 
 
 def _names(value: str | Iterable[str] | None) -> list[str] | None:
@@ -203,6 +243,7 @@ class Profile:
         folds: Sequence[int | None] | None = None,
         save_features: bool = True,
         train: Mapping[str, Any] | None = None,
+        split_seed: int | None = None,
     ) -> list[RunConfig]:
         """Every run of `dataset` x `methods` x `variants` x `encoders` x seeds x folds.
 
@@ -211,7 +252,8 @@ class Profile:
         as do unknown dataset, method and encoder names (each message lists the valid names).
         Runs are ordered seed, fold, method, variant, encoder, so a partial sweep covers whole
         folds first. `train` overrides training settings on top of the profile's (e.g.
-        ``{"device": "cuda"}``).
+        ``{"device": "cuda"}``). `split_seed` fixes the data split of every run (None: each
+        seed draws its own; the CLI's ``--protocol released`` passes `RELEASED_SPLIT_SEED`).
         """
         from mdico_core.data import get_dataset_entry
         from mdico_core.encoders import ENCODERS
@@ -246,7 +288,7 @@ class Profile:
                             continue
                         for e in encoder_list:
                             out.append(RunConfig(dataset, cls.name, v, e.lower(), protocol, fold, n_folds, seed,
-                                                 budget, save_features))
+                                                 budget, save_features, split_seed=split_seed))
         return out
 
 

@@ -3,7 +3,8 @@
 One run:
 
 1. loads the dataset and takes the run's (train, val, test) rows: fold ``cfg.fold`` of
-   ``cfg.n_folds`` seeded by ``cfg.seed`` (``fold=None``: the official split). Protocol "paper"
+   ``cfg.n_folds``, folds and validation split seeded by ``cfg.effective_split_seed`` (the split
+   seed, else ``cfg.seed``; ``fold=None``: the official split). Protocol "paper"
    carves validation from the training folds and fits the z-score on training rows; protocol
    "released" validates on the test fold and fits the z-score on all rows, as the released code;
 2. seeds torch, numpy and ``random`` with ``cfg.seed`` and builds the method
@@ -37,6 +38,7 @@ import numpy as np
 import torch
 
 from mdico_core.experiments.config import RunConfig
+from mdico_core.experiments.provenance import environment
 from mdico_core.experiments.store import ResultsStore
 
 _REPO = Path(__file__).resolve().parents[2]
@@ -161,7 +163,7 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
     ds = load_dataset(cfg.dataset)
     released = cfg.protocol == "released"
     train_idx, val_idx, test_idx = ds.split_indices(
-        cfg.fold, cfg.n_folds, cfg.seed, validation="test" if released else "split")
+        cfg.fold, cfg.n_folds, cfg.effective_split_seed, validation="test" if released else "split")
     # The released code's statistics cover every row of its CV file (test folds included), but
     # only the training file of an official split (TreeSatAI-TS).
     norm = ds.fit_normalizer(np.arange(len(ds)) if released and cfg.fold is not None else train_idx)
@@ -170,9 +172,9 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
     record.update(n_train=len(train_idx), n_val=len(val_idx), n_test=len(test_idx))
     device = cfg.train.device
     record["provenance"] = {
-        **code_version(), "data_sha256": data_hashes(cfg.dataset, ds), "torch_version": torch.__version__,
+        **code_version(), "data_sha256": data_hashes(cfg.dataset, ds), **environment(device),
         "device": _device_name(device), "profile": profile, "hostname": socket.gethostname(),
-        "python": platform.python_version(), "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
     seed_everything(cfg.seed)

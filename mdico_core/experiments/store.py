@@ -28,12 +28,16 @@ import numpy as np
 import pandas as pd
 
 from mdico_core.experiments.config import RunConfig
+from mdico_core.experiments.provenance import ENV_COLUMNS
 
 ENV_RESULTS_DIR = "MDICO_RESULTS_DIR"
 FAILED = "_failed"
 COLUMNS = ["run_id", "dataset", "method", "variant", "encoder", "protocol", "fold", "n_folds", "seed", "view",
            "metric", "value", "epochs_run", "best_epoch", "wall_time_s", "task", "status", "profile", "message",
-           "git_commit", "git_dirty", "device", "timestamp"]
+           "git_commit", "git_dirty", "device", "timestamp",
+           # split_seed: missing where the split came from `seed`; n_*: rows per part (the corrected
+           # resampled t-test needs n_test / n_train); then where the run ran (`provenance.environment`)
+           "split_seed", "n_train", "n_val", "n_test", *ENV_COLUMNS]
 
 
 def default_root() -> Path:
@@ -92,7 +96,8 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, indent=1, default=_json_default, allow_nan=True)
 
 
-INT_COLUMNS = ("fold", "n_folds", "seed", "epochs_run", "best_epoch")
+INT_COLUMNS = ("fold", "n_folds", "seed", "epochs_run", "best_epoch", "split_seed", "n_train", "n_val", "n_test",
+               "torch_threads")
 
 
 def tidy_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -174,8 +179,10 @@ class ResultsStore:
         """Tidy table of every record: one row per (run, view, metric).
 
         Columns: `COLUMNS` (the run's config, view, metric, value, its budget use, status, and the
-        provenance a page states: profile, git commit and dirty flag, device, timestamp). A
-        not-reproduced run gets one row with view, metric and value empty and its message.
+        provenance a page states: profile, git commit and dirty flag, device, timestamp), then its
+        split seed (missing: from `seed`), train/val/test sizes and environment (`ENV_COLUMNS`;
+        missing in records written before they were recorded). A not-reproduced run gets one row
+        with view, metric and value empty and its message.
         """
         rows = []
         for rec in self.records(dataset):
@@ -188,7 +195,10 @@ class ResultsStore:
                 "wall_time_s": rec.get("wall_time_s"), "task": rec.get("task"), "status": rec.get("status"),
                 "profile": prov.get("profile", ""), "git_commit": prov.get("git_commit"),
                 "git_dirty": prov.get("git_dirty"), "device": prov.get("device"), "timestamp": prov.get("timestamp"),
+                "split_seed": c.get("split_seed"), "n_train": rec.get("n_train"), "n_val": rec.get("n_val"),
+                "n_test": rec.get("n_test"), **{k: prov.get(k) for k in ENV_COLUMNS},
             }
+            base["python_version"] = base["python_version"] or prov.get("python")  # its name in older records
             if rec.get("status") != "done":
                 rows.append({**base, "view": None, "metric": None, "value": np.nan, "message": rec.get("message")})
                 continue

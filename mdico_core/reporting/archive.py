@@ -4,7 +4,9 @@ The paper's protocol on LFMC (13 methods x 10 folds x 5 seeds) takes hours on a 
 therefore also shows a sweep that was run once and archived in the repository, next to the pages
 the build runs itself. An archive keeps every row of `ResultsStore.collect` for those runs: the
 run's config, each view's metrics, its budget use and its provenance (git commit, dirty flag,
-device, timestamp). A page built from it states exactly what was run, by which code.
+device, timestamp, and the environment: library versions, CPU model and instruction set, BLAS,
+threads, GPU; see `mdico_core.experiments.provenance`). A page built from it states exactly what
+was run, by which code, where. Archives written before a column existed read it as missing.
 
 Write one with ``mdico export lfmc --profile paper --out data/archived_runs/lfmc_paper.csv``
 (``plan.ARCHIVED`` lists the archives the book shows);
@@ -20,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from mdico_core.experiments.provenance import ENV_TEXT_COLUMNS
 from mdico_core.experiments.store import COLUMNS, INT_COLUMNS, ResultsStore, atomic_write, tidy_frame
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +68,8 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     p = resolve_archive(path)
     fix = "re-export it with `mdico export <dataset> --profile <profile> --out <file>.csv`"
     text_cols = {c: str for c in ("run_id", "dataset", "method", "variant", "encoder", "protocol", "view", "metric",
-                                  "task", "status", "profile", "message", "git_commit", "device", "timestamp")}
+                                  "task", "status", "profile", "message", "git_commit", "device", "timestamp",
+                                  *ENV_TEXT_COLUMNS)}
     try:
         # round_trip: the default parser may be off by one ulp; an archive must equal its store exactly
         df = pd.read_csv(p, dtype=text_cols, float_precision="round_trip")

@@ -973,8 +973,9 @@ def environment_table(records: Iterable[Mapping[str, Any]] = ()) -> pd.DataFrame
 
     recs = list(records)
 
-    def distinct(key: str) -> str:
-        vals = sorted({str((r.get("provenance") or {}).get(key)) for r in recs if (r.get("provenance") or {}).get(key)})
+    def distinct(*keys: str) -> str:  # the first key a record has (later ones: older records' names)
+        provs = [r.get("provenance") or {} for r in recs]
+        vals = sorted({str(v) for p in provs if (v := next((p[k] for k in keys if p.get(k)), None))})
         return ", ".join(vals) or "–"
 
     rows = [
@@ -985,7 +986,7 @@ def environment_table(records: Iterable[Mapping[str, Any]] = ()) -> pd.DataFrame
         ("numpy / pandas", f"{np.__version__} / {pd.__version__}"),
         ("runs: device", distinct("device")),
         ("runs: torch", distinct("torch_version")),
-        ("runs: python", distinct("python")),
+        ("runs: python", distinct("python_version", "python")),
         ("runs: code version", ", ".join(record_versions(recs)) or "–"),
     ]
     return pd.DataFrame(rows, columns=["what", "value"])
