@@ -1,0 +1,176 @@
+"""The results table of one benchmark: every row tested against its reference, as `stats` prescribes.
+
+`results_table` takes the tidy frame of ``ResultsStore.collect`` (or an archive read with
+``archive.read_runs``) and gives per (method, variant, encoder, protocol, view): n, mean, std,
+the difference to its reference over matched (fold, seed) runs, the corrected t-test and its
+Holm-adjusted p over the table's comparisons, the Bayesian probabilities and the Wilcoxon p.
+`format_results` and `results_caption` turn it into what a page prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from mdico_core.reporting import stats
+from mdico_core.reporting.tables import _in_paper_order, _paper_name, _select
+
+PAIR_KEYS = ["fold", "seed"]
+_NO_RUNS = " (no runs)"
+
+
+class Cell(NamedTuple):
+    """One row of a results table (its runs differ only by fold and seed)."""
+
+    method: str
+    variant: str
+    encoder: str
+    protocol: str
+    view: str
+
+
+CELL = list(Cell._fields)
+
+
+def default_reference(cell: Cell, baseline: str = "individual") -> Cell | None:
+    """What `cell` is compared with: a variant of a method with the method's default (an MDiCo
+    ablation with the full MDiCo, same view); a default method with `baseline`'s default on the
+    same modality (``"S1:shared"`` with ``"S1"``), encoder and protocol; the baseline with nothing."""
+    if cell.variant != "default":
+        return cell._replace(variant="default")
+    if cell.method == baseline:
+        return None
+    return cell._replace(method=baseline, view=cell.view.split(":")[0])
+
+
+def method_label(method: str, variant: str = "default") -> str:
+    """``"MDiCo (no_cont)"``: the paper's name of `method`, with the variant unless default."""
+    return _paper_name(method) + ("" if variant == "default" else f" ({variant})")
+
+
+def cell_label(cell: Cell) -> str:
+    """``"MDiCo (no_cont), S1"``: `method_label` and the view."""
+    return f"{method_label(cell.method, cell.variant)}, {cell.view}"
+
+
+def _values(d: pd.DataFrame) -> pd.Series:
+    """Scores indexed by (fold, seed); a duplicate pair is an error (two sweeps mixed)."""
+    dup = d.duplicated(PAIR_KEYS, keep=False)
+    if dup.any():
+        r = d[dup].iloc[0]
+        raise ValueError(f"two runs of {r['method']}/{r['variant']}/{r['encoder']}/{r['protocol']} view {r['view']} "
+                         f"for fold {r['fold']}, seed {r['seed']}: the frame mixes sweeps (different n_folds or "
+                         "profiles?); select one with df[df['profile'] == ...]")
+    return d.set_index(PAIR_KEYS)["value"].astype(float)
+
+
+def results_table(runs: pd.DataFrame, metric: str | None = None,
+                  reference: Callable[[Cell], Cell | None] = default_reference,
+                  test_train_ratio: float | None = None, rope: float | None = None,
+                  alpha: float = stats.ALPHA) -> pd.DataFrame:
+    """Per (method, variant, encoder, protocol, view) of one benchmark, its evidence against a reference.
+
+    Args:
+        runs: tidy runs of one dataset (``ResultsStore.collect`` columns, ``n_train``/``n_test`` optional).
+        metric: the metric; None takes the dataset's primary one (weighted F1, R²).
+        reference: maps a row to the row it is tested against (`default_reference`: Individual for
+            methods, the method's default for its variants), or None for no test.
+        test_train_ratio: n_test / n_train; None reads it from the runs (`stats.split_ratio`).
+        rope: the Bayesian ROPE; None takes ``stats.ROPE[metric]``.
+        alpha: level of the verdicts.
+
+    Columns: the cell, ``paper_method``, ``metric``, ``n``, ``mean``, ``std`` (NaN below
+    ``stats.MIN_PAIRS`` runs), ``reference`` (its label), ``n_pairs``, ``diff`` (mean of row -
+    reference over matched runs), ``t``, ``p_corrected``, ``p_holm`` (Holm over the ``holm_m``
+    rows with a test: the family is this table), ``p_better``/``p_equiv``/``p_worse`` (Bayesian,
+    "better" in the metric's direction), ``rope``, ``p_wilcoxon`` (no overlap correction) and
+    ``verdict`` (words from `stats.verdict` on the Holm p). Tests need ``MIN_PAIRS`` matched runs.
+    """
+    d = _select(runs, metric)
+    datasets = d["dataset"].dropna().unique()
+    if len(datasets) != 1:
+        raise ValueError(f"results_table takes the runs of one benchmark, got {len(datasets)} datasets "
+                         f"({', '.join(map(str, datasets))}); select one with df[df['dataset'] == ...]")
+    metrics = d["metric"].unique()
+    if len(metrics) != 1:
+        raise ValueError(f"results_table takes one metric, got {list(metrics)}; pass metric=")
+    metric = str(metrics[0])
+    width = stats.rope_for(metric, rope)
+    sign = 1.0 if stats.HIGHER_IS_BETTER.get(metric, True) else -1.0
+    d = d.assign(view=d["view"].astype(str))
+    groups = {Cell(*k): g for k, g in d.groupby(CELL, sort=False)}
+    rows = []
+    for cell, g in groups.items():
+        vals = _values(g)
+        n = len(vals)
+        row = {"dataset": datasets[0], **cell._asdict(), "paper_method": _paper_name(cell.method), "metric": metric,
+               "n": n, "mean": vals.mean(), "std": vals.std(ddof=1) if n >= stats.MIN_PAIRS else np.nan,
+               "reference": "", "n_pairs": 0, "diff": np.nan, "t": np.nan, "p_corrected": np.nan,
+               "p_better": np.nan, "p_equiv": np.nan, "p_worse": np.nan, "rope": width, "p_wilcoxon": np.nan}
+        ref = reference(cell)
+        if ref is not None and ref in groups:
+            pairs = pd.concat([vals, _values(groups[ref])], axis=1, join="inner", keys=["x", "ref"])
+            diff = (pairs["x"] - pairs["ref"]).to_numpy()
+            row.update(reference=cell_label(ref), n_pairs=len(diff), diff=diff.mean() if len(diff) else np.nan)
+            if len(diff) >= stats.MIN_PAIRS:
+                ratio = test_train_ratio if test_train_ratio is not None else stats.split_ratio(g)
+                t = stats.corrected_ttest(diff, ratio)
+                lower, equiv, higher = stats.bayes_correlated(diff, ratio, width)
+                row.update(t=t.t, p_corrected=t.p, p_equiv=equiv, p_wilcoxon=stats.wilcoxon_p(diff),
+                           p_better=higher if sign > 0 else lower, p_worse=lower if sign > 0 else higher)
+        elif ref is not None:
+            row["reference"] = cell_label(ref) + _NO_RUNS
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out["p_holm"] = stats.holm(out["p_corrected"].to_numpy(dtype=float))
+    out["holm_m"] = int(out["p_corrected"].notna().sum())
+    out["verdict"] = [("" if not r.reference else f"not tested (no runs of {r.reference[:-len(_NO_RUNS)]})"
+                       if r.reference.endswith(_NO_RUNS) else stats.verdict(r.diff, r.p_holm, r.n_pairs, alpha))
+                      for r in out.itertuples()]
+    cols = ["dataset", *CELL, "paper_method", "metric", "n", "mean", "std", "reference", "n_pairs", "diff", "t",
+            "p_corrected", "p_holm", "holm_m", "p_better", "p_equiv", "p_worse", "rope", "p_wilcoxon", "verdict"]
+    return _in_paper_order(out[cols])
+
+
+def format_results(table: pd.DataFrame, digits: int | None = None) -> pd.DataFrame:
+    """`results_table` as a page prints it: no std or p below ``stats.MIN_PAIRS`` runs ("n = 1"),
+    the Holm column headed by its family size, Wilcoxon labelled as uncorrected."""
+    if table.empty:
+        return pd.DataFrame()
+    dg = digits if digits is not None else stats.metric_digits(table["metric"].iloc[0])
+    m = int(table["holm_m"].iloc[0])
+    rows = []
+    for r in table.itertuples():
+        tested, k = bool(r.reference), (None if r.reference.endswith(_NO_RUNS) else r.n_pairs)
+        rows.append({
+            "method": method_label(r.method, r.variant), "view": r.view, "n": r.n,
+            "mean ± std": stats.fmt_mean_std(r.mean, r.std, r.n, dg), "vs": r.reference or "(reference)",
+            "Δ": "–" if not np.isfinite(r.diff) else f"{r.diff:+.{dg}f}",
+            "p (corrected t)": stats.fmt_p(r.p_corrected, k) if tested else "",
+            f"p (Holm, {m} tests)": stats.fmt_p(r.p_holm, k) if tested else "",
+            "P(better)": stats.fmt_prob(r.p_better, k) if tested else "",
+            "P(equiv.)": stats.fmt_prob(r.p_equiv, k) if tested else "",
+            "P(worse)": stats.fmt_prob(r.p_worse, k) if tested else "",
+            "Wilcoxon p (uncorrected)": stats.fmt_p(r.p_wilcoxon, k) if tested else "",
+        })
+    out = pd.DataFrame(rows)
+    for col in ("protocol", "encoder"):  # shown only where the table varies them (encoder study, released code)
+        if table[col].nunique() > 1:
+            out.insert(1, col, table[col].to_numpy())
+    return out
+
+
+def results_caption(table: pd.DataFrame) -> str:
+    """What the table's tests are, its family and ROPE, and the n rule, for the caption under it."""
+    if table.empty:
+        return "No runs."
+    metric, rope, m = table["metric"].iloc[0], table["rope"].iloc[0], int(table["holm_m"].iloc[0])
+    return (f"Each row against its reference (\"vs\") over runs matched on (fold, seed). p (corrected t): "
+            f"the corrected repeated k-fold cross-validated t-test (Nadeau & Bengio 2003), which accounts for "
+            f"overlapping training sets; p (Holm): adjusted by Holm's method over the {m} comparisons of this "
+            f"table. P(better / equiv. / worse): Bayesian correlated t-test, region of practical equivalence "
+            f"±{rope:g} {metric}. Wilcoxon p treats the runs as independent and overstates the evidence: shown "
+            f"for reference only. No std or p is given from fewer than {stats.MIN_PAIRS} runs (\"n = …\").")
