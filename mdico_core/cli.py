@@ -5,6 +5,7 @@ Examples::
     mdico run --dataset lfmc --methods individual,mdico --profile quick
     mdico run --dataset lfmc --methods all --profile paper --executor processes --workers 8
     mdico run --dataset lfmc --methods mdico --variants default,released --protocol released
+    mdico run --dataset presto_lfmc --methods mdico --modalities S1,S2
     mdico status --profile quick
     mdico table lfmc --profile quick --markdown
     mdico export lfmc --profile paper --out data/archived_runs/lfmc_paper.csv
@@ -67,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--folds", type=_ints, default=None,
                    help="test folds, e.g. 0,1,2, or 'official' (default: the profile's)")
     r.add_argument("--protocol", choices=("paper", "released"), default="paper")
+    r.add_argument("--modalities", type=_names, default=None,
+                   help="train on these modalities of the dataset only, e.g. S1,S2 (default: all)")
     r.add_argument("--executor", choices=EXECUTORS, default="serial")
     r.add_argument("--workers", type=int, default=None, help="processes or Dask workers")
     r.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
@@ -128,7 +131,8 @@ def _configs(args: argparse.Namespace, parser: argparse.ArgumentParser):
             configs += profile.configs(
                 name, args.methods, variants=args.variants, encoders=args.encoders, protocol=args.protocol,
                 seeds=args.seeds, folds=args.folds, save_features=not args.no_features,
-                train={"device": args.device} if getattr(args, "device", None) else None)
+                train={"device": args.device} if getattr(args, "device", None) else None,
+                modalities=getattr(args, "modalities", None))
     except ValueError as err:
         parser.error(str(err))
     return profile, configs

@@ -79,6 +79,10 @@ class RunConfig:
         seed: seeds the folds, the validation split, initialisation and batch order.
         train: the training budget and optimiser settings.
         save_features: store the test-set features of every view (float16) beside the record.
+        modalities: train (and evaluate) on these modalities of the dataset only; None: all of
+            them. Stored sorted and without repeats, so equal subsets hash equally; the names are
+            checked against the dataset by `Profile.configs` and by the runner. A field added after
+            run ids were first archived: left out of `canonical_json` while None, so those ids stay.
     """
 
     dataset: str
@@ -91,6 +95,7 @@ class RunConfig:
     seed: int = 0
     train: TrainConfig = field(default_factory=TrainConfig)
     save_features: bool = True
+    modalities: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -101,6 +106,12 @@ class RunConfig:
         object.__setattr__(self, "n_folds", int(self.n_folds))
         object.__setattr__(self, "seed", int(self.seed))
         object.__setattr__(self, "save_features", bool(self.save_features))
+        if self.modalities is not None:
+            names = (self.modalities,) if isinstance(self.modalities, str) else tuple(self.modalities)
+            if not names or not all(isinstance(m, str) and m for m in names):
+                raise ValueError(f"modalities must be a non-empty list of modality names (or None: all), "
+                                 f"got {self.modalities!r}")
+            object.__setattr__(self, "modalities", tuple(sorted(set(names))))
         if self.fold is not None and not 0 <= self.fold < self.n_folds:
             raise ValueError(f"fold {self.fold} is outside 0..{self.n_folds - 1}")
 
@@ -120,8 +131,13 @@ class RunConfig:
         return cls(**d)
 
     def canonical_json(self) -> str:
-        """The exact string hashed into `run_id`: sorted keys, no whitespace."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """The exact string hashed into `run_id`: sorted keys, no whitespace (fields of
+        `_HASHED_UNLESS_NONE` left out while None)."""
+        d = self.to_dict()
+        for k in _HASHED_UNLESS_NONE:
+            if d[k] is None:
+                del d[k]
+        return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     @property
     def run_id(self) -> str:
@@ -132,7 +148,37 @@ class RunConfig:
         """Short human-readable name, for progress bars and logs."""
         fold = "official" if self.fold is None else f"fold {self.fold}"
         variant = "" if self.variant == "default" else f"/{self.variant}"
-        return f"{self.dataset} {self.method}{variant} {self.encoder} {fold} seed {self.seed}"
+        mods = "" if self.modalities is None else f" on {'+'.join(self.modalities)}"
+        return f"{self.dataset} {self.method}{variant}{mods} {self.encoder} {fold} seed {self.seed}"
+
+
+# Fields added after run ids were first archived: at None they do not enter the hash.
+_HASHED_UNLESS_NONE = ("modalities",)
+
+
+def dataset_modalities(dataset: str) -> list[str]:
+    """The modality names of the registered `dataset`: from its registry entry when it documents
+    them (no loading), else from the loaded data."""
+    from mdico_core.data import get_dataset_entry, load_dataset
+
+    shapes = get_dataset_entry(dataset).extra.get("shapes")
+    return list(shapes) if shapes else load_dataset(dataset).modality_names
+
+
+def check_modalities(dataset: str, modalities: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    """`modalities` of `dataset` as `RunConfig` stores them, or None when they are all of them.
+
+    Raises ``ValueError`` listing the dataset's modalities when a name is not one of them.
+    """
+    names = _names(modalities)
+    if names is None:
+        return None
+    valid = dataset_modalities(dataset)
+    unknown = [m for m in names if m not in valid]
+    if unknown or not names:
+        what = f"unknown modalities {unknown}" if unknown else "an empty modality list"
+        raise ValueError(f"dataset {dataset!r}: {what}; valid modalities: {', '.join(valid)}")
+    return None if set(names) == set(valid) else tuple(sorted(set(names)))
 
 
 def _names(value: str | Iterable[str] | None) -> list[str] | None:
@@ -203,6 +249,7 @@ class Profile:
         folds: Sequence[int | None] | None = None,
         save_features: bool = True,
         train: Mapping[str, Any] | None = None,
+        modalities: str | Sequence[str] | None = None,
     ) -> list[RunConfig]:
         """Every run of `dataset` x `methods` x `variants` x `encoders` x seeds x folds.
 
@@ -211,7 +258,8 @@ class Profile:
         as do unknown dataset, method and encoder names (each message lists the valid names).
         Runs are ordered seed, fold, method, variant, encoder, so a partial sweep covers whole
         folds first. `train` overrides training settings on top of the profile's (e.g.
-        ``{"device": "cuda"}``).
+        ``{"device": "cuda"}``). `modalities` trains every run on that subset of the dataset's
+        modalities (None, or all of them: the whole dataset, the same runs as without it).
         """
         from mdico_core.data import get_dataset_entry
         from mdico_core.encoders import ENCODERS
@@ -237,6 +285,7 @@ class Profile:
         fold_list = list(default_folds if folds is None else folds)
         seed_list = list(default_seeds if seeds is None else seeds)
         budget = train_config(train, base=self.train_for(dataset))
+        subset = check_modalities(dataset, modalities)
         out = []
         for seed in seed_list:
             for fold in fold_list:
@@ -246,7 +295,7 @@ class Profile:
                             continue
                         for e in encoder_list:
                             out.append(RunConfig(dataset, cls.name, v, e.lower(), protocol, fold, n_folds, seed,
-                                                 budget, save_features))
+                                                 budget, save_features, modalities=subset))
         return out
 
 
