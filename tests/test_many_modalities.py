@@ -189,3 +189,13 @@ def test_runner_trains_on_the_chosen_modalities_only(three_views: str, tmp_path)
     bad = RunConfig(three_views, "individual", encoder="mlp", train=smoke, modalities=("A", "Z"))
     with pytest.raises(ValueError, match="valid modalities: A, B, C"):
         execute(bad)
+
+
+def test_decur_augmentation_keeps_a_one_step_series() -> None:
+    from mdico_core.methods.decur import augment
+
+    torch.manual_seed(0)
+    x = torch.randn(8, 1, 6)  # mfeat's static views: a time mask would zero the whole sample
+    view = augment(x)
+    assert (view.abs().sum((1, 2)) > 0).all() and not torch.equal(view, x)
+    assert (augment(torch.ones(8, 5, 2)) == 0).any()  # series of several steps keep their time mask
