@@ -6,6 +6,7 @@ Examples::
     mdico run --dataset lfmc --methods all --profile paper --executor processes --workers 8
     mdico run --dataset lfmc --methods mdico --variants default,released --protocol released
     mdico run --dataset lfmc --methods mdico --profile paper --split-seed 10 --seeds 0,1,2,3,4
+    mdico run --dataset presto_lfmc --methods mdico --modalities S1,S2
     mdico status --profile quick
     mdico table lfmc --profile quick --markdown
     mdico export lfmc --profile paper --out data/archived_runs/lfmc_paper.csv
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--split-seed", type=int, default=None,
                    help="seed of the folds and the validation split, apart from the training seeds "
                         "(default: each training seed draws its own split; 10 with --protocol released)")
+    r.add_argument("--modalities", type=_names, default=None,
+                   help="train on these modalities of the dataset only, e.g. S1,S2 (default: all)")
     r.add_argument("--executor", choices=EXECUTORS, default="serial")
     r.add_argument("--workers", type=int, default=None, help="processes or Dask workers")
     r.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
@@ -137,7 +140,8 @@ def _configs(args: argparse.Namespace, parser: argparse.ArgumentParser):
             configs += profile.configs(
                 name, args.methods, variants=args.variants, encoders=args.encoders, protocol=args.protocol,
                 seeds=args.seeds, folds=args.folds, save_features=not args.no_features, split_seed=split_seed,
-                train={"device": args.device} if getattr(args, "device", None) else None)
+                train={"device": args.device} if getattr(args, "device", None) else None,
+                modalities=getattr(args, "modalities", None))
     except ValueError as err:
         parser.error(str(err))
     return profile, configs

@@ -52,6 +52,8 @@ def test_every_field_changes_the_id():
             new = "released"
         elif f.name == "fold":
             new = None
+        elif f.name == "modalities":
+            new = ("S1",)
         else:
             new = _changed(value)
         ids.add(dataclasses.replace(a, **{f.name: new}).run_id)

@@ -84,7 +84,7 @@ def _import_builtin_loaders() -> None:
         importlib.import_module(f"mdico_core.data.{mod}")
 
 
-_BUILTIN_LOADERS: list[str] = ["synthetic", "lfmc", "cropharvest", "treesatai", "presto", "custom"]  # custom last: it reads $MDICO_DATASETS
+_BUILTIN_LOADERS: list[str] = ["synthetic", "lfmc", "cropharvest", "treesatai", "presto", "mfeat", "custom"]  # custom last: it reads $MDICO_DATASETS
 
 __all__ = [
     "DATASETS", "TASKS", "DataValidationError", "DatasetEntry", "ModalityInfo", "MultiModalDataset",

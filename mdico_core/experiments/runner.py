@@ -2,11 +2,13 @@
 
 One run:
 
-1. loads the dataset and takes the run's (train, val, test) rows: fold ``cfg.fold`` of
-   ``cfg.n_folds``, folds and validation split seeded by ``cfg.effective_split_seed`` (the split
-   seed, else ``cfg.seed``; ``fold=None``: the official split). Protocol "paper"
-   carves validation from the training folds and fits the z-score on training rows; protocol
-   "released" validates on the test fold and fits the z-score on all rows, as the released code;
+1. loads the dataset, keeps only the modalities ``cfg.modalities`` (all when None; the folds
+   depend on the target alone, so they are the same either way) and takes the run's (train, val,
+   test) rows: fold ``cfg.fold`` of ``cfg.n_folds``, folds and validation split seeded by
+   ``cfg.effective_split_seed`` (the split seed, else ``cfg.seed``; ``fold=None``: the official
+   split). Protocol "paper" carves validation from the training folds and fits the z-score on
+   training rows; protocol "released" validates on the test fold and fits the z-score on all
+   rows, as the released code;
 2. seeds torch, numpy and ``random`` with ``cfg.seed`` and builds the method
    (`NotReproducedError` -> a "not_reproduced" record with the message, no training);
 3. trains with `mdico_core.training.fit`, timing it and measuring peak memory;
@@ -161,6 +163,9 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
 
     t_start = time.perf_counter()
     ds = load_dataset(cfg.dataset)
+    hashes = data_hashes(cfg.dataset, ds)  # of the whole dataset: memoised on the loaded object
+    if cfg.modalities is not None:
+        ds = ds.select(cfg.modalities)
     released = cfg.protocol == "released"
     train_idx, val_idx, test_idx = ds.split_indices(
         cfg.fold, cfg.n_folds, cfg.effective_split_seed, validation="test" if released else "split")
@@ -172,7 +177,7 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
     record.update(n_train=len(train_idx), n_val=len(val_idx), n_test=len(test_idx))
     device = cfg.train.device
     record["provenance"] = {
-        **code_version(), "data_sha256": data_hashes(cfg.dataset, ds), **environment(device),
+        **code_version(), "data_sha256": hashes, **environment(device),
         "device": _device_name(device), "profile": profile, "hostname": socket.gethostname(),
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -32,9 +32,10 @@ from mdico_core.experiments.provenance import ENV_COLUMNS
 
 ENV_RESULTS_DIR = "MDICO_RESULTS_DIR"
 FAILED = "_failed"
-COLUMNS = ["run_id", "dataset", "method", "variant", "encoder", "protocol", "fold", "n_folds", "seed", "view",
-           "metric", "value", "epochs_run", "best_epoch", "wall_time_s", "task", "status", "profile", "message",
-           "git_commit", "git_dirty", "device", "timestamp",
+# modalities: the run's training modalities joined by commas, None (missing) when it trained on all of them
+COLUMNS = ["run_id", "dataset", "method", "variant", "encoder", "protocol", "fold", "n_folds", "seed", "modalities",
+           "view", "metric", "value", "epochs_run", "best_epoch", "wall_time_s", "task", "status", "profile",
+           "message", "git_commit", "git_dirty", "device", "timestamp",
            # split_seed: missing where the split came from `seed`; n_*: rows per part (the corrected
            # resampled t-test needs n_test / n_train); then where the run ran (`provenance.environment`)
            "split_seed", "n_train", "n_val", "n_test", *ENV_COLUMNS]
@@ -191,7 +192,8 @@ class ResultsStore:
             base = {
                 "run_id": rec["run_id"], "dataset": c["dataset"], "method": c["method"], "variant": c["variant"],
                 "encoder": c["encoder"], "protocol": c["protocol"], "fold": c["fold"], "n_folds": c.get("n_folds"),
-                "seed": c["seed"], "epochs_run": rec.get("epochs_run"), "best_epoch": rec.get("best_epoch"),
+                "seed": c["seed"], "modalities": ",".join(c["modalities"]) if c.get("modalities") else None,
+                "epochs_run": rec.get("epochs_run"), "best_epoch": rec.get("best_epoch"),
                 "wall_time_s": rec.get("wall_time_s"), "task": rec.get("task"), "status": rec.get("status"),
                 "profile": prov.get("profile", ""), "git_commit": prov.get("git_commit"),
                 "git_dirty": prov.get("git_dirty"), "device": prov.get("device"), "timestamp": prov.get("timestamp"),

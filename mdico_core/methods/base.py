@@ -110,6 +110,9 @@ class Method(nn.Module):
         fusion: True for the multi-modal references, evaluated on all modalities (view "fusion").
         stackable: True when `losses` is vmap-safe, so that K runs can train as one (stacking.py).
         variants: variant name -> constructor options (``"default"`` must exist).
+        min_modalities, max_modalities: how many modalities it trains on (None: no upper limit);
+            the constructor refuses any other number, naming the limit. `modality_support` says
+            it in words, for ``mdico methods``.
     """
 
     name: ClassVar[str] = ""
@@ -117,12 +120,28 @@ class Method(nn.Module):
     fusion: ClassVar[bool] = False
     stackable: bool = False  # losses are vmap-safe, so K runs can train as one (stacking.py)
     variants: ClassVar[dict[str, dict[str, Any]]] = {"default": {}}
+    min_modalities: ClassVar[int] = 1
+    max_modalities: ClassVar[int | None] = None
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", **options: Any):
         super().__init__()
+        M, who = len(spec.shapes), self.paper_name or self.name
+        if M < self.min_modalities:
+            raise ValueError(f"{who} needs at least {self.min_modalities} modalities (it learns across them); "
+                             f"got {M}: {list(spec.shapes)}")
+        if self.max_modalities is not None and M > self.max_modalities:
+            raise ValueError(f"{who} trains on at most {self.max_modalities} modalities; got {M}: {list(spec.shapes)}. "
+                             f"Train it on a subset (RunConfig.modalities, `mdico run --modalities ...`)")
         self.spec = spec
         self.encoder_name = encoder
         self.task_loss = TaskLoss(spec)
+
+    @classmethod
+    def modality_support(cls) -> str:
+        """The number of modalities it trains on, in words: "any", "2 or more", "1 to 2"."""
+        if cls.max_modalities is None:
+            return "any" if cls.min_modalities <= 1 else f"{cls.min_modalities} or more"
+        return f"{cls.min_modalities} to {cls.max_modalities}"
 
     @property
     def modalities(self) -> list[str]:

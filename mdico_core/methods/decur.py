@@ -29,9 +29,10 @@ projector (the official ``projector1`` and ``projector2`` share layer objects); 
 cross-correlation is divided by the batch size on one device (the official code divides by
 batch x 4 GPUs). Augmentations for time series (training mode only, torch's global RNG): Gaussian
 jitter (σ = 0.1 on z-scored inputs), per-channel scaling by N(1, 0.1²), and zeroing a random window
-of 20 % of the time steps; images get jitter, scaling and a random horizontal flip. In eval mode
-the views are not augmented, so the loss is deterministic. The official AdamW / cosine schedule
-is replaced by the shared trainer. The task loss is `TaskLoss`; any M >= 2.
+of 20 % of the time steps (not for a single step, which it would erase); images get jitter,
+scaling and a random horizontal flip. In eval mode the views are not augmented, so the loss is
+deterministic. The official AdamW / cosine schedule is replaced by the shared trainer. The task
+loss is `TaskLoss`; any M >= 2.
 
 Inference from modality m: H_m(E_m(X_m)), reading only X_m.
 """
@@ -79,6 +80,8 @@ def augment(x: Tensor, jitter: float = 0.1, scale: float = 0.1, mask_fraction: f
     if x.ndim == 3:  # (B, T, C)
         T = x.shape[1]
         x = x * (1 + scale * torch.randn(B, 1, x.shape[2], device=x.device)) + jitter * torch.randn_like(x)
+        if T == 1:  # static features (e.g. mfeat): a time mask would erase the whole sample
+            return x
         width = max(1, math.ceil(mask_fraction * T))
         start = torch.randint(0, T - width + 1, (B, 1), device=x.device)  # (B, 1)
         t = torch.arange(T, device=x.device)
@@ -105,14 +108,13 @@ class DeCUR(Method):
 
     name = "decur"
     paper_name = "DeCUR"
+    min_modalities = 2  # cross-modal correlations
     variants = {"default": {}, "pretrain": {"pretrain_steps": 300}}
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", proj_dim: int = 512, dim_common: int = 448,
                  lambd: float = 0.0051, decur_weight: float = 1.0, pretrain_steps: int = 0,
                  **encoder_options: Any):
         super().__init__(spec, encoder)
-        if len(spec.shapes) < 2:
-            raise ValueError("DeCUR decouples common and unique parts of at least 2 modalities")
         if not 0 < dim_common <= proj_dim:
             raise ValueError(f"dim_common must be in 1..proj_dim={proj_dim}, got {dim_common}")
         self.proj_dim, self.dim_common, self.lambd = proj_dim, dim_common, lambd

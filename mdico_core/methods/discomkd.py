@@ -78,12 +78,11 @@ class DisCoMKD(Method):
 
     name = "discomkd"
     paper_name = "DisCoM-KD"
+    min_modalities = 2  # distils across modalities
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", grl_lambda: float = 1.0, ortho: str = "abs",
                  **encoder_options: Any):
         super().__init__(spec, encoder)
-        if len(spec.shapes) < 2:
-            raise ValueError("DisCoM-KD distils across modalities: it needs at least 2")
         if ortho not in ("abs", "square"):
             raise ValueError(f"ortho must be 'abs' or 'square', got {ortho!r}")
         self.grl_lambda, self.ortho = grl_lambda, ortho

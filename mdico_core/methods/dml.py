@@ -46,12 +46,11 @@ class DML(Method):
 
     name = "dml"
     paper_name = "DML"
+    min_modalities = 2  # the networks mimic each other
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", mimic_weight: float = 1.0,
                  temperature: float = 1.0, **encoder_options: Any):
         super().__init__(spec, encoder)
-        if len(spec.shapes) < 2:
-            raise ValueError("DML needs at least 2 modalities to mimic each other")
         self.mimic_weight, self.temperature = mimic_weight, temperature
         self.encoders = nn.ModuleDict({m: build_encoder(encoder, s, **encoder_options) for m, s in spec.shapes.items()})
         self.heads = nn.ModuleDict({m: nn.Linear(EMB_DIM, spec.n_outputs) for m in spec.shapes})

@@ -70,6 +70,7 @@ class MDiCo(Method):
 
     name = "mdico"
     paper_name = "MDiCo"
+    min_modalities = 2  # co-learning: contrastive pairs and modality discriminators
     variants = {
         "default": {},
         "no_mod": {"use_mod": False},
@@ -91,8 +92,6 @@ class MDiCo(Method):
             raise ValueError(f"d={d}: the encoders output {EMB_DIM} = 2d features, so d must be {EMB_DIM // 2}")
         if weighting not in ("sum", "uncertainty"):
             raise ValueError(f"weighting must be 'sum' or 'uncertainty', got {weighting!r}")
-        if len(spec.shapes) < 2:
-            raise ValueError("MDiCo co-learns from at least 2 modalities")
         self.d, self.tau = d, tau
         self.use = {"main": use_main, "aux": use_aux, "cont": use_cont, "mod": use_mod}
         self.use_unused, self.shared_encoders, self.paired, self.released = (

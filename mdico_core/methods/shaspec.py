@@ -85,6 +85,7 @@ class ShaSpec(Method):
 
     name = "shaspec"
     paper_name = "ShaSpec"
+    min_modalities = 2  # shared features are aligned across modalities
     variants = {"default": {}, "first_fill": {"fill": "first"}}
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", alpha: float = 0.1, beta: float = 0.02,
@@ -92,8 +93,6 @@ class ShaSpec(Method):
                  **encoder_options: Any):
         super().__init__(spec, encoder)
         shapes = {m: tuple(s) for m, s in spec.shapes.items()}
-        if len(shapes) < 2:
-            raise ValueError("ShaSpec needs at least 2 modalities")
         if any(len(s) != 2 for s in shapes.values()):
             raise ValueError(f"ShaSpec's shared encoder reads every modality, which needs time series (T, C) "
                              f"for all of them; got {shapes}. Images are not supported by this adaptation")

@@ -67,9 +67,9 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     """An archive back as the tidy frame of ``ResultsStore.collect`` (same columns, dtypes and values)."""
     p = resolve_archive(path)
     fix = "re-export it with `mdico export <dataset> --profile <profile> --out <file>.csv`"
-    text_cols = {c: str for c in ("run_id", "dataset", "method", "variant", "encoder", "protocol", "view", "metric",
-                                  "task", "status", "profile", "message", "git_commit", "device", "timestamp",
-                                  *ENV_TEXT_COLUMNS)}
+    text_cols = {c: str for c in ("run_id", "dataset", "method", "variant", "encoder", "protocol", "modalities",
+                                  "view", "metric", "task", "status", "profile", "message", "git_commit", "device",
+                                  "timestamp", *ENV_TEXT_COLUMNS)}
     try:
         # round_trip: the default parser may be off by one ulp; an archive must equal its store exactly
         df = pd.read_csv(p, dtype=text_cols, float_precision="round_trip")
