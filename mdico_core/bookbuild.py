@@ -2,12 +2,12 @@
 
 ``build_book("quick")`` (``mdico book``) does, in order:
 
-1. ``sweep(plan.all_configs(profile, seeds, folds))`` into the results store: every run the
+1. ``sweep(book_plan.all_configs(profile, seeds, folds))`` into the results store: every run the
    book needs, trained once (the store skips finished runs, so a rebuild, or a rebuild with
    more seeds, only trains what is new);
 2. papermill executes each notebook of ``notebooks/`` into ``book/generated/`` with the
    parameters injected (02_main_results once per paper benchmark, and once per archived sweep of
-   ``plan.ARCHIVED``, which reads the archive and trains nothing), hides the parameter cells
+   ``book_plan.ARCHIVED``, which reads the archive and trains nothing), hides the parameter cells
    and titles the main-results pages; a failing cell raises, so a broken page fails the build;
 3. ``jupyter-book build book/ -W``: any Sphinx warning fails the build.
 
@@ -26,9 +26,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mdico_core.reporting import plan
+from mdico_core._util import as_fold, as_int, format_list, parse_list, repo_root
+from mdico_core.reporting import book_plan, paper
+from mdico_core.reporting.availability import resolve_all
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = repo_root()
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BOOK_DIR = REPO_ROOT / "book"
 HIDDEN_TAGS = ("parameters", "injected-parameters")  # cells removed from the pages (the banner states them)
@@ -40,13 +42,14 @@ def pages() -> list[tuple[str, str, dict[str, Any]]]:
     The reproducibility page comes last so that it can report this build's timings.
     """
     out: list[tuple[str, str, dict[str, Any]]] = []
-    for nb in plan.NOTEBOOKS:
-        if nb == "02_main_results":
-            out += [(nb, f"{nb}_{d}", {"dataset": d}) for d in plan.PAPER_DATASETS]
-            out += [(nb, f"{nb}_{d}_archived", {"dataset": d, "archive": path}) for d, path in plan.ARCHIVED.items()]
+    for nb in book_plan.NOTEBOOKS:
+        if nb == book_plan.MAIN:
+            out += [(nb, f"{nb}_{d}", {"dataset": d}) for d in paper.BENCHMARKS]
+            out += [(nb, f"{nb}_{d}_archived", {"dataset": d, "archive": path})
+                    for d, path in book_plan.ARCHIVED.items()]
         else:
             out.append((nb, nb, {}))
-    out.append((plan.REPRODUCIBILITY, plan.REPRODUCIBILITY, {}))
+    out.append((book_plan.REPRODUCIBILITY, book_plan.REPRODUCIBILITY, {}))
     return out
 
 
@@ -60,11 +63,11 @@ def _selected(only: Sequence[str] | None, source: str, name: str) -> bool:
 
 
 def _page_title(source: str, extra: dict[str, Any]) -> str | None:
-    if source == "02_main_results":
+    if source == book_plan.MAIN:
         d = extra["dataset"]
         if extra.get("archive"):
-            return f"# {plan.PAPER_TABLES[d]}: {plan.PAPER_NAMES[d]} at the paper's full protocol (archived sweep)"
-        return f"# {plan.PAPER_TABLES[d]}: {plan.PAPER_NAMES[d]}"
+            return f"# {paper.TABLES[d]}: {paper.NAMES[d]} at the paper's full protocol (archived sweep)"
+        return f"# {paper.TABLES[d]}: {paper.NAMES[d]}"
     return None
 
 
@@ -146,14 +149,14 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
         build: run jupyter-book after executing the notebooks.
     """
     t_start = time.perf_counter()
-    seeds_t, folds_t = plan.parse_ints(seeds), plan.parse_ints(folds)
-    only_t = plan.parse_names(only)
+    seeds_t, folds_t = parse_list(seeds, as_int), parse_list(folds, as_fold)
+    only_t = parse_list(only)
     book = Path(book_dir) if book_dir is not None else BOOK_DIR
     generated = book / "generated"
     generated.mkdir(parents=True, exist_ok=True)
     results = str(Path(results_dir).resolve()) if results_dir is not None else None
-    bp = plan.book_plan(profile)  # an unknown profile fails here, before any work
-    absent = [d for d, (_, kind) in plan.resolve_all(plan.PAPER_DATASETS, bp.synthetic_fallback).items()
+    bp = book_plan.book_plan(profile)  # an unknown profile fails here, before any work
+    absent = [d for d, (_, kind) in resolve_all(paper.BENCHMARKS, bp.synthetic_fallback).items()
               if kind == "absent"]
     if absent:  # the build goes on (those pages say how to get the data), but not silently
         print(f"warning: no data for {', '.join(absent)} (nor a stand-in): their pages will say 'not run'. "
@@ -171,10 +174,10 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
         from mdico_core.experiments import ResultsStore, sweep
 
         if only_t:
-            cfgs = plan.dedupe(c for src, _, extra in chosen if not extra.get("archive")
-                                for c in plan.configs(src, profile, extra.get("dataset"), seeds_t, folds_t))
+            cfgs = book_plan.dedupe(c for src, _, extra in chosen if not extra.get("archive")
+                                    for c in book_plan.configs(src, profile, extra.get("dataset"), seeds_t, folds_t))
         else:
-            cfgs = plan.all_configs(profile, seeds_t, folds_t)
+            cfgs = book_plan.all_configs(profile, seeds_t, folds_t)
         report = sweep(cfgs, store=ResultsStore(results), executor=executor, workers=workers, progress=True,
                        profile=profile)
         info.update(runs_planned=len(cfgs), runs_trained=report.done, runs_reused=report.skipped,
@@ -183,8 +186,7 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
             print(f"warning: {report.failed} run(s) failed; their pages list them "
                   f"(the next build retries them): {report.failed_ids}", file=sys.stderr)
 
-    base = {"profile": profile, "seeds": ",".join(map(str, seeds_t)) if seeds_t else None,
-            "folds": ",".join(map(str, folds_t)) if folds_t else None, "results_dir": results,
+    base = {"profile": profile, "seeds": format_list(seeds_t), "folds": format_list(folds_t), "results_dir": results,
             "executor": executor}
     info_path = generated / "build_info.json"
     info_path.write_text(json.dumps(info, indent=1))
@@ -218,7 +220,7 @@ def _execute_pages(chosen: list, generated: Path, base: dict[str, Any], kernel: 
             if not dest.is_file():
                 stub_notebook(src, dest, title)
             continue
-        if source == plan.REPRODUCIBILITY:  # it reports this build: write the log before it runs
+        if source == book_plan.REPRODUCIBILITY:  # it reports this build: write the log before it runs
             info["notebooks_s"] = round(sum(timings.values()), 1)
             info["slowest_pages"] = ", ".join(f"{k} {v:.0f} s" for k, v in
                                               sorted(timings.items(), key=lambda kv: -kv[1])[:3])

@@ -18,7 +18,8 @@ nbformat = pytest.importorskip("nbformat", reason="the book extras are not insta
 pytest.importorskip("papermill", reason="the book extras are not installed: pip install -e '.[book]'")
 
 from mdico_core import bookbuild  # noqa: E402
-from mdico_core.reporting import plan  # noqa: E402
+from mdico_core.reporting import book_plan, paper  # noqa: E402
+from mdico_core.reporting.availability import resolve_dataset  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -27,7 +28,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or (
 
 
 # ---------------------------------------------------------------------------------- sources (fast)
-@pytest.mark.parametrize("name", [*plan.NOTEBOOKS, plan.REPRODUCIBILITY])
+@pytest.mark.parametrize("name", [*book_plan.NOTEBOOKS, book_plan.REPRODUCIBILITY])
 def test_notebook_source_is_clean_and_parameterized(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     nbformat.validate(nb)
@@ -40,6 +41,30 @@ def test_notebook_source_is_clean_and_parameterized(name):
     assert 'profile = "quick"' in params[0].source
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     assert str(REPO.parent) not in json.dumps(nb)  # no machine paths in committed files
+
+
+@pytest.mark.parametrize("name", [*book_plan.NOTEBOOKS, book_plan.REPRODUCIBILITY])
+def test_notebook_code_names_only_what_the_library_has(name):
+    """Every ``module.attribute`` a notebook uses exists (a renamed helper fails here, not in the build)."""
+    import ast
+    import importlib
+
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    tree = ast.parse("\n".join(c.source for c in nb.cells if c.cell_type == "code"))
+    modules = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mdico_core"):
+            for a in node.names:
+                target = f"{node.module}.{a.name}"
+                try:
+                    modules[a.asname or a.name] = importlib.import_module(target)
+                except ModuleNotFoundError:
+                    assert hasattr(importlib.import_module(node.module), a.name), target
+    used = [(n.value.id, n.attr) for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in modules]
+    assert used, "the notebook uses the library"
+    missing = [f"{m}.{a}" for m, a in used if not hasattr(modules[m], a)]
+    assert not missing, f"{name} uses names the library does not have: {missing}"
 
 
 def test_toc_lists_exactly_the_generated_pages():
@@ -74,7 +99,7 @@ def test_absent_benchmark_page_says_how_to_get_it(tmp_path, monkeypatch):
     """TreeSatAI-TS at the quick profile (no synthetic fallback) when its imagery is absent: no run."""
     import papermill as pm
 
-    if plan.resolve_dataset("tsaits", allow_synthetic=False)[1] != "absent":
+    if resolve_dataset("tsaits", allow_synthetic=False)[1] != "absent":
         pytest.skip("TreeSatAI-TS is present here")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out = tmp_path / "tsaits.ipynb"
@@ -118,13 +143,13 @@ def test_every_page_executed_without_errors(built):
         injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
         assert 'profile = "smoke"' in injected.source
         if source == "02_main_results":
-            assert nb.cells[0].source.startswith(f"# {plan.PAPER_TABLES[extra['dataset']]}: ")
+            assert nb.cells[0].source.startswith(f"# {paper.TABLES[extra['dataset']]}: ")
     store = ResultsStore(built["results"])
     # AnySat is "not reproduced" without its weights (by design); nothing else may fail
     assert [f for f in store.failures() if f.get("status") != "not_reproduced"] == []
-    assert len(store.records()) == len(plan.all_configs("smoke"))
+    assert len(store.records()) == len(book_plan.all_configs("smoke"))
     info = json.loads((gen / "build_info.json").read_text())
-    assert info["runs_trained"] == len(plan.all_configs("smoke")) and info["runs_failed"] == 0
+    assert info["runs_trained"] == len(book_plan.all_configs("smoke")) and info["runs_failed"] == 0
 
 
 @pytest.mark.book

@@ -7,7 +7,7 @@ run's config, each view's metrics, its budget use and its provenance (git commit
 device, timestamp). A page built from it states exactly what was run, by which code.
 
 Write one with ``mdico export lfmc --profile paper --out data/archived_runs/lfmc_paper.csv``
-(``plan.ARCHIVED`` lists the archives the book shows);
+(``book_plan.ARCHIVED`` lists the archives the book shows);
 read it with `read_runs` (the same tidy frame as ``collect``) or show it with `archived_page`.
 """
 
@@ -20,9 +20,12 @@ from typing import Any
 
 import pandas as pd
 
+from mdico_core._util import repo_root
 from mdico_core.experiments.store import COLUMNS, INT_COLUMNS, ResultsStore, atomic_write, tidy_frame
+from mdico_core.reporting.page import run_label
+from mdico_core.reporting.provenance import provenance_banner, short_version
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = repo_root()
 ARCHIVE_DIR = REPO_ROOT / "data" / "archived_runs"
 _NEEDED = ("run_id", "dataset", "method", "variant", "encoder", "protocol", "fold", "seed", "view", "metric",
            "value", "status", "profile", "git_commit")
@@ -91,15 +94,15 @@ def read_runs(path: str | Path) -> pd.DataFrame:
 
 def _kind(registry: str) -> tuple[str, str]:
     """(paper benchmark, kind) of an archived registry dataset, from its name alone."""
-    from mdico_core.reporting import plan
-    from mdico_core.reporting.tables import PAPER_DATASET
+    from mdico_core.reporting import availability, paper
+    from mdico_core.reporting.compare import benchmark_of
 
-    if registry in plan.PAPER_DATASETS:
+    if registry in paper.BENCHMARKS:
         return registry, "real"
     if registry.startswith("toy_"):
-        return next((k for k, v in plan.SYNTHETIC.items() if v == registry), registry), "synthetic"
-    paper = PAPER_DATASET.get(registry)
-    return (paper, "stand-in") if paper else (registry, "real")
+        return next((k for k, v in availability.SYNTHETIC.items() if v == registry), registry), "synthetic"
+    bench = benchmark_of(registry)
+    return (bench, "stand-in") if bench else (registry, "real")
 
 
 @dataclass(eq=False)
@@ -119,8 +122,6 @@ class ArchivedPage:
 
     def failures(self) -> pd.DataFrame:
         """Archived runs that were not reproduced (or failed), with their message."""
-        from mdico_core.reporting.plan import run_label
-
         bad = self.runs[self.runs["status"] != "done"].drop_duplicates("run_id")
         rows = [{"run": run_label({k: (None if pd.isna(v) else v) for k, v in r.items()}), "status": r["status"],
                  "message": r["message"]} for _, r in bad.iterrows()]
@@ -132,11 +133,15 @@ class ArchivedPage:
             r = r[r[k] == v]
         return r.drop_duplicates("run_id")
 
-    def versions(self, **match: Any) -> list[dict[str, Any]]:
-        """Pseudo-records carrying each run's provenance, for ``figures.record_versions``."""
-        return [{"provenance": {"git_commit": None if pd.isna(r["git_commit"]) else r["git_commit"],
-                                "git_dirty": bool(r["git_dirty"]) if pd.notna(r["git_dirty"]) else False}}
-                for _, r in self._runs(**match).iterrows()]
+    def code_versions(self, **match: Any) -> list[str]:
+        """Distinct code versions the archived runs (matching `match`) were made with."""
+        out: list[str] = []
+        for _, r in self._runs(**match).iterrows():
+            v = short_version(None if pd.isna(r["git_commit"]) else r["git_commit"],
+                              bool(r["git_dirty"]) if pd.notna(r["git_dirty"]) else False)
+            if v and v not in out:
+                out.append(v)
+        return out
 
     def summary(self, **match: Any) -> dict[str, Any]:
         """Counts, dates, devices and training time of the archived runs (matching `match`)."""
@@ -152,9 +157,7 @@ class ArchivedPage:
         }
 
     def banner(self, datasets: Mapping[str, tuple[str, str]] | None = None, **match: Any) -> str:
-        """``figures.provenance_banner`` of the archived runs (matching `match`), headed by where they come from."""
-        from mdico_core.reporting.figures import provenance_banner
-
+        """``provenance_banner`` of the archived runs (matching `match`), headed by where they come from."""
         per_run = self._runs(**match)
         folds = sorted(per_run["fold"].dropna().unique().tolist()) or [None]
         seeds = sorted(per_run["seed"].dropna().unique().tolist())
@@ -170,7 +173,7 @@ class ArchivedPage:
                 f"{'; '.join(s['devices']) or 'an unrecorded device'}, {s['train_hours']:.1f} h of training "
                 f"in all.\n>\n")
         return head + provenance_banner(", ".join(profiles) or "unknown", datasets or self.datasets, folds, seeds,
-                                        self.versions(**match),
+                                        len(per_run), self.code_versions(**match),
                                         n_folds=int(n_folds.iloc[0]) if len(n_folds) else None)
 
 

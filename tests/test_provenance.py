@@ -1,0 +1,44 @@
+"""The provenance banner and the reproducibility tables (reporting/provenance.py)."""
+
+from __future__ import annotations
+
+from mdico_core.reporting import provenance as prov
+
+
+def _record(commit: str, dirty: bool = False) -> dict:
+    return {"provenance": {"git_commit": commit, "git_dirty": dirty, "device": "cpu"}}
+
+
+def test_provenance_banner_states_everything():
+    recs = [_record("aaaaaaaaaaaa1111"), _record("bbbbbbbbbbbb", dirty=True)]
+    text = prov.provenance_banner(
+        "quick", {"croph_b": ("algae_blooms", "stand-in"), "lfmc": ("lfmc", "real")}, [0, 1, 2], [0],
+        runs=len(recs), versions=prov.record_versions(recs), n_folds=10, code_version="aaaaaaaaaaaa")
+    assert "`quick`" in text and "folds 0, 1, 2 of 10" in text and "seeds 0" in text
+    assert "2 runs shown" in text and "code version `aaaaaaaaaaaa`" in text
+    assert "`bbbbbbbbbbbb+dirty`" in text  # runs made with another version are named
+    assert "STAND-IN" in text and "croph_b = `algae_blooms`" in text and "`lfmc`, real data" in text
+    assert all(line.startswith(">") for line in text.splitlines())
+
+
+def test_provenance_banner_without_stand_in_has_no_warning():
+    text = prov.provenance_banner("paper", {"lfmc": ("lfmc", "real")}, None, None, code_version="x")
+    assert "not the paper's benchmark" not in text and "the profile's" in text
+    assert "folds official split" in prov.provenance_banner("paper", {}, [None], [0], code_version="x")
+
+
+def test_record_versions_are_distinct_and_ordered():
+    recs = [_record("c1"), _record("c1"), {"provenance": {}}, _record("c2", True)]
+    assert prov.record_versions(recs) == ["c1", "c2+dirty"]
+
+
+def test_runtime_and_environment_tables():
+    recs = [{"config": {"dataset": "lfmc", "method": "mdico", "variant": "default"}, "wall_time_s": 10.0,
+             "epochs_run": 4, **_record("c1")},
+            {"config": {"dataset": "lfmc", "method": "mdico", "variant": "default"}, "wall_time_s": 20.0,
+             "epochs_run": 6, **_record("c1")}]
+    rt = prov.runtime_table(recs)
+    assert rt.iloc[0][["runs", "total s", "mean s", "mean epochs"]].tolist() == [2, 30.0, 15.0, 5.0]
+    env = prov.environment_table(recs).set_index("what")["value"]
+    assert env["runs: device"] == "cpu" and env["runs: code version"] == "c1"
+    assert prov.build_info(None) is None
