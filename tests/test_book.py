@@ -37,7 +37,8 @@ def test_notebook_source_is_clean_and_parameterized(name):
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one cell tagged `parameters`"
     names = {line.split("=")[0].strip() for line in params[0].source.splitlines() if "=" in line}
-    assert {"profile", "seeds", "folds", "results_dir", "executor"} <= names
+    assert {"profile", "seeds", "folds", "results_dir"} <= names
+    assert not {"executor", "workers", "run"} & names, "pages never train: no training parameters"
     assert 'profile = "quick"' in params[0].source
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     assert str(REPO.parent) not in json.dumps(nb)  # no machine paths in committed files

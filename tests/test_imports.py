@@ -1,14 +1,17 @@
-"""The package's shape: no import cycle, no module over 400 lines.
+"""The package's shape: no import cycle, no module over 400 lines, reporting never trains.
 
 The import graph is read from the source with `ast`: every ``import`` statement, also those inside
 functions, except type-only ones under ``if TYPE_CHECKING:``. An edge goes to the module named
 (``from a.b import c`` names ``a.b``, and ``a.b.c`` when that is a module), not to the packages
-above it: a submodule importing a sibling is not a cycle through their package.
+above it: a submodule importing a sibling is not a cycle through their package. What running a
+package's ``__init__`` pulls in is checked at run time instead (the last test).
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,6 +84,15 @@ def _cycle() -> list[str] | None:
     return None
 
 
+def _reachable(start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for n in GRAPH[todo.pop()] - seen:
+            seen.add(n)
+            todo.append(n)
+    return seen
+
+
 def test_the_graph_walk_sees_lazy_and_relative_imports():
     assert "mdico_core.reporting.paper" in GRAPH["mdico_core.reporting.compare"]
     assert "mdico_core.methods" in GRAPH["mdico_core.reporting.compare"]  # imported inside a function
@@ -96,3 +108,24 @@ def test_the_package_has_no_import_cycle():
 def test_no_module_is_over_400_lines(name):
     n = len(MODULES[name].read_text().splitlines())
     assert n <= MAX_LINES, f"{MODULES[name].relative_to(ROOT)} has {n} lines: split it by idea"
+
+
+def test_reporting_neither_trains_nor_sweeps():
+    """Reporting reads the store: no module of it imports the fit loop, the runner or the executors."""
+    forbidden = {"mdico_core.training", "mdico_core.experiments.executors", "mdico_core.experiments.runner",
+                 "mdico_core.stacking"}
+    for name in MODULES:
+        if name.startswith("mdico_core.reporting"):
+            assert not GRAPH[name] & forbidden, f"{name} imports {GRAPH[name] & forbidden}"
+            assert not _reachable(name) & (forbidden - {"mdico_core.training"}), name
+
+
+def test_importing_every_reporting_module_loads_no_sweep():
+    """At run time too (a fresh interpreter): the experiments package must not load its executors."""
+    mods = [m for m in MODULES if m.startswith("mdico_core.reporting")]
+    code = (f"import importlib, sys\nfor m in {mods!r}: importlib.import_module(m)\n"
+            "print(sorted(m for m in sys.modules if m in ('mdico_core.experiments.executors', "
+            "'mdico_core.experiments.runner')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

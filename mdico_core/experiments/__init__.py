@@ -9,6 +9,11 @@ See ``config.py`` (RunConfig, Profile), ``store.py`` (the on-disk layout and its
 ``runner.py`` (what one run does) and ``executors.py`` (serial, processes, Dask).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from mdico_core.experiments.config import (
     PROFILES,
     Profile,
@@ -17,9 +22,19 @@ from mdico_core.experiments.config import (
     load_profile,
     train_config,
 )
-from mdico_core.experiments.executors import EXECUTORS, SweepReport, sweep
-from mdico_core.experiments.runner import execute, run_one
 from mdico_core.experiments.store import ResultsStore
+
+# The sweep machinery loads on first use, so that reading the store (the notebooks, `mdico table`)
+# never imports the runner or the executors.
+_LAZY = {"EXECUTORS": "executors", "SweepReport": "executors", "sweep": "executors",
+         "execute": "runner", "run_one": "runner"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"mdico_core.experiments.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "EXECUTORS", "PROFILES", "Profile", "ResultsStore", "RunConfig", "SweepReport", "configs_for", "execute",

@@ -12,6 +12,6 @@ Nothing here trains: ``mdico run`` and ``mdico book`` (``mdico_core.bookbuild``)
 - ``maps``        prediction maps (Fig. A6-A8)
 - ``availability`` which data runs for each benchmark; the data overview tables
 - ``book_plan``   which runs each page needs at a profile
-- ``page``        a notebook's read-only view of the store
-- ``archive``     sweeps exported to CSV and read back as a page
+- ``page``        a notebook's read-only view of the store (`ResultsPage`, the live `Page`)
+- ``archive``     sweeps exported to CSV and read back as a page (`ArchivedPage`)
 """

@@ -22,7 +22,7 @@ import pandas as pd
 
 from mdico_core._util import repo_root
 from mdico_core.experiments.store import COLUMNS, INT_COLUMNS, ResultsStore, atomic_write, tidy_frame
-from mdico_core.reporting.page import run_label
+from mdico_core.reporting.page import run_label, targets_of
 from mdico_core.reporting.provenance import provenance_banner, short_version
 
 REPO_ROOT = repo_root()
@@ -107,9 +107,9 @@ def _kind(registry: str) -> tuple[str, str]:
 
 @dataclass(eq=False)
 class ArchivedPage:
-    """An archive with the interface of ``plan.Page`` that the results notebooks use.
+    """An archived sweep as a results page (``page.ResultsPage``, like the live ``page.Page``).
 
-    ``frame()``, ``failures()``, ``banner()`` and ``datasets`` read the archive; nothing is trained.
+    Every member reads the archive; nothing is trained, and nothing is ever missing from it.
     """
 
     path: Path
@@ -126,6 +126,14 @@ class ArchivedPage:
         rows = [{"run": run_label({k: (None if pd.isna(v) else v) for k, v in r.items()}), "status": r["status"],
                  "message": r["message"]} for _, r in bad.iterrows()]
         return pd.DataFrame(rows, columns=["run", "status", "message"])
+
+    def missing(self) -> list:
+        """Planned runs absent from the archive: none (an archive is what was run)."""
+        return []
+
+    def targets(self) -> list[tuple[str, str, str]]:
+        """(label, registry name, kind) of the archive's one dataset."""
+        return targets_of(self.datasets)
 
     def _runs(self, **match: Any) -> pd.DataFrame:
         r = self.runs
