@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from mdico_core._util import as_fold, as_int, format_list, parse_list, repo_root
+from mdico_core.data.availability import resolve_all
 from mdico_core.reporting import book_plan, paper
-from mdico_core.reporting.availability import resolve_all
 
 REPO_ROOT = repo_root()
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -176,8 +176,7 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     if only_t and not chosen:
         valid = sorted({p[0] for p in pages()} | {p[1] for p in pages()})
         raise ValueError(f"--only {only_t} matches no page; valid pages: {', '.join(valid)}")
-    absent = [d for d, (_, kind) in resolve_all(paper.BENCHMARKS, bp.synthetic_fallback).items()
-              if kind == "absent"]
+    absent = [d for d, r in resolve_all(paper.BENCHMARKS, bp.synthetic_fallback).items() if r.kind == "absent"]
     if absent:  # the build goes on (those pages say how to get the data), but not silently
         print(f"warning: no data for {', '.join(absent)} (nor a stand-in): their pages will say 'not run'. "
               "Get it with `make data` / `mdico data fetch <dataset>` or `mdico data seed <folder>`; "

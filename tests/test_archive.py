@@ -125,7 +125,7 @@ def test_archived_page_states_what_was_run(tmp_path):
     _fill(store)
     export_runs("lfmc", tmp_path / "a.csv", profile="paper", store=store)
     pg = archived_page(tmp_path / "a.csv", "lfmc")
-    assert pg.datasets == {"lfmc": ("lfmc", "real")}
+    assert {b: (r.dataset, r.kind) for b, r in pg.datasets.items()} == {"lfmc": ("lfmc", "real")}
     banner = pg.banner()
     assert "Archived sweep: its runs were not re-trained by this build" in banner
     assert "Profile `paper`; folds 0, 1, 2 of 10; seeds 0, 1; 13 runs shown" in banner

@@ -18,8 +18,8 @@ nbformat = pytest.importorskip("nbformat", reason="the book extras are not insta
 pytest.importorskip("papermill", reason="the book extras are not installed: pip install -e '.[book]'")
 
 from mdico_core import bookbuild  # noqa: E402
+from mdico_core.data.availability import resolve  # noqa: E402
 from mdico_core.reporting import book_plan, paper  # noqa: E402
-from mdico_core.reporting.availability import resolve_dataset  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -100,7 +100,7 @@ def test_absent_benchmark_page_says_how_to_get_it(tmp_path, monkeypatch):
     """TreeSatAI-TS at the quick profile (no synthetic fallback) when its imagery is absent: no run."""
     import papermill as pm
 
-    if resolve_dataset("tsaits", allow_synthetic=False)[1] != "absent":
+    if resolve("tsaits", allow_synthetic=False).kind != "absent":
         pytest.skip("TreeSatAI-TS is present here")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out = tmp_path / "tsaits.ipynb"

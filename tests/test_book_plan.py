@@ -6,28 +6,13 @@ from dataclasses import replace
 
 import pytest
 
-from mdico_core.reporting import availability, book_plan, paper
+from mdico_core.reporting import book_plan, paper
 
 
 @pytest.fixture
-def toy_world(monkeypatch):
+def toy_world(present_only):
     """Only the synthetic datasets exist: every benchmark resolves to synthetic data at smoke."""
-    monkeypatch.setattr(availability, "dataset_available", lambda name: name.startswith("toy_"))
-
-
-def test_resolve_dataset_rule(monkeypatch):
-    present = {"lfmc", "algae_blooms", "toy_multilabel", "toy_binary"}
-    monkeypatch.setattr(availability, "dataset_available", lambda name: name in present)
-    assert availability.resolve_dataset("lfmc") == ("lfmc", "real")
-    assert availability.resolve_dataset("croph_m") == ("algae_blooms", "stand-in")
-    assert availability.resolve_dataset("tsaits") == ("toy_multilabel", "synthetic")
-    assert availability.resolve_dataset("tsaits", allow_synthetic=False) == ("tsaits", "absent")
-    assert availability.resolve_dataset("algae_blooms") == ("algae_blooms", "stand-in")
-    assert availability.resolve_dataset("toy_binary") == ("toy_binary", "synthetic")
-    present.discard("algae_blooms")
-    assert availability.resolve_dataset("croph_m", allow_synthetic=False) == ("croph_m", "absent")
-    with pytest.raises(ValueError, match="unknown dataset"):
-        availability.resolve_dataset("nope")
+    present_only(lambda name: name.startswith("toy_"))
 
 
 def test_configs_per_notebook(toy_world):
@@ -62,10 +47,13 @@ def test_configs_seeds_folds_and_dedup(toy_world):
         assert {c.run_id for c in book_plan.configs(nb, "smoke")} <= set(ids)
 
 
-def test_quick_plan_is_smaller_than_paper(monkeypatch):
-    monkeypatch.setattr(availability, "dataset_available", lambda name: name in ("lfmc", "algae_blooms"))
+def test_quick_plan_is_smaller_than_paper(present_only):
+    present_only(lambda name: name in ("lfmc", "algae_blooms", "algae_blooms_binary"))
     quick = book_plan.all_configs("quick")
-    assert {c.dataset for c in quick} == {"lfmc", "algae_blooms"}  # TreeSatAI absent: no synthetic stand-in
+    # TreeSatAI absent: no synthetic stand-in at quick; CropH-b runs on the binary stand-in only
+    assert {c.dataset for c in quick} == {"lfmc", "algae_blooms", "algae_blooms_binary"}
+    croph_b = book_plan.configs("02_main_results", "quick", "croph_b")
+    assert {c.dataset for c in croph_b} == {"algae_blooms_binary"}
     assert 0 < len(quick) < len(book_plan.all_configs("paper"))
     assert book_plan.book_plan("quick").encoder_datasets == ("lfmc",)
     assert not book_plan.book_plan("quick").synthetic_fallback

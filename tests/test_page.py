@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mdico_core.reporting import availability, book_plan
+from mdico_core.data.availability import Resolution
+from mdico_core.reporting import book_plan
 from mdico_core.reporting.page import page
 
 
 @pytest.fixture
-def toy_world(monkeypatch):
-    monkeypatch.setattr(availability, "dataset_available", lambda name: name.startswith("toy_"))
+def toy_world(present_only):
+    present_only(lambda name: name.startswith("toy_"))
 
 
 def test_page_reads_only_its_runs(toy_world, tmp_path):
@@ -20,18 +21,22 @@ def test_page_reads_only_its_runs(toy_world, tmp_path):
     assert "Profile `smoke`" in pg.banner()
 
 
-def test_page_targets_merge_benchmarks_sharing_a_stand_in(monkeypatch, tmp_path):
-    monkeypatch.setattr(availability, "dataset_available", lambda name: name in ("lfmc", "presto_lfmc"))
-    pg = page("06_tsne", "quick", "tsaits,lfmc", results_dir=str(tmp_path), )
-    assert pg.targets() == [("TSAITS", "tsaits", "absent"), ("LFMC", "lfmc", "real")]
-    pg.datasets = {"a": ("presto_lfmc", "stand-in"), "b": ("presto_lfmc", "stand-in"), "c": ("c", "absent")}
-    assert pg.targets() == [("a / b", "presto_lfmc", "stand-in"), ("c", "c", "absent")]
+def test_page_targets_merge_benchmarks_sharing_a_dataset(present_only, tmp_path):
+    present_only(lambda name: name in ("lfmc", "algae_blooms", "algae_blooms_binary"))
+    pg = page("06_tsne", "quick", results_dir=str(tmp_path))
+    assert pg.targets() == [("TSAITS", "tsaits", "absent"), ("CropH-b", "algae_blooms_binary", "stand-in"),
+                            ("CropH-m", "algae_blooms", "stand-in"), ("LFMC", "lfmc", "real")]
+    assert {c.dataset for c in pg.configs} == {"algae_blooms_binary", "algae_blooms", "lfmc"}
+    smoke = page("06_tsne", "smoke", "croph_b,croph_m", results_dir=str(tmp_path))
+    assert [t[1:] for t in smoke.targets()] == [("algae_blooms_binary", "stand-in"), ("algae_blooms", "stand-in")]
+    pg.datasets = {b: Resolution(b, "toy_binary", "synthetic", "") for b in ("croph_b", "x")}
+    assert pg.targets() == [("CropH-b / x", "toy_binary", "synthetic")]
 
 
 def test_page_lists_its_failed_runs(toy_world, tmp_path):
     from mdico_core.experiments import ResultsStore
 
-    pg = page("07_loss_curves", "smoke", results_dir=str(tmp_path), )
+    pg = page("07_loss_curves", "smoke", results_dir=str(tmp_path))
     ResultsStore(tmp_path).save_failure(pg.configs[0], "RuntimeError: boom")
     fails = pg.failures()
     assert fails["message"].tolist() == ["RuntimeError: boom"]

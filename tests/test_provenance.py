@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from mdico_core.data.availability import Resolution
 from mdico_core.reporting import provenance as prov
+
+
+def _ran(**datasets: tuple[str, str]) -> dict[str, Resolution]:
+    return {b: Resolution(b, reg, kind, "") for b, (reg, kind) in datasets.items()}
 
 
 def _record(commit: str, dirty: bool = False) -> dict:
@@ -12,17 +17,17 @@ def _record(commit: str, dirty: bool = False) -> dict:
 def test_provenance_banner_states_everything():
     recs = [_record("aaaaaaaaaaaa1111"), _record("bbbbbbbbbbbb", dirty=True)]
     text = prov.provenance_banner(
-        "quick", {"croph_b": ("algae_blooms", "stand-in"), "lfmc": ("lfmc", "real")}, [0, 1, 2], [0],
+        "quick", _ran(croph_b=("algae_blooms_binary", "stand-in"), lfmc=("lfmc", "real")), [0, 1, 2], [0],
         runs=len(recs), versions=prov.record_versions(recs), n_folds=10, code_version="aaaaaaaaaaaa")
     assert "`quick`" in text and "folds 0, 1, 2 of 10" in text and "seeds 0" in text
     assert "2 runs shown" in text and "code version `aaaaaaaaaaaa`" in text
     assert "`bbbbbbbbbbbb+dirty`" in text  # runs made with another version are named
-    assert "STAND-IN" in text and "croph_b = `algae_blooms`" in text and "`lfmc`, real data" in text
+    assert "STAND-IN" in text and "croph_b = `algae_blooms_binary`" in text and "`lfmc`, real data" in text
     assert all(line.startswith(">") for line in text.splitlines())
 
 
 def test_provenance_banner_without_stand_in_has_no_warning():
-    text = prov.provenance_banner("paper", {"lfmc": ("lfmc", "real")}, None, None, code_version="x")
+    text = prov.provenance_banner("paper", _ran(lfmc=("lfmc", "real")), None, None, code_version="x")
     assert "not the paper's benchmark" not in text and "the profile's" in text
     assert "folds official split" in prov.provenance_banner("paper", {}, [None], [0], code_version="x")
 

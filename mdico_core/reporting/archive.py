@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from mdico_core._util import repo_root
+from mdico_core.data.availability import Resolution, benchmark_of, entry_of
 from mdico_core.experiments.store import COLUMNS, INT_COLUMNS, ResultsStore, atomic_write, tidy_frame
 from mdico_core.reporting.page import run_label, targets_of
 from mdico_core.reporting.provenance import provenance_banner, short_version
@@ -92,17 +93,14 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     return tidy_frame(rows)
 
 
-def _kind(registry: str) -> tuple[str, str]:
-    """(paper benchmark, kind) of an archived registry dataset, from its name alone."""
-    from mdico_core.reporting import availability, paper
-    from mdico_core.reporting.compare import benchmark_of
-
-    if registry in paper.BENCHMARKS:
-        return registry, "real"
-    if registry.startswith("toy_"):
-        return next((k for k, v in availability.SYNTHETIC.items() if v == registry), registry), "synthetic"
-    bench = benchmark_of(registry)
-    return (bench, "stand-in") if bench else (registry, "real")
+def _resolution(registry: str, path: Path) -> Resolution:
+    """What an archive of registry dataset `registry` shows, from its registry entry (not its name)."""
+    entry = entry_of(registry)
+    if entry is None:
+        raise ValueError(f"{path} holds runs of {registry!r}, which is not a registered dataset here; register it "
+                         "(mdico_core.data.custom.register) to show this archive")
+    shown = benchmark_of(registry) or entry.stand_in_for or registry
+    return Resolution(shown, registry, entry.kind, f"archived sweep in {path.name}")
 
 
 @dataclass(eq=False)
@@ -114,7 +112,7 @@ class ArchivedPage:
 
     path: Path
     runs: pd.DataFrame
-    datasets: dict[str, tuple[str, str]]
+    datasets: dict[str, Resolution]
 
     def frame(self) -> pd.DataFrame:
         """Tidy metrics of the archived runs (``ResultsStore.collect`` columns)."""
@@ -164,7 +162,7 @@ class ArchivedPage:
             "train_hours": float(per_run["wall_time_s"].fillna(0).sum()) / 3600.0,
         }
 
-    def banner(self, datasets: Mapping[str, tuple[str, str]] | None = None, **match: Any) -> str:
+    def banner(self, datasets: Mapping[str, Resolution] | None = None, **match: Any) -> str:
         """``provenance_banner`` of the archived runs (matching `match`), headed by where they come from."""
         per_run = self._runs(**match)
         folds = sorted(per_run["fold"].dropna().unique().tolist()) or [None]
@@ -197,8 +195,8 @@ def archived_page(path: str | Path, dataset: str | None = None) -> ArchivedPage:
         if runs[col].nunique(dropna=False) > 1:
             raise ValueError(f"{p} mixes {col} values ({', '.join(map(str, runs[col].unique()))}); a page shows "
                              "one budget: export one profile per file with `mdico export --profile <name>`")
-    paper, kind = _kind(str(names[0]))
-    if dataset is not None and dataset not in (names[0], paper):
+    res = _resolution(str(names[0]), p)
+    if dataset is not None and dataset not in (names[0], res.benchmark):
         raise ValueError(f"{p} holds runs of {names[0]!r}, not of {dataset!r}: pass dataset={names[0]!r} "
                          f"or an archive of {dataset!r}")
-    return ArchivedPage(p, runs, {paper: (str(names[0]), kind)})
+    return ArchivedPage(p, runs, {res.benchmark: res})

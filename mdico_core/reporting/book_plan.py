@@ -135,13 +135,13 @@ def _methods(prof: Profile) -> list[str]:
 
 def _runnable(names: Iterable[str], plan: BookPlan) -> list[str]:
     """Registry names to run for paper benchmarks `names`, deduplicated, absent ones dropped."""
-    from mdico_core.reporting.availability import resolve_dataset
+    from mdico_core.data.availability import resolve
 
     out = []
     for n in names:
-        reg, kind = resolve_dataset(n, plan.synthetic_fallback)
-        if kind != "absent" and reg not in out:
-            out.append(reg)
+        res = resolve(n, plan.synthetic_fallback)
+        if res.kind != "absent" and res.dataset not in out:
+            out.append(res.dataset)
     return out
 
 

@@ -8,8 +8,9 @@ Matching our rows to the paper's cells:
 - view -> the paper's column (``paper.VIEWS``: ``"S1"`` -> ``"sentinel1"``);
 - MDiCo's Table 6 variants (CropHarvest) and its Table 7 views (``"S1:shared"``,
   ``"S1:specific"``) -> the rows of those tables;
-- a stand-in dataset is compared with the table of the benchmark it stands in for, and every row
-  says so: the numbers are context, not a reproduction.
+- a stand-in dataset (its registry entry's ``stand_in_for``) is compared with the table of the
+  benchmark it stands in for, its views renamed by the entry's ``views_as``, and every row says
+  so: the numbers are context, not a reproduction.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mdico_core.data.availability import benchmark_of, entry_of
 from mdico_core.metrics import PRIMARY
 from mdico_core.reporting import paper
 from mdico_core.reporting.format import fmt_mean_std, metric_digits
@@ -25,10 +27,6 @@ GROUP = ["dataset", "method", "variant", "encoder", "protocol", "view", "metric"
 COLUMNS = ["method", "paper_method", "variant", "encoder", "protocol", "view", "metric", "paper_column", "n",
            "mean", "std", "ours", "paper", "diff", "p_vs_individual", "source", "note"]
 
-# Registry datasets compared with a benchmark's table: the benchmarks themselves and the stand-ins.
-BENCHMARK_OF = {**{b: b for b in paper.BENCHMARKS}, "algae_blooms": "croph_m", "presto_lfmc": "lfmc"}
-# A stand-in's modality -> the benchmark's modality it is compared with, where the names differ.
-_STAND_IN_VIEWS = {"presto_lfmc": {"S2": "L8"}}
 
 
 # ---------------------------------------------------------------------------------- statistics
@@ -102,14 +100,10 @@ def paper_name(method: str) -> str:
     return cls.paper_name if cls is not None and cls.paper_name else method
 
 
-def benchmark_of(dataset: str) -> str | None:
-    """The paper benchmark whose table a registry dataset is compared with (None: no table)."""
-    return BENCHMARK_OF.get(dataset)
-
-
 def benchmark_modality(dataset: str, view: str) -> str:
     """The benchmark's modality name of `dataset`'s modality (a stand-in may name it otherwise)."""
-    return _STAND_IN_VIEWS.get(dataset, {}).get(view, view)
+    entry = entry_of(dataset)
+    return entry.views_as.get(view, view) if entry is not None else view
 
 
 def paper_column(dataset: str, view: str) -> str:
@@ -215,13 +209,16 @@ def _not_run_rows(dataset: str, bench: str, ours: pd.DataFrame, suffix: str) -> 
 
 def _dataset_views(dataset: str, bench: str) -> list[str]:
     """`dataset`'s names of the benchmark's views (a stand-in may name a modality otherwise)."""
-    back = {v: k for k, v in _STAND_IN_VIEWS.get(dataset, {}).items()}
+    entry = entry_of(dataset)
+    back = {v: k for k, v in entry.views_as.items()} if entry is not None else {}
     return [back.get(v, v) for v in paper.VIEWS[bench]]
 
 
 # ---------------------------------------------------------------------------------- a page's datasets
 def compare(df: pd.DataFrame, registry: str, benchmark: str, kind: str, metric: str | None = None) -> pd.DataFrame:
     """`compare_with_paper` of the runs on `registry`, shown on the page of paper `benchmark`.
+
+    `registry` and `kind` are what ran for the benchmark (``data.availability.resolve``).
 
     A stand-in is compared with the page's benchmark (relabelled, and the note says "stand-in");
     synthetic data is not compared with any paper number (only ours are returned).

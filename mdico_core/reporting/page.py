@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mdico_core._util import as_fold, as_int, format_list, parse_list
+from mdico_core.data.availability import Resolution, resolve_all
 from mdico_core.reporting import book_plan, paper
-from mdico_core.reporting.availability import resolve_all
 from mdico_core.reporting.provenance import provenance_banner, record_versions
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class ResultsPage(Protocol):
     """What a results notebook reads, from the live store or from an archived sweep."""
 
-    datasets: Mapping[str, tuple[str, str]]  # paper benchmark -> (registry dataset that ran, kind)
+    datasets: Mapping[str, Resolution]  # paper benchmark -> what ran for it, and why
 
     def frame(self) -> pd.DataFrame:
         """Tidy metrics of the page's runs (``ResultsStore.collect`` columns)."""
@@ -51,7 +51,7 @@ class ResultsPage(Protocol):
         """Distinct code versions the runs (matching `match`) were made with."""
         ...
 
-    def banner(self, datasets: Mapping[str, tuple[str, str]] | None = None, **match: Any) -> str:
+    def banner(self, datasets: Mapping[str, Resolution] | None = None, **match: Any) -> str:
         """The provenance banner of the page, or of its runs matching `match`."""
         ...
 
@@ -65,12 +65,12 @@ def run_label(config: Mapping[str, Any]) -> str:
             f"{'official split' if fold is None else f'fold {fold}'} seed {config.get('seed')}")
 
 
-def targets_of(datasets: Mapping[str, tuple[str, str]]) -> list[tuple[str, str, str]]:
-    """(label, registry name, kind) per dataset to show, benchmarks sharing one stand-in merged
-    (``"CropH-b / CropH-m"``), absent ones kept with their own label."""
+def targets_of(datasets: Mapping[str, Resolution]) -> list[tuple[str, str, str]]:
+    """(label, registry name, kind) per dataset to show, benchmarks that ran on one dataset merged
+    (``"CropH-b / CropH-m"`` on one synthetic set), absent ones kept with their own label."""
     merged: dict[tuple[str, str], list[str]] = {}
-    for bench, (reg, kind) in datasets.items():
-        key = (bench, kind) if kind == "absent" else (reg, kind)
+    for bench, res in datasets.items():
+        key = (bench, res.kind) if res.kind == "absent" else (res.dataset, res.kind)
         merged.setdefault(key, []).append(paper.NAMES.get(bench, bench))
     return [(" / ".join(names), name, kind) for (name, kind), names in merged.items()]
 
@@ -118,7 +118,7 @@ class Page:
     configs: list
     seeds: tuple[int, ...] | None
     folds: tuple[int | None, ...] | None
-    datasets: dict[str, tuple[str, str]]
+    datasets: dict[str, Resolution]
     dataset: str | tuple[str, ...] | None = None  # the notebook's own dataset parameter, as given
 
     def configs_where(self, **match: Any) -> list:
@@ -168,12 +168,12 @@ class Page:
         root = None if self.store.root.resolve() == default_root().resolve() else str(self.store.root)
         return fill_command(self.notebook, self.profile.name, self.dataset, self.seeds, self.folds, root)
 
-    def banner(self, datasets: Mapping[str, tuple[str, str]] | None = None, **match: Any) -> str:
+    def banner(self, datasets: Mapping[str, Resolution] | None = None, **match: Any) -> str:
         """The provenance banner for this page, or for its runs matching `match`; it says which runs
         the store lacks and the command that trains them."""
         cfgs = self.configs_where(**match)
         shown = datasets or self.datasets
-        grids = [self.profile.grid_for(reg) for reg, kind in shown.values() if kind != "absent"]
+        grids = [self.profile.grid_for(r.dataset) for r in shown.values() if r.kind != "absent"]
         n_folds = grids[0][1] if grids else self.profile.n_folds
         folds = (sorted({c.fold for c in cfgs}, key=lambda f: -1 if f is None else f) if cfgs
                  else self.folds or self.profile.folds)

@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from mdico_core._util import git_version
+from mdico_core.data.availability import Resolution
+from mdico_core.reporting import paper
 
 KIND_LABELS = {
     "real": "real data",
-    "stand-in": "STAND-IN (real data of another task, not the paper's benchmark)",
+    "stand-in": "STAND-IN (real data of another problem, same task type; not the paper's benchmark)",
     "synthetic": "SYNTHETIC (seeded toy data; the numbers mean nothing against the paper)",
     "absent": "absent (not run; see how to get it below)",
 }
@@ -53,15 +55,15 @@ def describe_grid(values: Sequence[Any] | None) -> str:
     return ", ".join("official" if v is None else str(v) for v in vals) or "none"
 
 
-def provenance_banner(profile: str, datasets: Mapping[str, tuple[str, str]], folds: Sequence[Any] | None,
+def provenance_banner(profile: str, datasets: Mapping[str, Resolution], folds: Sequence[Any] | None,
                       seeds: Sequence[int] | None, runs: int = 0, versions: Sequence[str] = (),
                       n_folds: int | None = None, code_version: str | None = None) -> str:
     """The Markdown block every results page opens with.
 
     Args:
         profile: the budget profile's name.
-        datasets: ``{paper benchmark or dataset: (registry name run, kind)}`` with kind one of
-            "real", "stand-in", "synthetic", "absent".
+        datasets: ``{paper benchmark or dataset: what ran for it}`` (``data.availability.resolve``),
+            of kind "real", "stand-in", "synthetic" or "absent".
         folds, seeds: what was run (None: the profile's).
         runs: the number of runs shown.
         versions: code versions the runs were made with (`record_versions`); those that differ
@@ -72,9 +74,9 @@ def provenance_banner(profile: str, datasets: Mapping[str, tuple[str, str]], fol
     version = code_version or git_version()
     made = [v for v in versions if v != version]
     data = []
-    for shown, (reg, kind) in datasets.items():
-        label = KIND_LABELS.get(kind, kind)
-        data.append(f"{shown} = `{reg}`, {label}" if shown != reg else f"`{reg}`, {label}")
+    for shown, r in datasets.items():
+        label = KIND_LABELS.get(r.kind, r.kind)
+        data.append(f"{shown} = `{r.dataset}`, {label}" if shown != r.dataset else f"`{r.dataset}`, {label}")
     of = f" of {n_folds}" if n_folds else ""
     lines = [
         f"**Provenance.** Profile `{profile}`; folds {describe_grid(folds)}{of}; seeds {describe_grid(seeds)}; "
@@ -83,10 +85,34 @@ def provenance_banner(profile: str, datasets: Mapping[str, tuple[str, str]], fol
         "",
         "**Data.** " + ("; ".join(data) if data else "none") + ".",
     ]
-    if any(k in ("stand-in", "synthetic") for _, k in datasets.values()):
+    if any(r.kind in ("stand-in", "synthetic") for r in datasets.values()):
         lines += ["", "*Numbers on stand-in or synthetic data are not the paper's benchmark: compare trends "
                       "(MDiCo vs Individual), not values, with the paper's columns.*"]
     return "\n".join("> " + ln if ln else ">" for ln in lines)
+
+
+# ---------------------------------------------------------------------------------- data and licences
+def dataset_status(include_synthetic: bool = False) -> pd.DataFrame:
+    """Every registered dataset: paper name, task, role in the book, present here, samples, source, licence."""
+    from mdico_core.data.info import describe_all
+
+    df = describe_all()
+    if not include_synthetic:
+        df = df[df["kind"] != "synthetic"]
+
+    def role(r: Any) -> str:
+        if r["name"] in paper.TABLES and r["kind"] == "real":
+            return f"paper benchmark ({paper.TABLES[r['name']]})"
+        if r["stand_in_for"]:
+            return f"{r['kind']} for {r['stand_in_for']}"
+        return "extra"
+
+    out = pd.DataFrame({
+        "dataset": df["name"], "paper name": df["paper_name"], "task": df["task"],
+        "role": df.apply(role, axis=1) if len(df) else [], "present": df["present"].map({True: "yes", False: "no"}),
+        "samples": df["samples"], "source": df["source"], "licence": df["licence"], "description": df["description"],
+    })
+    return out.reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------- reproducibility
