@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -58,7 +58,7 @@ def git_version(root: Path | str | None = None) -> str:
 OFFICIAL = ("official", "none", "null")  # spellings of the official split where a fold is expected
 
 
-def as_int(text: str) -> int:
+def as_int(text: str | int) -> int:
     """``"5"`` -> 5, with an error that shows the expected form."""
     try:
         return int(text)
@@ -66,7 +66,7 @@ def as_int(text: str) -> int:
         raise ValueError(f"{text!r} is not an integer (expected e.g. 0,1,2)") from None
 
 
-def as_fold(text: str | None) -> int | None:
+def as_fold(text: str | int | None) -> int | None:
     """A test fold: an integer, or ``"official"`` / ``"none"`` for the dataset's official split (None)."""
     if text is None or str(text).strip().lower() in OFFICIAL:
         return None
@@ -76,10 +76,11 @@ def as_fold(text: str | None) -> int | None:
         raise ValueError(f"{text!r} is not a fold (expected e.g. 0,1,2 or 'official')") from None
 
 
-def parse_list(value: str | Iterable[object] | None, item: Callable[[str], T] = str) -> tuple[T, ...] | None:  # type: ignore[assignment]
+def parse_list(value: str | Iterable[Any] | None, item: Callable[[Any], T] = str) -> tuple[T, ...] | None:
     """A comma-separated list (or a sequence) as a tuple of ``item(part)``; None or ``""`` -> None.
 
     None means "the default" to every caller (the profile's seeds, the book plan's datasets).
+    `item` converts one part: `str` (names), `as_int` (seeds) or `as_fold` (folds).
 
     >>> parse_list("croph_b, lfmc")
     ('croph_b', 'lfmc')
@@ -90,19 +91,8 @@ def parse_list(value: str | Iterable[object] | None, item: Callable[[str], T] = 
     """
     if value is None or value == "":
         return None
-    if isinstance(value, str):
-        parts: list[object] = [p.strip() for p in value.split(",") if p.strip()]
-    else:
-        parts = list(value)
-    out = []
-    for p in parts:
-        if item is str:
-            out.append(str(p).strip())
-        elif p is None and item is as_fold:
-            out.append(None)
-        else:
-            out.append(item(p if isinstance(p, str) else str(p)))
-    return tuple(out)  # type: ignore[return-value]
+    parts = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value)
+    return tuple(item(p) for p in parts)
 
 
 def format_list(values: Iterable[object] | None) -> str | None:

@@ -112,6 +112,21 @@ def test_absent_benchmark_page_says_how_to_get_it(tmp_path, monkeypatch):
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("*.json"))  # nothing was trained
 
 
+@pytest.mark.book
+def test_a_notebook_on_an_empty_store_names_the_command_and_trains_nothing(tmp_path, monkeypatch):
+    """As in JupyterLab before any `mdico book`: the page says which runs are missing and how to train them."""
+    import papermill as pm
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    out, store = tmp_path / "07.ipynb", tmp_path / "empty"
+    pm.execute_notebook(str(NOTEBOOKS / "07_loss_curves.ipynb"), str(out), cwd=str(NOTEBOOKS),
+                        parameters={"profile": "smoke", "results_dir": str(store)}, progress_bar=False)
+    text = json.dumps(nbformat.read(out, as_version=4).cells)
+    assert "planned runs are not in the results store" in text
+    assert f"mdico book --profile smoke --only 07_loss_curves --results-dir {store} --sweep-only" in text
+    assert not store.exists()  # nothing was trained
+
+
 # ---------------------------------------------------------------------------------- the smoke book
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, real_data):
@@ -131,6 +146,7 @@ def built(tmp_path_factory, real_data):
 
 
 @pytest.mark.book
+@pytest.mark.slow
 def test_every_page_executed_without_errors(built):
     from mdico_core.experiments import ResultsStore
 
@@ -154,6 +170,7 @@ def test_every_page_executed_without_errors(built):
 
 
 @pytest.mark.book
+@pytest.mark.slow
 def test_html_pages_exist(built):
     html = built["index"].parent
     assert built["index"].is_file()
@@ -174,6 +191,7 @@ def test_html_pages_exist(built):
 
 
 @pytest.mark.book
+@pytest.mark.slow
 def test_rebuild_reuses_the_store(built):
     """A rebuild of one page with the profile's seed spelled out trains nothing new."""
     bookbuild.build_book("smoke", seeds="0", only="07_loss_curves", results_dir=built["results"],
@@ -190,6 +208,7 @@ def _dump_dom(url: str, tmp_path: Path) -> str:
 
 
 @pytest.mark.book
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian: apt-get install chromium)")
 @pytest.mark.parametrize("page", ["index.html", "generated/02_main_results_lfmc.html", "generated/06_tsne.html"])
 def test_pages_render_in_a_browser(built, page, tmp_path):

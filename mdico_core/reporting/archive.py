@@ -100,7 +100,7 @@ def _resolution(registry: str, path: Path) -> Resolution:
         raise ValueError(f"{path} holds runs of {registry!r}, which is not a registered dataset here; register it "
                          "(mdico_core.data.custom.register) to show this archive")
     shown = benchmark_of(registry) or entry.stand_in_for or registry
-    return Resolution(shown, registry, entry.kind, f"archived sweep in {path.name}")
+    return Resolution(shown, registry, entry.kind, f"the archived sweep {path.name} ran on {registry} ({entry.kind} data)")
 
 
 @dataclass(eq=False)

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 # R² is a fraction and the paper prints it with 3 decimals; F1 and accuracy are percentages and
-# the paper prints 1. RMSE and MAE are in target units (LFMC: % moisture, values ~10-50), where one
-# decimal is already below the spread over folds.
+# the paper prints 1. RMSE and MAE are in target units (LFMC: percent moisture content), where one
+# decimal, like F1's, is below the spread over folds.
 DIGITS = {"r2": 3}
 DEFAULT_DIGITS = 1
 
