@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mdico_core.data import DatasetEntry, get_dataset_entry, registered
 
-RESOLVED_KINDS = ("real", "stand-in", "synthetic", "absent")
+RESOLVED_KINDS = ("real", "stand-in", "synthetic", "absent")  # `Resolution.kind`
 
 
 @dataclass(frozen=True)
@@ -84,14 +84,6 @@ def availability(name: str, check: bool = False) -> Availability:
     lines = [entry.how_to_get] if entry.how_to_get else ([note] if note else [])
     lines += [how_to_get(REGISTRY[f]) for f in missing if f in REGISTRY]
     return Availability(False, missing, note, "\n\n".join(lines) or f"see data/README.md for {name}")
-
-
-def dataset_available(name: str) -> bool:
-    """`availability(name).present`, False for an unknown name."""
-    try:
-        return availability(name).present
-    except ValueError:
-        return False
 
 
 def how_to_get(name: str) -> str:
@@ -185,11 +177,6 @@ def resolve(name: str, allow_synthetic: bool = True) -> Resolution:
 def resolve_all(names: Iterable[str], allow_synthetic: bool = True) -> dict[str, Resolution]:
     """``{name: resolve(name)}`` for every name, in order."""
     return {n: resolve(n, allow_synthetic) for n in names}
-
-
-def kind_of(name: str) -> str:
-    """The registry kind of `name` ("real", "stand-in", "synthetic")."""
-    return get_dataset_entry(name).kind
 
 
 def entry_of(name: str) -> DatasetEntry | None:
