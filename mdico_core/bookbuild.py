@@ -2,12 +2,12 @@
 
 ``build_book("quick")`` (``mdico book``) does, in order:
 
-1. ``sweep(plan.all_configs(profile, seeds, folds))`` into the results store: every run the
+1. ``sweep(book_plan.all_configs(profile, seeds, folds))`` into the results store: every run the
    book needs, trained once (the store skips finished runs, so a rebuild, or a rebuild with
    more seeds, only trains what is new);
-2. papermill executes each notebook of ``notebooks/`` into ``book/generated/`` with the
+2. papermill executes each notebook (which only reads the store) of ``notebooks/`` into ``book/generated/`` with the
    parameters injected (02_main_results once per paper benchmark, and once per archived sweep of
-   ``plan.ARCHIVED``, which reads the archive and trains nothing), hides the parameter cells
+   ``book_plan.ARCHIVED``, which reads the archive and trains nothing), hides the parameter cells
    and titles the main-results pages; a failing cell raises, so a broken page fails the build;
 3. ``jupyter-book build book/ -W``: any Sphinx warning fails the build.
 
@@ -26,9 +26,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mdico_core.reporting import plan
+from mdico_core._util import as_fold, as_int, format_list, parse_list, repo_root
+from mdico_core.data.availability import resolve_all
+from mdico_core.reporting import book_plan, paper
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = repo_root()
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BOOK_DIR = REPO_ROOT / "book"
 HIDDEN_TAGS = ("parameters", "injected-parameters")  # cells removed from the pages (the banner states them)
@@ -40,13 +42,14 @@ def pages() -> list[tuple[str, str, dict[str, Any]]]:
     The reproducibility page comes last so that it can report this build's timings.
     """
     out: list[tuple[str, str, dict[str, Any]]] = []
-    for nb in plan.NOTEBOOKS:
-        if nb == "02_main_results":
-            out += [(nb, f"{nb}_{d}", {"dataset": d}) for d in plan.PAPER_DATASETS]
-            out += [(nb, f"{nb}_{d}_archived", {"dataset": d, "archive": path}) for d, path in plan.ARCHIVED.items()]
+    for nb in book_plan.NOTEBOOKS:
+        if nb == book_plan.MAIN:
+            out += [(nb, f"{nb}_{d}", {"dataset": d}) for d in paper.BENCHMARKS]
+            out += [(nb, f"{nb}_{d}_archived", {"dataset": d, "archive": path})
+                    for d, path in book_plan.ARCHIVED.items()]
         else:
             out.append((nb, nb, {}))
-    out.append((plan.REPRODUCIBILITY, plan.REPRODUCIBILITY, {}))
+    out.append((book_plan.REPRODUCIBILITY, book_plan.REPRODUCIBILITY, {}))
     return out
 
 
@@ -60,11 +63,11 @@ def _selected(only: Sequence[str] | None, source: str, name: str) -> bool:
 
 
 def _page_title(source: str, extra: dict[str, Any]) -> str | None:
-    if source == "02_main_results":
+    if source == book_plan.MAIN:
         d = extra["dataset"]
         if extra.get("archive"):
-            return f"# {plan.PAPER_TABLES[d]}: {plan.PAPER_NAMES[d]} at the paper's full protocol (archived sweep)"
-        return f"# {plan.PAPER_TABLES[d]}: {plan.PAPER_NAMES[d]}"
+            return f"# {paper.TABLES[d]}: {paper.NAMES[d]} at the paper's full protocol (archived sweep)"
+        return f"# {paper.TABLES[d]}: {paper.NAMES[d]}"
     return None
 
 
@@ -126,35 +129,54 @@ def jupyter_book_build(book_dir: Path, strict: bool = True) -> None:
                            f"{proc.stderr[-6000:]}")
 
 
+def fill_store(notebook: str, profile: str = "quick", dataset: str | Sequence[str] | None = None,
+               seeds: str | Sequence[int] | None = None, folds: str | Sequence[int | None] | None = None,
+               results_dir: str | Path | None = None, executor: str = "serial",
+               workers: int | None = None) -> Any:
+    """Train the runs page `notebook` reads (at `profile`, for its `dataset` parameter) that the store lacks.
+
+    What a page's banner asks for when its runs are missing (``page.fill_command``); returns the
+    ``SweepReport``.
+    """
+    from mdico_core.experiments import ResultsStore, sweep
+
+    cfgs = book_plan.configs(notebook, profile, dataset, parse_list(seeds, as_int), parse_list(folds, as_fold))
+    return sweep(cfgs, store=ResultsStore(results_dir), executor=executor, workers=workers, progress=True,
+                 profile=profile)
+
+
 def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
-               folds: str | Sequence[int] | None = None, executor: str = "serial", workers: int | None = None,
-               skip_sweep: bool = False, only: str | Sequence[str] | None = None,
+               folds: str | Sequence[int | None] | None = None, executor: str = "serial",
+               workers: int | None = None, skip_sweep: bool = False, only: str | Sequence[str] | None = None,
                results_dir: str | Path | None = None, book_dir: str | Path | None = None,
-               kernel: str | None = None, build: bool = True) -> Path:
+               kernel: str | None = None, build: bool = True, sweep_only: bool = False) -> Path | None:
     """Sweep, execute every notebook, build the book; returns the built ``index.html``.
 
     Args:
         profile: budget profile ("smoke", "quick", "paper").
-        seeds, folds: override the profile's (``"5,6"`` or a list); runs already stored are reused.
+        seeds, folds: override the profile's (``"5,6"``, ``"0,official"`` or a list); runs already
+            stored are reused.
         executor, workers: how the sweep runs (``"serial"``, ``"processes"``, ``"dask"``).
-        skip_sweep: do not sweep up front (each notebook still trains what it misses).
+        skip_sweep: do not sweep (the pages show what the store holds and say what it lacks).
         only: page names (e.g. ``"05_encoders"``, ``"02_main_results_lfmc"`` or ``"02_main_results"``
-            for every main-results page) to execute; the other pages keep their last build, or get a stub.
+            for every main-results page) to sweep and execute; the other pages keep their last
+            build, or get a stub.
         results_dir: the results store (default: ``$MDICO_RESULTS_DIR`` or ``<repo>/results``).
         book_dir: the book folder (default: ``<repo>/book``); pages go to ``<book_dir>/generated``.
         kernel: Jupyter kernel name for papermill (default: the notebooks' own, ``python3``).
         build: run jupyter-book after executing the notebooks.
+        sweep_only: stop after the sweep (no notebook, no book); returns None.
     """
     t_start = time.perf_counter()
-    seeds_t, folds_t = plan.parse_ints(seeds), plan.parse_ints(folds)
-    only_t = plan.parse_names(only)
-    book = Path(book_dir) if book_dir is not None else BOOK_DIR
-    generated = book / "generated"
-    generated.mkdir(parents=True, exist_ok=True)
+    seeds_t, folds_t = parse_list(seeds, as_int), parse_list(folds, as_fold)
+    only_t = parse_list(only)
     results = str(Path(results_dir).resolve()) if results_dir is not None else None
-    bp = plan.book_plan(profile)  # an unknown profile fails here, before any work
-    absent = [d for d, (_, kind) in plan.resolve_all(plan.PAPER_DATASETS, bp.synthetic_fallback).items()
-              if kind == "absent"]
+    bp = book_plan.book_plan(profile)  # an unknown profile fails here, before any work
+    chosen = [p for p in pages() if _selected(only_t, p[0], p[1])]
+    if only_t and not chosen:
+        valid = sorted({p[0] for p in pages()} | {p[1] for p in pages()})
+        raise ValueError(f"--only {only_t} matches no page; valid pages: {', '.join(valid)}")
+    absent = [d for d, r in resolve_all(paper.BENCHMARKS, bp.synthetic_fallback).items() if r.kind == "absent"]
     if absent:  # the build goes on (those pages say how to get the data), but not silently
         print(f"warning: no data for {', '.join(absent)} (nor a stand-in): their pages will say 'not run'. "
               "Get it with `make data` / `mdico data fetch <dataset>` or `mdico data seed <folder>`; "
@@ -162,30 +184,15 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the kernels inherit it; 2-core laptops stay usable
     info: dict[str, Any] = {"profile": profile, "seeds": seeds_t or "profile", "folds": folds_t or "profile",
                             "executor": executor, "workers": workers or "default"}
-
-    chosen = [p for p in pages() if _selected(only_t, p[0], p[1])]
-    if only_t and not chosen:
-        valid = sorted({p[0] for p in pages()} | {p[1] for p in pages()})
-        raise ValueError(f"--only {only_t} matches no page; valid pages: {', '.join(valid)}")
     if not skip_sweep:
-        from mdico_core.experiments import ResultsStore, sweep
+        info.update(_sweep(chosen if only_t else None, profile, seeds_t, folds_t, results, executor, workers))
+    if sweep_only:
+        return None
 
-        if only_t:
-            cfgs = plan.dedupe(c for src, _, extra in chosen if not extra.get("archive")
-                                for c in plan.configs(src, profile, extra.get("dataset"), seeds_t, folds_t))
-        else:
-            cfgs = plan.all_configs(profile, seeds_t, folds_t)
-        report = sweep(cfgs, store=ResultsStore(results), executor=executor, workers=workers, progress=True,
-                       profile=profile)
-        info.update(runs_planned=len(cfgs), runs_trained=report.done, runs_reused=report.skipped,
-                    runs_failed=report.failed, sweep_s=round(report.wall_time_s, 1))
-        if report.failed:
-            print(f"warning: {report.failed} run(s) failed; their pages list them "
-                  f"(the next build retries them): {report.failed_ids}", file=sys.stderr)
-
-    base = {"profile": profile, "seeds": ",".join(map(str, seeds_t)) if seeds_t else None,
-            "folds": ",".join(map(str, folds_t)) if folds_t else None, "results_dir": results,
-            "executor": executor}
+    book = Path(book_dir) if book_dir is not None else BOOK_DIR
+    generated = book / "generated"
+    generated.mkdir(parents=True, exist_ok=True)
+    base = {"profile": profile, "seeds": format_list(seeds_t), "folds": format_list(folds_t), "results_dir": results}
     info_path = generated / "build_info.json"
     info_path.write_text(json.dumps(info, indent=1))
     timings: dict[str, float] = {}
@@ -207,6 +214,25 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     return book / "_build" / "html" / "index.html"
 
 
+def _sweep(chosen: list | None, profile: str, seeds: tuple | None, folds: tuple | None, results: str | None,
+           executor: str, workers: int | None) -> dict[str, Any]:
+    """Train every run of the `chosen` pages (None: the whole book) the store lacks; the build log's lines."""
+    from mdico_core.experiments import ResultsStore, sweep
+
+    if chosen is None:
+        cfgs = book_plan.all_configs(profile, seeds, folds)
+    else:
+        cfgs = book_plan.dedupe(c for src, _, extra in chosen if not extra.get("archive")
+                                for c in book_plan.configs(src, profile, extra.get("dataset"), seeds, folds))
+    report = sweep(cfgs, store=ResultsStore(results), executor=executor, workers=workers, progress=True,
+                   profile=profile)
+    if report.failed:
+        print(f"warning: {report.failed} run(s) failed; their pages list them "
+              f"(the next build retries them): {report.failed_ids}", file=sys.stderr)
+    return {"runs_planned": len(cfgs), "runs_trained": report.done, "runs_reused": report.skipped,
+            "runs_failed": report.failed, "sweep_s": round(report.wall_time_s, 1)}
+
+
 def _execute_pages(chosen: list, generated: Path, base: dict[str, Any], kernel: str | None, info: dict[str, Any],
                    info_path: Path, timings: dict[str, float]) -> None:
     """Execute the `chosen` pages in order; the others keep their last build or get a stub."""
@@ -218,7 +244,7 @@ def _execute_pages(chosen: list, generated: Path, base: dict[str, Any], kernel: 
             if not dest.is_file():
                 stub_notebook(src, dest, title)
             continue
-        if source == plan.REPRODUCIBILITY:  # it reports this build: write the log before it runs
+        if source == book_plan.REPRODUCIBILITY:  # it reports this build: write the log before it runs
             info["notebooks_s"] = round(sum(timings.values()), 1)
             info["slowest_pages"] = ", ".join(f"{k} {v:.0f} s" for k, v in
                                               sorted(timings.items(), key=lambda kv: -kv[1])[:3])
@@ -232,10 +258,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mdico book", description=__doc__.splitlines()[0])
     p.add_argument("--profile", default="quick", help="budget profile: smoke, quick or paper (default: quick)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 5,6 (default: the profile's)")
-    p.add_argument("--folds", default=None, help="comma-separated folds, e.g. 0,1 (default: the profile's)")
+    p.add_argument("--folds", default=None,
+                   help="comma-separated folds, e.g. 0,1, or 'official' (default: the profile's)")
     p.add_argument("--executor", default="serial", choices=("serial", "processes", "dask"))
     p.add_argument("--workers", type=int, default=None, help="parallel workers of the executor")
-    p.add_argument("--skip-sweep", action="store_true", help="do not sweep every run up front")
+    p.add_argument("--skip-sweep", action="store_true",
+                   help="do not train: the pages show what the store holds and say what it lacks")
+    p.add_argument("--sweep-only", action="store_true",
+                   help="only train the runs of the pages (all, or --only); execute no notebook")
     p.add_argument("--only", default=None, help="comma-separated pages to execute, e.g. 05_encoders")
     p.add_argument("--results-dir", default=None, help="results store (default: $MDICO_RESULTS_DIR or results/)")
     p.add_argument("--book-dir", default=None, help="book folder (default: book/)")
@@ -243,8 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-build", action="store_true", help="execute the notebooks but do not run jupyter-book")
     a = p.parse_args(argv)
     index = build_book(a.profile, a.seeds, a.folds, a.executor, a.workers, a.skip_sweep, a.only, a.results_dir,
-                       a.book_dir, a.kernel, build=not a.no_build)
-    print(index)
+                       a.book_dir, a.kernel, build=not a.no_build, sweep_only=a.sweep_only)
+    if index is not None:
+        print(index)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Every encoder is built as ``Name(in_channels, seq_len, **options)`` and maps a batch
 ``(B, T, C)`` (time series) or ``(B, C, H, W)`` (image; ``seq_len`` ignored) to ``(B, 128)``.
-Sizes follow Table A1 of the paper (``data/paper_tables/tableA1_params_thousands.csv``); every
+Sizes follow Table A1 of the paper (``mdico_core/reporting/paper_tables/tableA1_params_thousands.csv``); every
 encoder ends in the paper's projection (Sec. 4.3: "a linear layer of 128 units with 20% dropout"),
 here dropout followed by ``Linear(-> 128)`` with no activation after it, as in the released code.
 

@@ -51,3 +51,18 @@ def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv(cache.ENV_MIRROR, raising=False)
     cache.clear_memo()
     return root
+
+
+@pytest.fixture
+def present_only(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[str], bool]], None]:
+    """``present_only(pred)``: only the registered datasets whose name satisfies `pred` count as here."""
+    from mdico_core.data import availability as av
+
+    def only(pred: Callable[[str], bool]) -> None:
+        def fake(name: str, check: bool = False) -> av.Availability:
+            av.get_dataset_entry(name)  # unknown names still raise
+            return av.Availability(bool(pred(name)), note="" if pred(name) else "absent in this test")
+
+        monkeypatch.setattr(av, "availability", fake)
+
+    return only

@@ -9,9 +9,9 @@ import pytest
 
 from mdico_core.cli import main
 from mdico_core.experiments import ResultsStore, RunConfig, train_config
-from mdico_core.reporting import plan
+from mdico_core.reporting import book_plan
 from mdico_core.reporting.archive import REPO_ROOT, archived_page, export_runs, read_runs
-from mdico_core.reporting.tables import compare_with_paper
+from mdico_core.reporting.compare import compare_with_paper
 
 PROV = {"profile": "paper", "git_commit": "0123456789abcdef0123456789abcdef01234567", "git_dirty": False,
         "device": "cpu (x86_64, 1 threads)", "timestamp": "2026-11-27T10:40:36+00:00"}
@@ -148,7 +148,7 @@ def test_archived_page_states_what_was_run(tmp_path):
     _fill(store)
     export_runs("lfmc", tmp_path / "a.csv", profile="paper", store=store)
     pg = archived_page(tmp_path / "a.csv", "lfmc")
-    assert pg.datasets == {"lfmc": ("lfmc", "real")}
+    assert {b: (r.dataset, r.kind) for b, r in pg.datasets.items()} == {"lfmc": ("lfmc", "real")}
     banner = pg.banner()
     assert "Archived sweep: its runs were not re-trained by this build" in banner
     assert "Profile `paper`; folds 0, 1, 2 of 10; seeds 0, 1; 13 runs shown" in banner
@@ -188,7 +188,7 @@ def test_cli_export_and_table_from_the_archive_match_the_store(tmp_path, capsys)
 # ---------------------------------------------------------------------------------- the shipped archive
 @pytest.fixture(scope="module")
 def shipped() -> pd.DataFrame:
-    return read_runs(plan.ARCHIVED["lfmc"])
+    return read_runs(book_plan.ARCHIVED["lfmc"])
 
 
 def test_shipped_lfmc_archive_is_the_whole_paper_protocol(shipped):

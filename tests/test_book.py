@@ -18,7 +18,8 @@ nbformat = pytest.importorskip("nbformat", reason="the book extras are not insta
 pytest.importorskip("papermill", reason="the book extras are not installed: pip install -e '.[book]'")
 
 from mdico_core import bookbuild  # noqa: E402
-from mdico_core.reporting import plan  # noqa: E402
+from mdico_core.data.availability import resolve  # noqa: E402
+from mdico_core.reporting import book_plan, paper  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -27,7 +28,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or (
 
 
 # ---------------------------------------------------------------------------------- sources (fast)
-@pytest.mark.parametrize("name", [*plan.NOTEBOOKS, plan.REPRODUCIBILITY])
+@pytest.mark.parametrize("name", [*book_plan.NOTEBOOKS, book_plan.REPRODUCIBILITY])
 def test_notebook_source_is_clean_and_parameterized(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     nbformat.validate(nb)
@@ -36,10 +37,35 @@ def test_notebook_source_is_clean_and_parameterized(name):
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one cell tagged `parameters`"
     names = {line.split("=")[0].strip() for line in params[0].source.splitlines() if "=" in line}
-    assert {"profile", "seeds", "folds", "results_dir", "executor"} <= names
+    assert {"profile", "seeds", "folds", "results_dir"} <= names
+    assert not {"executor", "workers", "run"} & names, "pages never train: no training parameters"
     assert 'profile = "quick"' in params[0].source
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     assert str(REPO.parent) not in json.dumps(nb)  # no machine paths in committed files
+
+
+@pytest.mark.parametrize("name", [*book_plan.NOTEBOOKS, book_plan.REPRODUCIBILITY])
+def test_notebook_code_names_only_what_the_library_has(name):
+    """Every ``module.attribute`` a notebook uses exists (a renamed helper fails here, not in the build)."""
+    import ast
+    import importlib
+
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    tree = ast.parse("\n".join(c.source for c in nb.cells if c.cell_type == "code"))
+    modules = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mdico_core"):
+            for a in node.names:
+                target = f"{node.module}.{a.name}"
+                try:
+                    modules[a.asname or a.name] = importlib.import_module(target)
+                except ModuleNotFoundError:
+                    assert hasattr(importlib.import_module(node.module), a.name), target
+    used = [(n.value.id, n.attr) for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in modules]
+    assert used, "the notebook uses the library"
+    missing = [f"{m}.{a}" for m, a in used if not hasattr(modules[m], a)]
+    assert not missing, f"{name} uses names the library does not have: {missing}"
 
 
 def test_toc_lists_exactly_the_generated_pages():
@@ -74,7 +100,7 @@ def test_absent_benchmark_page_says_how_to_get_it(tmp_path, monkeypatch):
     """TreeSatAI-TS at the quick profile (no synthetic fallback) when its imagery is absent: no run."""
     import papermill as pm
 
-    if plan.resolve_dataset("tsaits", allow_synthetic=False)[1] != "absent":
+    if resolve("tsaits", allow_synthetic=False).kind != "absent":
         pytest.skip("TreeSatAI-TS is present here")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out = tmp_path / "tsaits.ipynb"
@@ -84,6 +110,21 @@ def test_absent_benchmark_page_says_how_to_get_it(tmp_path, monkeypatch):
     text = json.dumps(nbformat.read(out, as_version=4).cells)
     assert "is not present here" in text and "huggingface.co" in text
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("*.json"))  # nothing was trained
+
+
+@pytest.mark.book
+def test_a_notebook_on_an_empty_store_names_the_command_and_trains_nothing(tmp_path, monkeypatch):
+    """As in JupyterLab before any `mdico book`: the page says which runs are missing and how to train them."""
+    import papermill as pm
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    out, store = tmp_path / "07.ipynb", tmp_path / "empty"
+    pm.execute_notebook(str(NOTEBOOKS / "07_loss_curves.ipynb"), str(out), cwd=str(NOTEBOOKS),
+                        parameters={"profile": "smoke", "results_dir": str(store)}, progress_bar=False)
+    text = json.dumps(nbformat.read(out, as_version=4).cells)
+    assert "planned runs are not in the results store" in text
+    assert f"mdico book --profile smoke --only 07_loss_curves --results-dir {store} --sweep-only" in text
+    assert not store.exists()  # nothing was trained
 
 
 # ---------------------------------------------------------------------------------- the smoke book
@@ -105,6 +146,7 @@ def built(tmp_path_factory, real_data):
 
 
 @pytest.mark.book
+@pytest.mark.slow
 def test_every_page_executed_without_errors(built):
     from mdico_core.experiments import ResultsStore
 
@@ -118,16 +160,17 @@ def test_every_page_executed_without_errors(built):
         injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
         assert 'profile = "smoke"' in injected.source
         if source == "02_main_results":
-            assert nb.cells[0].source.startswith(f"# {plan.PAPER_TABLES[extra['dataset']]}: ")
+            assert nb.cells[0].source.startswith(f"# {paper.TABLES[extra['dataset']]}: ")
     store = ResultsStore(built["results"])
     # AnySat is "not reproduced" without its weights (by design); nothing else may fail
     assert [f for f in store.failures() if f.get("status") != "not_reproduced"] == []
-    assert len(store.records()) == len(plan.all_configs("smoke"))
+    assert len(store.records()) == len(book_plan.all_configs("smoke"))
     info = json.loads((gen / "build_info.json").read_text())
-    assert info["runs_trained"] == len(plan.all_configs("smoke")) and info["runs_failed"] == 0
+    assert info["runs_trained"] == len(book_plan.all_configs("smoke")) and info["runs_failed"] == 0
 
 
 @pytest.mark.book
+@pytest.mark.slow
 def test_html_pages_exist(built):
     html = built["index"].parent
     assert built["index"].is_file()
@@ -148,6 +191,7 @@ def test_html_pages_exist(built):
 
 
 @pytest.mark.book
+@pytest.mark.slow
 def test_rebuild_reuses_the_store(built):
     """A rebuild of one page with the profile's seed spelled out trains nothing new."""
     bookbuild.build_book("smoke", seeds="0", only="07_loss_curves", results_dir=built["results"],
@@ -164,6 +208,7 @@ def _dump_dom(url: str, tmp_path: Path) -> str:
 
 
 @pytest.mark.book
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian: apt-get install chromium)")
 @pytest.mark.parametrize("page", ["index.html", "generated/02_main_results_lfmc.html", "generated/06_tsne.html"])
 def test_pages_render_in_a_browser(built, page, tmp_path):

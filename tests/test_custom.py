@@ -35,10 +35,8 @@ def clean_registry(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(data, "DATASETS", dict(data.DATASETS))
     monkeypatch.setattr(data, "_LOADED", {})
     import mdico_core.data.custom as custom
-    import mdico_core.data.info as info
 
     monkeypatch.setattr(custom, "DATASETS", data.DATASETS)
-    monkeypatch.setattr(info, "DATASETS", data.DATASETS)
     return data.DATASETS
 
 

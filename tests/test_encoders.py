@@ -14,7 +14,7 @@ from mdico_core.encoders import EMB_DIM, ENCODERS, IMAGE_ENCODERS, ResNet50, bui
 
 torch.set_num_threads(1)
 
-TABLE_A1 = Path(__file__).resolve().parents[1] / "data" / "paper_tables" / "tableA1_params_thousands.csv"
+TABLE_A1 = Path(__file__).resolve().parents[1] / "mdico_core" / "reporting" / "paper_tables" / "tableA1_params_thousands.csv"
 # per-sample shapes of the paper's modalities (Table A1 columns); images are (C, H, W)
 SHAPES = {
     "croph_s1": (12, 2),

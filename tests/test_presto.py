@@ -1,4 +1,4 @@
-"""The real stand-ins from Presto: algae_blooms (for CropH-m) and presto_lfmc (3 modalities)."""
+"""The real stand-ins from Presto: algae_blooms (CropH-m), algae_blooms_binary (CropH-b), presto_lfmc (LFMC)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from mdico_core.data.cropharvest import BANDS, S2_BANDS
 from mdico_core.data.info import describe
 from mdico_core.data.presto import (
     ALGAE_FILES,
+    BLOOM_SEVERITY,
     ERA5_SRTM_BANDS,
     LFMC_FILES,
     load_algae_blooms,
+    load_algae_blooms_binary,
     load_presto_lfmc,
 )
 from mdico_core.methods import ProblemSpec, build_method
@@ -44,6 +46,25 @@ def test_algae_blooms_is_a_labelled_stand_in_with_cropharvest_views(algae) -> No
     assert {"lat", "lon", "is_test"} <= set(ds.metadata) and ds.split is None  # 10-fold CV, as CropHarvest
 
 
+def test_algae_blooms_binary_is_bloom_or_not_on_the_same_lakes(algae) -> None:
+    multi, _, severity = algae
+    ds = load_algae_blooms_binary()
+    assert ds.stand_in and ds.task == "binary" and ds.n_classes == 2 and len(ds) == 1122
+    assert "STAND-IN for CropH-b" in describe("algae_blooms_binary", load=False)["description"]
+    assert BLOOM_SEVERITY == 2
+    # bloom = any severity above 1; by hand from the raw severities, and the class balance it gives
+    assert ds.target.tolist() == [int(s >= 2) for s in severity]
+    assert np.bincount(ds.target).tolist() == [246, 876]
+    assert ds.class_names == ["no bloom (severity 1)", "bloom (severity 2-5)"]
+    for m in ("S1", "S2"):  # the same inputs as the multi-class stand-in
+        assert np.array_equal(ds.modalities[m], multi.modalities[m])
+    assert (ds.metadata["severity"] == severity).all()
+    # stratified 10-fold CV keeps no-bloom lakes in every test fold
+    for fold in range(10):
+        _, _, test = ds.split_indices(fold=fold, k=10, seed=0)
+        assert 20 <= int((ds.target[test] == 0).sum()) <= 30
+
+
 def test_presto_lfmc_has_three_modalities(lfmc) -> None:
     ds, raw = lfmc
     assert ds.stand_in and ds.task == "regression" and len(ds) == 2313
@@ -55,10 +76,10 @@ def test_presto_lfmc_has_three_modalities(lfmc) -> None:
     assert 16 < ds.target.min() and ds.target.max() < 400
 
 
-@pytest.mark.parametrize("name", ["algae_blooms", "presto_lfmc"])
+@pytest.mark.parametrize("name", ["algae_blooms", "algae_blooms_binary", "presto_lfmc"])
 @pytest.mark.parametrize("method", ["mdico", "individual"])
 def test_methods_train_on_the_stand_ins(real_data, name: str, method: str) -> None:
-    real_data(*(ALGAE_FILES if name == "algae_blooms" else LFMC_FILES))
+    real_data(*(LFMC_FILES if name == "presto_lfmc" else ALGAE_FILES))
     torch.manual_seed(0)
     ds = load_dataset(name)
     tr, va, te = ds.split_indices(fold=0, k=10, seed=0)
@@ -72,4 +93,4 @@ def test_methods_train_on_the_stand_ins(real_data, name: str, method: str) -> No
     for m in ds.modality_names:  # single-modality inference for every modality, 3 for presto_lfmc
         p = predict(model, data["test"]["x"], m)
         assert np.isfinite(p).all()
-        assert p.shape == ((32, ds.n_classes) if ds.task == "multiclass" else (32,))
+        assert p.shape == ((32,) if ds.task == "regression" else (32, ds.n_classes))

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from mdico_core.reporting import format as fmt
 from mdico_core.reporting import stats
 from mdico_core.reporting.concordance import check_cell, concordance, concordance_verdict, interval
 from mdico_core.reporting.ranks import friedman_nemenyi, rank_blocks, rank_caption, rank_test
@@ -111,11 +112,11 @@ def test_bayes_matches_baycomp_correlated_ttest():
 
 # ---------------------------------------------------------------------------------- policy
 def test_no_p_or_std_below_five_runs():
-    assert stats.fmt_p(0.01, n=1) == "n = 1" and stats.fmt_p(0.01, n=4) == "n = 4"
-    assert stats.fmt_p(0.01, n=5) == "0.010" and stats.fmt_p(1e-5) == "<0.001" and stats.fmt_p(np.nan) == "–"
-    assert stats.fmt_mean_std(61.23, 2.0, n=1) == "61.2 (n = 1)"
-    assert stats.fmt_mean_std(61.23, 2.04, n=5) == "61.2 ± 2.0"
-    assert stats.fmt_prob(0.456, n=3) == "n = 3" and stats.fmt_prob(0.456, n=10) == "0.46"
+    assert fmt.fmt_p(0.01, n=1) == "n = 1" and fmt.fmt_p(0.01, n=4) == "n = 4"
+    assert fmt.fmt_p(0.01, n=5) == "0.010" and fmt.fmt_p(1e-5) == "<0.001" and fmt.fmt_p(np.nan) == "–"
+    assert fmt.fmt_mean_std(61.23, 2.0, n=1) == "61.2 (n = 1)"
+    assert fmt.fmt_mean_std(61.23, 2.04, n=5) == "61.2 ± 2.0"
+    assert fmt.fmt_prob(0.456, n=3) == "n = 3" and fmt.fmt_prob(0.456, n=10) == "0.46"
 
 
 def test_verdict_words_follow_the_test():

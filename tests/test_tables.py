@@ -1,115 +1,105 @@
-"""aggregate / paired_test / compare_with_paper against hand computations on a handmade frame."""
+"""The book's table layouts (reporting/tables.py) on small handmade frames."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import wilcoxon
 
-from mdico_core.reporting.tables import (
-    VIEW_TO_PAPER,
-    aggregate,
-    compare_with_paper,
-    paired_test,
-    paper_table,
-    to_markdown,
-)
-
-RNG = np.random.default_rng(0)
-IND = {(f, s): RNG.uniform(0.2, 0.3) for f in range(3) for s in range(2)}
-MDI = {(f, s): RNG.uniform(0.2, 0.3) for f in range(3) for s in range(2)}
+from mdico_core.reporting import tables as tb
+from mdico_core.reporting.format import fmt_mean_std
 
 
-def _frame(dataset: str = "lfmc") -> pd.DataFrame:
+def _cmp() -> pd.DataFrame:
+    rows = [("individual", "Individual", "default", "S1", 70.0, 1.0, 71.5, None),
+            ("mdico", "MDiCo", "default", "S1", 72.0, np.nan, 73.5, 0.04),
+            ("mdico", "MDiCo", "no_cont", "S1", 69.0, 2.0, 70.4, 0.5),
+            ("mdico", "MDiCo", "default", "S1:shared", 60.0, 1.0, 71.7, 0.01),
+            ("mdico", "MDiCo", "default", "S1:specific", 65.0, 1.0, 71.5, 0.02)]
+    df = pd.DataFrame(rows, columns=["method", "paper_method", "variant", "view", "mean", "std", "paper",
+                                     "p_vs_individual"])
+    df["n"] = 3
+    df["ours"] = [fmt_mean_std(m, s) for m, s in zip(df["mean"], df["std"])]
+    df["diff"] = df["mean"] - df["paper"]
+    df["note"] = ""
+    df["metric"] = "f1_weighted"
+    return df
+
+
+def test_comparison_display_formats_rows():
+    out = tb.comparison_display(_cmp(), 1)
+    first = out.iloc[1]
+    assert first["method"] == "MDiCo" and first["ours (mean ± std)"] == "72.0"
+    assert first["ours − paper"] == "-1.5" and first["p vs Individual"] == "0.040"
+    assert out.iloc[2]["method"] == "MDiCo (w/o contrastive loss)"
+    assert tb.comparison_display(_cmp().iloc[:0]).empty
+
+
+def test_cell_summary_and_paper_cell():
+    assert tb.cell_summary(_cmp(), "mdico", "S1") == {"ours": "72.0", "paper": "73.5", "diff": "-1.5",
+                                                      "p": "0.040", "n": "3"}
+    assert tb.cell_summary(_cmp(), "mdico", "S2")["ours"] == "n/a"
+    assert tb.paper_cell("lfmc", "MDiCo", "L8", 3) == "0.467"
+    assert tb.paper_cell("lfmc", "MDiCo", "nope", 3) == "n/a"
+
+
+def test_wide_by_view_layouts():
+    wide = tb.wide_by_view(_cmp(), tb.ablation_rows(), digits=1)
+    assert list(wide.index) == ["Individual", "MDiCo", "w/o contrastive loss"]
+    assert list(wide.columns.get_level_values(0).unique()) == ["S1"]  # Table 6: no shared/specific views
+    assert wide.loc["w/o contrastive loss", ("S1", "ours")] == "69.0 ± 2.0"
+    assert wide.loc["MDiCo", ("S1", "paper")] == "73.5"
+    t7 = tb.wide_by_view(_cmp(), {("mdico", "default"): "MDiCo"}, view_label=tb.split_mode)
+    assert list(t7.index) == ["MDiCo", "MDiCo: shared features only", "MDiCo: specific features only"]
+    assert tb.shared_vs_specific(_cmp()) == {"specific": 1, "shared": 0}
+    rows = tb.mode_rows(_cmp()[_cmp()["method"] == "mdico"])
+    assert set(rows["row"]) == {"both", "shared", "specific"}
+
+
+def _agg() -> pd.DataFrame:
     rows = []
-    for (f, s), v in IND.items():
-        rows.append(("individual", "default", "S1", f, s, v))
-        rows.append(("individual", "default", "L8", f, s, v + 0.2))
-    for (f, s), v in MDI.items():
-        rows.append(("mdico", "default", "S1", f, s, v))
-        rows.append(("mdico", "default", "S1:shared", f, s, v - 0.05))
-    df = pd.DataFrame(rows, columns=["method", "variant", "view", "fold", "seed", "value"])
-    df = df.assign(dataset=dataset, encoder="tempcnn", protocol="paper", metric="r2", task="regression",
-                   status="done", run_id="x")
-    extra = df.assign(metric="rmse", value=df["value"] * 10)  # another metric, ignored by default
-    return pd.concat([extra, df]).sample(frac=1, random_state=1).reset_index(drop=True)  # any row order
+    for method, variant, protocol, mean in [("individual", "default", "paper", 0.40),
+                                            ("mdico", "default", "paper", 0.45),
+                                            ("mdico", "default", "released", 0.48),
+                                            ("mdico", "released", "released", 0.50)]:
+        rows.append({"dataset": "lfmc", "method": method, "variant": variant, "encoder": "tempcnn",
+                     "protocol": protocol, "view": "L8", "metric": "r2", "mean": mean, "std": 0.01, "n": 3})
+    return pd.DataFrame(rows)
 
 
-def test_aggregate_by_hand():
-    agg = aggregate(_frame())
-    assert set(agg["metric"]) == {"r2"}  # the primary metric of a regression task
-    row = agg[(agg["method"] == "individual") & (agg["view"] == "S1")].iloc[0]
-    vals = np.array(list(IND.values()))
-    assert row["mean"] == pytest.approx(vals.mean())
-    assert row["std"] == pytest.approx(np.sqrt(((vals - vals.mean()) ** 2).sum() / (len(vals) - 1)))
-    assert row["n"] == 6
-    rmse = aggregate(_frame(), metric="rmse")
-    assert set(rmse["metric"]) == {"rmse"} and len(rmse) == len(agg)
+def test_released_table_and_gap():
+    tests = pd.DataFrame([{"dataset": "lfmc", "method": "mdico", "variant": "default", "protocol": "paper",
+                           "view": "L8", "p_value": 0.25, "n_pairs": 3}])
+    out = tb.released_table(_agg(), tests)
+    assert list(out["setting"][out["method"] == "MDiCo"]) == [
+        "paper model, paper protocol", "paper model, released protocol", "released code (model + protocol)"]
+    row = out[(out["method"] == "MDiCo") & (out["setting"] == "released code (model + protocol)")].iloc[0]
+    assert row["vs default"] == "+0.050"
+    assert out[(out["method"] == "MDiCo") & (out["setting"] == "paper model, paper protocol")].iloc[0][
+        "p vs Individual"] == "0.250"
+    assert tb.released_gap(_agg(), ("mdico", "default", "released"), ("mdico", "default", "paper")).startswith(
+        "+0.030")
+    assert tb.released_gap(_agg().iloc[:0], ("a", "b", "c"), ("a", "b", "c")) == "n/a"
 
 
-def test_paired_test_by_hand():
-    pt = paired_test(_frame())
-    assert set(pt["method"]) == {"mdico"}  # the baseline is not tested against itself
-    keys = sorted(IND)
-    ind = np.array([IND[k] for k in keys])
-    mdi = np.array([MDI[k] for k in keys])
-    row = pt[pt["view"] == "S1"].iloc[0]
-    assert row["n_pairs"] == 6
-    assert row["mean_diff"] == pytest.approx((mdi - ind).mean())
-    assert row["p_value"] == pytest.approx(wilcoxon(mdi, ind).pvalue)
-    shared = pt[pt["view"] == "S1:shared"].iloc[0]  # compared with Individual's S1
-    assert shared["p_value"] == pytest.approx(wilcoxon(mdi - 0.05, ind).pvalue)
+def test_encoder_gains():
+    agg = pd.concat([_agg().iloc[:2].assign(encoder="mlp"), _agg().iloc[:2]], ignore_index=True)
+    tests = pd.DataFrame([{"dataset": "lfmc", "method": "mdico", "variant": "default", "encoder": "mlp",
+                           "view": "L8", "p_value": 0.5, "n_pairs": 3}])
+    out = tb.encoder_gains(agg, tests)
+    assert list(out["encoder"]) == ["MLP", "TempCNN"]
+    assert out["MDiCo − Individual"].tolist() == pytest.approx([0.05, 0.05])
+    assert out["p"].tolist() == ["0.500", "–"]
 
 
-def test_paired_test_edge_cases():
-    df = _frame()
-    same = df[df["method"] == "individual"].assign(method="copy")
-    pt = paired_test(pd.concat([df, same]))
-    assert (pt[pt["method"] == "copy"]["p_value"] == 1.0).all()
-    only = paired_test(df[df["method"] == "mdico"])
-    assert (only["n_pairs"] == 0).all() and only["p_value"].isna().all()
+def test_encoder_parameters_match_the_encoder_classes():
+    from mdico_core.encoders import build_encoder
 
-
-def test_compare_with_paper_lfmc():
-    df = _frame()
-    nr = pd.DataFrame([{"dataset": "lfmc", "method": "anysat", "variant": "default", "encoder": "tempcnn",
-                        "protocol": "paper", "fold": 0, "seed": 0, "view": None, "metric": None,
-                        "value": np.nan, "task": "regression", "status": "not_reproduced",
-                        "message": "pretrained weights absent", "run_id": "y"}])
-    table = compare_with_paper(pd.concat([df, nr], ignore_index=True), "lfmc", include_missing=False)
-    ind = table[(table["method"] == "individual") & (table["view"] == "S1")].iloc[0]
-    assert ind["paper"] == pytest.approx(0.242) and ind["paper_column"] == "sentinel1"
-    assert ind["diff"] == pytest.approx(np.mean(list(IND.values())) - 0.242)
-    assert ind["ours"] == f"{ind['mean']:.3f} ± {ind['std']:.3f}"
-    assert table[(table["method"] == "individual") & (table["view"] == "L8")].iloc[0]["paper"] == pytest.approx(0.432)
-    mdi = table[(table["method"] == "mdico") & (table["view"] == "S1")].iloc[0]
-    assert mdi["paper"] == pytest.approx(0.248) and mdi["p_vs_individual"] == pytest.approx(
-        wilcoxon([MDI[k] for k in sorted(MDI)], [IND[k] for k in sorted(IND)]).pvalue)
-    shared = table[table["view"] == "S1:shared"].iloc[0]
-    assert shared["paper"] == pytest.approx(0.226) and "Table 7" in shared["source"]  # shared features only
-    anysat = table[table["method"] == "anysat"].iloc[0]
-    assert anysat["ours"] == "not reproduced" and "pretrained weights absent" in anysat["note"]
-    full = compare_with_paper(df, "lfmc")
-    assert "ESensI" in set(full.loc[full["note"] == "not run", "paper_method"])
-
-
-def test_stand_in_is_labelled():
-    df = _frame("algae_blooms").replace({"L8": "S2"}).assign(metric="f1_weighted", task="multiclass")
-    table = compare_with_paper(df, "algae_blooms", include_missing=False)
-    ind = table[(table["method"] == "individual") & (table["view"] == "S2")].iloc[0]
-    assert ind["paper"] == pytest.approx(72.2)  # CropH-m, Table 3
-    assert (table["note"] == "stand-in for croph_m").all()
-
-
-def test_paper_tables():
-    assert list(paper_table("lfmc")["method"])[:2] == ["InputFu", "Individual"]
-    assert paper_table("table6").equals(paper_table("ablation"))
-    assert set(VIEW_TO_PAPER["lfmc"].values()) <= set(paper_table("lfmc").columns)
-    with pytest.raises(ValueError, match="valid names"):
-        paper_table("table99")
-
-
-def test_to_markdown():
-    md = to_markdown(pd.DataFrame({"a": [1.23456, np.nan], "b": ["x|y", None]}))
-    assert md.splitlines() == ["| a | b |", "|---|---|", "| 1.23 | x\\|y |", "|  |  |"]
+    long = tb.encoder_parameters(encoders=("mlp", "lstm"))
+    assert set(long["column"]) == {"croph_s1", "croph_s2", "lfmc_s1", "lfmc_l8"}  # no TSAITS for these
+    row = long[(long["encoder"] == "MLP") & (long["column"] == "lfmc_s1")].iloc[0]
+    assert row["ours_k"] == round(tb.count_parameters(build_encoder("mlp", (4, 3))) / 1000)
+    assert row["paper_k"] == 35
+    assert abs(long["diff_pct"]).max() < 10
+    wide = tb.wide_parameters(long)
+    assert list(wide.index) == ["MLP", "LSTM"] and wide.loc["MLP", "lfmc_s1"].endswith("(35)")

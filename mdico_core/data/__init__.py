@@ -6,7 +6,7 @@ with `register_dataset`; users register their own data the same way (see ``custo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from mdico_core.data.dataset import (
@@ -17,21 +17,36 @@ from mdico_core.data.dataset import (
     Normalizer,
 )
 
+KINDS = ("real", "stand-in", "synthetic")  # what a registered dataset is
+
 
 @dataclass(frozen=True)
 class DatasetEntry:
-    """A registered dataset: how to load it and what to say about it.
+    """A registered dataset: how to load it, what it is, and how to tell whether it is here.
 
     Attributes:
         name: registry name, as on the command line.
         loader: builds the dataset (reads through the cache; raises DatasetNotFoundError).
-        paper_name: as in the paper ("LFMC", "CropH-b", ...), or "" for data not in the paper.
+        paper_name: as in the paper ("LFMC", "CropH-b", ...) for one of its benchmarks, else "".
         task: the task type.
         description: one line for ``mdico data info``.
         files: logical names of the cache files it reads (see ``cache.py``).
         source, licence: provenance.
-        stand_in_for: registry name of the paper benchmark it stands in for, if any.
+        kind: "real" (a paper benchmark, or real data of your own), "stand-in" (real data of
+            another problem with the same task, run in place of a paper benchmark that is absent, always labelled so) or
+            "synthetic" (seeded toy data, for tests and smoke builds).
+        stand_in_for: for a stand-in or synthetic dataset, the registry name of the paper benchmark
+            it replaces (same task).
+        views_as: a stand-in's modality -> the benchmark's modality it is compared with, where
+            the names differ (e.g. ``{"S2": "L8"}``: its optical series plays LFMC's Landsat-8).
         official_split: True when evaluation uses the dataset's own train/val/test split.
+        samples, shapes: sample count and per-sample modality shapes from the paper or the loader's
+            documentation (``mdico data info`` shows them without loading).
+        presence: data kept outside the cache (an environment variable naming a folder):
+            ``presence() -> (True | False | None, note)``; None leaves the answer to `files`.
+        how_to_get: what to do when the data is absent, beyond the cache files' own instructions.
+        info_load: False for large benchmarks that ``mdico data info`` must not load.
+        folder: a user dataset's folder (``custom.register``), None otherwise.
     """
 
     name: str
@@ -42,9 +57,24 @@ class DatasetEntry:
     files: tuple[str, ...] = ()
     source: str = ""
     licence: str = ""
+    kind: str = "real"
     stand_in_for: str | None = None
+    views_as: Mapping[str, str] = field(default_factory=dict)
     official_split: bool = False
-    extra: dict = field(default_factory=dict)
+    samples: int | None = None
+    shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    presence: Callable[[], tuple[bool | None, str]] | None = None
+    how_to_get: str = ""
+    info_load: bool = True
+    folder: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"dataset {self.name!r}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        if (self.kind == "stand-in") != bool(self.stand_in_for) and self.kind != "synthetic":
+            raise ValueError(f"dataset {self.name!r}: a stand-in names the benchmark it stands in for and only a "
+                             f"stand-in does (kind={self.kind!r}, stand_in_for={self.stand_in_for!r}); pass both "
+                             "kind='stand-in' and stand_in_for='<benchmark>', or neither")
 
 
 DATASETS: dict[str, DatasetEntry] = {}
@@ -58,7 +88,14 @@ def register_dataset(entry: DatasetEntry) -> DatasetEntry:
     return entry
 
 
+def registered() -> dict[str, DatasetEntry]:
+    """Every registered dataset by name, the built-in ones included."""
+    _import_builtin_loaders()
+    return DATASETS
+
+
 def get_dataset_entry(name: str) -> DatasetEntry:
+    """The registry entry `name`; a clear error listing the valid names otherwise."""
     _import_builtin_loaders()
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid datasets: {', '.join(sorted(DATASETS))}")
@@ -87,6 +124,6 @@ def _import_builtin_loaders() -> None:
 _BUILTIN_LOADERS: list[str] = ["synthetic", "lfmc", "cropharvest", "treesatai", "presto", "mfeat", "custom"]  # custom last: it reads $MDICO_DATASETS
 
 __all__ = [
-    "DATASETS", "TASKS", "DataValidationError", "DatasetEntry", "ModalityInfo", "MultiModalDataset",
-    "Normalizer", "get_dataset_entry", "load_dataset", "register_dataset",
+    "DATASETS", "KINDS", "TASKS", "DataValidationError", "DatasetEntry", "ModalityInfo", "MultiModalDataset",
+    "Normalizer", "get_dataset_entry", "load_dataset", "register_dataset", "registered",
 ]

@@ -329,6 +329,8 @@ for _task, _name in (("binary", "croph_b"), ("multiclass", "croph_m")):
         files=(LABELS, ARCHIVE),
         source=SOURCE,
         licence=LICENCE,
-        extra={"samples": PAPER_SAMPLES[_task], "shapes": {"S1": (12, 2), "S2": (12, 12)},
-               "present": _present, "env": ENV_ROOT, "info_load": False},
+        samples=PAPER_SAMPLES[_task],
+        shapes={"S1": (12, 2), "S2": (12, 12)},
+        presence=_present,
+        info_load=False,
     ))

@@ -228,7 +228,8 @@ def register(ds_or_loader: MultiModalDataset | Callable[[], MultiModalDataset] |
         name = name or ds.name
         loader: Callable[[], MultiModalDataset] = lambda: ds  # noqa: E731
         entry.setdefault("task", ds.task)
-        entry.setdefault("extra", {"samples": len(ds), "shapes": ds.shapes})
+        entry.setdefault("samples", len(ds))
+        entry.setdefault("shapes", ds.shapes)
     elif isinstance(ds_or_loader, (str, Path)):
         folder = Path(ds_or_loader).expanduser()
         cfg = _read_config(folder) if folder.is_dir() else {}
@@ -237,7 +238,7 @@ def register(ds_or_loader: MultiModalDataset | Callable[[], MultiModalDataset] |
         loader = lambda: from_folder(folder, task=task, name=name)  # noqa: E731
         entry.setdefault("task", task or "")
         entry.setdefault("description", cfg.get("description", f"user data in {folder}"))
-        entry.setdefault("extra", {"folder": str(folder)})
+        entry.setdefault("folder", str(folder))
     elif callable(ds_or_loader):
         if name is None:
             raise ValueError("register(loader) needs name=")
@@ -292,7 +293,7 @@ def register_from_env(spec: str | None = None) -> list[str]:
     names = []
     for folder, opts in _env_entries(spec):
         name = opts.pop("name", None) or _read_config(folder).get("name") or folder.name
-        if name in DATASETS and DATASETS[name].extra.get("folder") != str(folder):
+        if name in DATASETS and DATASETS[name].folder != str(folder):
             warnings.warn(f"${ENV_DATASETS}: dataset {name!r} ({folder}) clashes with a registered dataset; "
                           "rename it in its dataset.yaml", stacklevel=2)
             continue

@@ -133,5 +133,6 @@ register_dataset(DatasetEntry(
     files=(PICKLE, GEOJSON),
     source=SOURCE,
     licence=LICENCE,
-    extra={"samples": N_SAMPLES, "shapes": {"S1": (len(STEPS), len(S1_BANDS)), "L8": (len(STEPS), len(L8_BANDS))}},
+    samples=N_SAMPLES,
+    shapes={"S1": (len(STEPS), len(S1_BANDS)), "L8": (len(STEPS), len(L8_BANDS))},
 ))

@@ -129,5 +129,7 @@ register_dataset(DatasetEntry(
     files=FILES,
     source=SOURCE,
     licence=LICENCE,
-    extra={"samples": 2000, "shapes": {v: (1, c) for v, (c, _) in VIEWS.items()}, "present": _present},
+    samples=2000,
+    shapes={v: (1, c) for v, (c, _) in VIEWS.items()},
+    presence=_present,
 ))

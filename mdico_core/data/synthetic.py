@@ -63,9 +63,13 @@ def make_synthetic(
     )
 
 
-for _task in ("binary", "multiclass", "multilabel", "regression"):
+# Each stands in for the paper benchmark of its task where the book plan allows synthetic data.
+BENCHMARK_OF_TASK = {"binary": "croph_b", "multiclass": "croph_m", "multilabel": "tsaits", "regression": "lfmc"}
+
+for _task, _benchmark in BENCHMARK_OF_TASK.items():
     register_dataset(DatasetEntry(
         name=f"toy_{_task}", loader=lambda t=_task: make_synthetic(t), task=_task,
         description=f"Synthetic {_task} data, 256 samples, views S1 (12x2) and S2 (12x12): tests and smoke runs only",
-        source="synthetic", licence="n/a",
+        source="synthetic", licence="n/a", kind="synthetic", stand_in_for=_benchmark,
+        samples=256, shapes={"S1": (12, 2), "S2": (12, 12)},
     ))

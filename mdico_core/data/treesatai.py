@@ -338,7 +338,9 @@ register_dataset(DatasetEntry(
     source=SOURCE,
     licence=LICENCE,
     official_split=True,
-    extra={"samples": sum(PAPER_SPLIT.values()), "shapes": {"S2": (S2_LENGTH, 432), "aerial": (4, 304, 304)},
-           "present": _present, "env": ENV_ROOT, "info_load": False,
-           "how_to_get": f"download the imagery from {HF_URL} and set ${ENV_ROOT}"},
+    samples=sum(PAPER_SPLIT.values()),
+    shapes={"S2": (S2_LENGTH, 432), "aerial": (4, 304, 304)},
+    presence=_present,
+    info_load=False,
+    how_to_get=f"download the imagery from {HF_URL} and set ${ENV_ROOT}",
 ))

@@ -6,9 +6,14 @@
     store.collect()                                          # tidy DataFrame of every metric
 
 See ``config.py`` (RunConfig, Profile), ``store.py`` (the on-disk layout and its atomicity),
-``runner.py`` (what one run does), ``provenance.py`` (where a run ran) and ``executors.py``
+``runner.py`` (what one run does), ``machine.py`` (where a run ran) and ``executors.py``
 (serial, processes, Dask).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from mdico_core.experiments.config import (
     PROFILES,
@@ -18,10 +23,20 @@ from mdico_core.experiments.config import (
     load_profile,
     train_config,
 )
-from mdico_core.experiments.executors import EXECUTORS, SweepReport, sweep
-from mdico_core.experiments.provenance import ENV_COLUMNS, environment, environments
-from mdico_core.experiments.runner import execute, run_one
 from mdico_core.experiments.store import ResultsStore
+
+# The sweep machinery loads on first use, so that reading the store (the notebooks, `mdico table`)
+# never imports the runner or the executors.
+_LAZY = {"EXECUTORS": "executors", "SweepReport": "executors", "sweep": "executors",
+         "execute": "runner", "run_one": "runner",
+         "ENV_COLUMNS": "machine", "environment": "machine", "environments": "machine"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"mdico_core.experiments.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ENV_COLUMNS", "EXECUTORS", "PROFILES", "Profile", "ResultsStore", "RunConfig", "SweepReport", "configs_for",

@@ -192,7 +192,7 @@ def dataset_modalities(dataset: str) -> list[str]:
     them (no loading), else from the loaded data."""
     from mdico_core.data import get_dataset_entry, load_dataset
 
-    shapes = get_dataset_entry(dataset).extra.get("shapes")
+    shapes = get_dataset_entry(dataset).shapes
     return list(shapes) if shapes else load_dataset(dataset).modality_names
 
 

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from mdico_core.experiments.config import RunConfig
-from mdico_core.experiments.provenance import environment
+from mdico_core.experiments.machine import environment
 from mdico_core.experiments.store import ResultsStore
 
 _REPO = Path(__file__).resolve().parents[2]

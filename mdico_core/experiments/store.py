@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from mdico_core.experiments.config import RunConfig
-from mdico_core.experiments.provenance import ENV_COLUMNS
+from mdico_core.experiments.machine import ENV_COLUMNS
 
 ENV_RESULTS_DIR = "MDICO_RESULTS_DIR"
 FAILED = "_failed"

@@ -5,11 +5,11 @@ therefore also shows a sweep that was run once and archived in the repository, n
 the build runs itself. An archive keeps every row of `ResultsStore.collect` for those runs: the
 run's config, each view's metrics, its budget use and its provenance (git commit, dirty flag,
 device, timestamp, and the environment: library versions, CPU model and instruction set, BLAS,
-threads, GPU; see `mdico_core.experiments.provenance`). A page built from it states exactly what
+threads, GPU; see `mdico_core.experiments.machine`). A page built from it states exactly what
 was run, by which code, where. Archives written before a column existed read it as missing.
 
 Write one with ``mdico export lfmc --profile paper --out data/archived_runs/lfmc_paper.csv``
-(``plan.ARCHIVED`` lists the archives the book shows);
+(``book_plan.ARCHIVED`` lists the archives the book shows);
 read it with `read_runs` (the same tidy frame as ``collect``) or show it with `archived_page`.
 """
 
@@ -22,10 +22,14 @@ from typing import Any
 
 import pandas as pd
 
-from mdico_core.experiments.provenance import ENV_TEXT_COLUMNS
+from mdico_core._util import repo_root
+from mdico_core.data.availability import Resolution, benchmark_of, entry_of
+from mdico_core.experiments.machine import ENV_TEXT_COLUMNS
 from mdico_core.experiments.store import COLUMNS, INT_COLUMNS, ResultsStore, atomic_write, tidy_frame
+from mdico_core.reporting.page import run_label, targets_of
+from mdico_core.reporting.provenance import provenance_banner, short_version
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = repo_root()
 ARCHIVE_DIR = REPO_ROOT / "data" / "archived_runs"
 _NEEDED = ("run_id", "dataset", "method", "variant", "encoder", "protocol", "fold", "seed", "view", "metric",
            "value", "status", "profile", "git_commit")
@@ -93,29 +97,26 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     return tidy_frame(rows)
 
 
-def _kind(registry: str) -> tuple[str, str]:
-    """(paper benchmark, kind) of an archived registry dataset, from its name alone."""
-    from mdico_core.reporting import plan
-    from mdico_core.reporting.tables import PAPER_DATASET
-
-    if registry in plan.PAPER_DATASETS:
-        return registry, "real"
-    if registry.startswith("toy_"):
-        return next((k for k, v in plan.SYNTHETIC.items() if v == registry), registry), "synthetic"
-    paper = PAPER_DATASET.get(registry)
-    return (paper, "stand-in") if paper else (registry, "real")
+def _resolution(registry: str, path: Path) -> Resolution:
+    """What an archive of registry dataset `registry` shows, from its registry entry (not its name)."""
+    entry = entry_of(registry)
+    if entry is None:
+        raise ValueError(f"{path} holds runs of {registry!r}, which is not a registered dataset here; register it "
+                         "(mdico_core.data.custom.register) to show this archive")
+    shown = benchmark_of(registry) or entry.stand_in_for or registry
+    return Resolution(shown, registry, entry.kind, f"the archived sweep {path.name} ran on {registry} ({entry.kind} data)")
 
 
 @dataclass(eq=False)
 class ArchivedPage:
-    """An archive with the interface of ``plan.Page`` that the results notebooks use.
+    """An archived sweep as a results page (``page.ResultsPage``, like the live ``page.Page``).
 
-    ``frame()``, ``failures()``, ``banner()`` and ``datasets`` read the archive; nothing is trained.
+    Every member reads the archive; nothing is trained, and nothing is ever missing from it.
     """
 
     path: Path
     runs: pd.DataFrame
-    datasets: dict[str, tuple[str, str]]
+    datasets: dict[str, Resolution]
 
     def frame(self) -> pd.DataFrame:
         """Tidy metrics of the archived runs (``ResultsStore.collect`` columns)."""
@@ -123,12 +124,18 @@ class ArchivedPage:
 
     def failures(self) -> pd.DataFrame:
         """Archived runs that were not reproduced (or failed), with their message."""
-        from mdico_core.reporting.plan import run_label
-
         bad = self.runs[self.runs["status"] != "done"].drop_duplicates("run_id")
         rows = [{"run": run_label({k: (None if pd.isna(v) else v) for k, v in r.items()}), "status": r["status"],
                  "message": r["message"]} for _, r in bad.iterrows()]
         return pd.DataFrame(rows, columns=["run", "status", "message"])
+
+    def missing(self) -> list:
+        """Planned runs absent from the archive: none (an archive is what was run)."""
+        return []
+
+    def targets(self) -> list[tuple[str, str, str]]:
+        """(label, registry name, kind) of the archive's one dataset."""
+        return targets_of(self.datasets)
 
     def _runs(self, **match: Any) -> pd.DataFrame:
         r = self.runs
@@ -136,11 +143,15 @@ class ArchivedPage:
             r = r[r[k] == v]
         return r.drop_duplicates("run_id")
 
-    def versions(self, **match: Any) -> list[dict[str, Any]]:
-        """Pseudo-records carrying each run's provenance, for ``figures.record_versions``."""
-        return [{"provenance": {"git_commit": None if pd.isna(r["git_commit"]) else r["git_commit"],
-                                "git_dirty": bool(r["git_dirty"]) if pd.notna(r["git_dirty"]) else False}}
-                for _, r in self._runs(**match).iterrows()]
+    def code_versions(self, **match: Any) -> list[str]:
+        """Distinct code versions the archived runs (matching `match`) were made with."""
+        out: list[str] = []
+        for _, r in self._runs(**match).iterrows():
+            v = short_version(None if pd.isna(r["git_commit"]) else r["git_commit"],
+                              bool(r["git_dirty"]) if pd.notna(r["git_dirty"]) else False)
+            if v and v not in out:
+                out.append(v)
+        return out
 
     def summary(self, **match: Any) -> dict[str, Any]:
         """Counts, dates, devices and training time of the archived runs (matching `match`)."""
@@ -155,10 +166,8 @@ class ArchivedPage:
             "train_hours": float(per_run["wall_time_s"].fillna(0).sum()) / 3600.0,
         }
 
-    def banner(self, datasets: Mapping[str, tuple[str, str]] | None = None, **match: Any) -> str:
-        """``figures.provenance_banner`` of the archived runs (matching `match`), headed by where they come from."""
-        from mdico_core.reporting.figures import provenance_banner
-
+    def banner(self, datasets: Mapping[str, Resolution] | None = None, **match: Any) -> str:
+        """``provenance_banner`` of the archived runs (matching `match`), headed by where they come from."""
         per_run = self._runs(**match)
         folds = sorted(per_run["fold"].dropna().unique().tolist()) or [None]
         seeds = sorted(per_run["seed"].dropna().unique().tolist())
@@ -174,7 +183,7 @@ class ArchivedPage:
                 f"{'; '.join(s['devices']) or 'an unrecorded device'}, {s['train_hours']:.1f} h of training "
                 f"in all.\n>\n")
         return head + provenance_banner(", ".join(profiles) or "unknown", datasets or self.datasets, folds, seeds,
-                                        self.versions(**match),
+                                        len(per_run), self.code_versions(**match),
                                         n_folds=int(n_folds.iloc[0]) if len(n_folds) else None)
 
 
@@ -190,8 +199,8 @@ def archived_page(path: str | Path, dataset: str | None = None) -> ArchivedPage:
         if runs[col].nunique(dropna=False) > 1:
             raise ValueError(f"{p} mixes {col} values ({', '.join(map(str, runs[col].unique()))}); a page shows "
                              "one budget: export one profile per file with `mdico export --profile <name>`")
-    paper, kind = _kind(str(names[0]))
-    if dataset is not None and dataset not in (names[0], paper):
+    res = _resolution(str(names[0]), p)
+    if dataset is not None and dataset not in (names[0], res.benchmark):
         raise ValueError(f"{p} holds runs of {names[0]!r}, not of {dataset!r}: pass dataset={names[0]!r} "
                          f"or an archive of {dataset!r}")
-    return ArchivedPage(p, runs, {paper: (str(names[0]), kind)})
+    return ArchivedPage(p, runs, {res.benchmark: res})

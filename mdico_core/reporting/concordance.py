@@ -24,7 +24,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from mdico_core.reporting import stats
-from mdico_core.reporting.tables import GROUP, _select
+from mdico_core.reporting.compare import GROUP, select_metric
 
 WIDTH = 2.0
 """Half-width of the interval in archive standard deviations."""
@@ -79,7 +79,7 @@ def concordance(archive: pd.DataFrame, rerun: pd.DataFrame, metric: str | None =
         if missing:
             raise ValueError(f"the {name} frame lacks the column(s) {', '.join(missing)}: pass tidy runs "
                              "(ResultsStore.collect or archive.read_runs)")
-    a, r = _keyed(_select(archive, metric), keys), _keyed(_select(rerun, metric), keys)
+    a, r = _keyed(select_metric(archive, metric), keys), _keyed(select_metric(rerun, metric), keys)
     archived = {k: g["value"] for k, g in a.groupby(keys, dropna=False, sort=False)}
     rows = []
     for k, g in r.groupby(keys, dropna=False, sort=True):

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from mdico_core.reporting import stats
+from mdico_core.reporting.compare import select_metric
 from mdico_core.reporting.stats_table import PAIR_KEYS, method_label
-from mdico_core.reporting.tables import _select
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def rank_blocks(runs: pd.DataFrame, view: str, metric: str | None = None) -> pd.
     """Scores of `view` as blocks x methods: rows (fold, seed), columns method labels (``"MDiCo"``,
     ``"MDiCo (no_cont)"``; the encoder / protocol added where they vary). Blocks in which a method
     has no score (a failed run) are dropped."""
-    d = _select(runs, metric)
+    d = select_metric(runs, metric)
     if d["dataset"].nunique() != 1 or d["metric"].nunique() != 1:
         raise ValueError("rank_blocks takes the runs of one benchmark and one metric; select them first")
     d = d[d["view"].astype(str) == view]
@@ -105,7 +105,7 @@ def rank_blocks(runs: pd.DataFrame, view: str, metric: str | None = None) -> pd.
 def rank_test(runs: pd.DataFrame, view: str, metric: str | None = None, alpha: float = stats.ALPHA) -> RankTest:
     """`friedman_nemenyi` over the (fold, seed) blocks of `view` in the runs of one benchmark."""
     blocks = rank_blocks(runs, view, metric)
-    m = str(_select(runs, metric)["metric"].iloc[0])
+    m = str(select_metric(runs, metric)["metric"].iloc[0])
     label = f"{runs['dataset'].iloc[0]}, {view}, {m}"
     return friedman_nemenyi(blocks, stats.HIGHER_IS_BETTER.get(m, True), alpha, label)
 

@@ -14,9 +14,9 @@ Our runs are r repetitions (seeds) of k-fold cross-validation: any two runs of o
 - `wilcoxon_p`: the signed-rank test, kept as a secondary column only: it does not correct for
   the overlap and overstates the evidence.
 
-The policy, as code: no p-value and no std from fewer than `MIN_PAIRS` runs (`fmt_p`,
-`fmt_mean_std` print "n = 1" instead), and prose takes its words from the test (`verdict`),
-never from a hard-coded claim.
+The policy, as code: no p-value and no std from fewer than `MIN_PAIRS` runs (``format.fmt_p``,
+``format.fmt_mean_std`` print "n = 1" instead), and prose takes its words from the test
+(`verdict`), never from a hard-coded claim.
 """
 
 from __future__ import annotations
@@ -50,11 +50,6 @@ HIGHER_IS_BETTER: dict[str, bool] = {"r2": True, "f1_weighted": True, "f1_macro"
 VAL_FRACTION = 0.1
 """Share of the training folds carved out for validation under the paper protocol
 (``MultiModalDataset.split_indices``); used only when runs do not carry their split sizes."""
-
-
-def metric_digits(metric: str) -> int:
-    """Decimals the tables print: 1 for percentages (F1, accuracy), 3 otherwise (R², RMSE)."""
-    return 1 if str(metric).startswith(("f1", "accuracy")) else 3
 
 
 # ---------------------------------------------------------------------------------- the tests
@@ -204,32 +199,6 @@ def split_ratio(runs: pd.DataFrame) -> float:
 
 
 # ---------------------------------------------------------------------------------- the policy
-def fmt_p(p: float | None, n: int | None = None) -> str:
-    """A p-value as tables print it: ``"n = 3"`` below `MIN_PAIRS` runs, ``"–"`` when untested,
-    ``"<0.001"``, else three decimals."""
-    if n is not None and n < MIN_PAIRS:
-        return f"n = {n}"
-    if p is None or not np.isfinite(p):
-        return "–"
-    return "<0.001" if p < 1e-3 else f"{p:.3f}"
-
-
-def fmt_prob(p: float | None, n: int | None = None) -> str:
-    """A posterior probability with two decimals; ``"n = 3"`` below `MIN_PAIRS` runs."""
-    if n is not None and n < MIN_PAIRS:
-        return f"n = {n}"
-    return "–" if p is None or not np.isfinite(p) else f"{p:.2f}"
-
-
-def fmt_mean_std(mean: float | None, std: float | None, n: int, digits: int = 1) -> str:
-    """``"73.5 ± 1.2"``; below `MIN_PAIRS` runs no std: ``"73.5 (n = 1)"``; ``"–"`` without a mean."""
-    if mean is None or not np.isfinite(mean):
-        return "–"
-    if n < MIN_PAIRS or std is None or not np.isfinite(std):
-        return f"{mean:.{digits}f} (n = {n})"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
 def verdict(mean_diff: float, p: float | None, n: int, alpha: float = ALPHA,
             test: str = "corrected t-test, Holm") -> str:
     """The words of a glued sentence, from the test: "significantly higher (corrected t-test, Holm

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from mdico_core.reporting import stats
-from mdico_core.reporting.tables import _in_paper_order, _paper_name, _select
+from mdico_core.reporting.compare import in_paper_order, paper_name, select_metric
+from mdico_core.reporting.format import fmt_mean_std, fmt_p, fmt_prob, metric_digits
 
 PAIR_KEYS = ["fold", "seed"]
 _NO_RUNS = " (no runs)"
@@ -48,7 +49,7 @@ def default_reference(cell: Cell, baseline: str = "individual") -> Cell | None:
 
 def method_label(method: str, variant: str = "default") -> str:
     """``"MDiCo (no_cont)"``: the paper's name of `method`, with the variant unless default."""
-    return _paper_name(method) + ("" if variant == "default" else f" ({variant})")
+    return paper_name(method) + ("" if variant == "default" else f" ({variant})")
 
 
 def cell_label(cell: Cell) -> str:
@@ -89,7 +90,7 @@ def results_table(runs: pd.DataFrame, metric: str | None = None,
     "better" in the metric's direction), ``rope``, ``p_wilcoxon`` (no overlap correction) and
     ``verdict`` (words from `stats.verdict` on the Holm p). Tests need ``MIN_PAIRS`` matched runs.
     """
-    d = _select(runs, metric)
+    d = select_metric(runs, metric)
     datasets = d["dataset"].dropna().unique()
     if len(datasets) != 1:
         raise ValueError(f"results_table takes the runs of one benchmark, got {len(datasets)} datasets "
@@ -106,7 +107,7 @@ def results_table(runs: pd.DataFrame, metric: str | None = None,
     for cell, g in groups.items():
         vals = _values(g)
         n = len(vals)
-        row = {"dataset": datasets[0], **cell._asdict(), "paper_method": _paper_name(cell.method), "metric": metric,
+        row = {"dataset": datasets[0], **cell._asdict(), "paper_method": paper_name(cell.method), "metric": metric,
                "n": n, "mean": vals.mean(), "std": vals.std(ddof=1) if n >= stats.MIN_PAIRS else np.nan,
                "reference": "", "n_pairs": 0, "diff": np.nan, "t": np.nan, "p_corrected": np.nan,
                "p_better": np.nan, "p_equiv": np.nan, "p_worse": np.nan, "rope": width, "p_wilcoxon": np.nan}
@@ -132,7 +133,7 @@ def results_table(runs: pd.DataFrame, metric: str | None = None,
                       for r in out.itertuples()]
     cols = ["dataset", *CELL, "paper_method", "metric", "n", "mean", "std", "reference", "n_pairs", "diff", "t",
             "p_corrected", "p_holm", "holm_m", "p_better", "p_equiv", "p_worse", "rope", "p_wilcoxon", "verdict"]
-    return _in_paper_order(out[cols])
+    return in_paper_order(out[cols])
 
 
 def format_results(table: pd.DataFrame, digits: int | None = None) -> pd.DataFrame:
@@ -140,21 +141,21 @@ def format_results(table: pd.DataFrame, digits: int | None = None) -> pd.DataFra
     the Holm column headed by its family size, Wilcoxon labelled as uncorrected."""
     if table.empty:
         return pd.DataFrame()
-    dg = digits if digits is not None else stats.metric_digits(table["metric"].iloc[0])
+    dg = digits if digits is not None else metric_digits(table["metric"].iloc[0])
     m = int(table["holm_m"].iloc[0])
     rows = []
     for r in table.itertuples():
         tested, k = bool(r.reference), (None if r.reference.endswith(_NO_RUNS) else r.n_pairs)
         rows.append({
             "method": method_label(r.method, r.variant), "view": r.view, "n": r.n,
-            "mean ± std": stats.fmt_mean_std(r.mean, r.std, r.n, dg), "vs": r.reference or "(reference)",
+            "mean ± std": fmt_mean_std(r.mean, r.std, dg, n=r.n), "vs": r.reference or "(reference)",
             "Δ": "–" if not np.isfinite(r.diff) else f"{r.diff:+.{dg}f}",
-            "p (corrected t)": stats.fmt_p(r.p_corrected, k) if tested else "",
-            f"p (Holm, {m} tests)": stats.fmt_p(r.p_holm, k) if tested else "",
-            "P(better)": stats.fmt_prob(r.p_better, k) if tested else "",
-            "P(equiv.)": stats.fmt_prob(r.p_equiv, k) if tested else "",
-            "P(worse)": stats.fmt_prob(r.p_worse, k) if tested else "",
-            "Wilcoxon p (uncorrected)": stats.fmt_p(r.p_wilcoxon, k) if tested else "",
+            "p (corrected t)": fmt_p(r.p_corrected, k) if tested else "",
+            f"p (Holm, {m} tests)": fmt_p(r.p_holm, k) if tested else "",
+            "P(better)": fmt_prob(r.p_better, k) if tested else "",
+            "P(equiv.)": fmt_prob(r.p_equiv, k) if tested else "",
+            "P(worse)": fmt_prob(r.p_worse, k) if tested else "",
+            "Wilcoxon p (uncorrected)": fmt_p(r.p_wilcoxon, k) if tested else "",
         })
     out = pd.DataFrame(rows)
     for col in ("protocol", "encoder"):  # shown only where the table varies them (encoder study, released code)

@@ -1,290 +1,278 @@
-"""Paper-vs-reproduction tables: aggregates over folds x seeds, Wilcoxon tests, the paper's numbers.
+"""The book's tables: a comparison (``compare.compare_with_paper``) laid out as each page shows it.
 
-Every function takes the tidy frame of `ResultsStore.collect` (one row per run, view and
-metric). The paper's tables are the CSV files of ``data/paper_tables`` (F1 in %, R² as a
-fraction, like our metrics).
-
-Matching our rows to the paper's cells:
-
-- method -> the paper's row by the method's ``paper_name`` (``"mdico"`` -> ``"MDiCo"``);
-- view -> the paper's column through `VIEW_TO_PAPER` (``"S1"`` -> ``"sentinel1"``);
-- MDiCo's Table 6 variants (CropHarvest) and its Table 7 views (``"S1:shared"``,
-  ``"S1:specific"``) -> the rows of those tables;
-- a stand-in dataset (``algae_blooms`` for CropH-m, ``presto_lfmc`` for LFMC) is compared with
-  the table of the benchmark it stands in for, and every row says so: the numbers are context,
-  not a reproduction.
+Tables 2-5 as rows of methods (`comparison_display`), Tables 6 and 7 as rows of variants or
+feature spaces with a column group per view (`wide_by_view`), the encoder study (`encoder_gains`),
+the released-code settings (`released_table`) and Table A1 from the encoder classes
+(`encoder_parameters`). Inputs are plain DataFrames; outputs are DataFrames of formatted cells.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mdico_core.metrics import PRIMARY
+from mdico_core.reporting import paper
 
-GROUP = ["dataset", "method", "variant", "encoder", "protocol", "view", "metric"]
+# compare_with_paper and to_markdown: `mdico table` (cli.py) still imports them from here
+from mdico_core.reporting.compare import compare_with_paper  # noqa: F401
+from mdico_core.reporting.format import fmt_mean_std, fmt_p, fmt_value, metric_digits, to_markdown  # noqa: F401
 
-_OPTICAL = {"S2": "sentinel2", "fusion": "fusion", "S1": "sentinel1"}
-VIEW_TO_PAPER: dict[str, dict[str, str]] = {
-    "lfmc": {"S1": "sentinel1", "L8": "landsat8", "fusion": "fusion"},
-    "croph_b": dict(_OPTICAL),
-    "croph_m": dict(_OPTICAL),
-    "tsaits": {"aerial": "aerial", "S2": "sentinel2", "fusion": "fusion"},
-    # stand-ins: the paper has no such columns; the closest ones are used, labelled as stand-ins.
-    "algae_blooms": dict(_OPTICAL),
-    "presto_lfmc": {"S1": "sentinel1", "S2": "landsat8", "fusion": "fusion"},
-}
-
-# dataset -> (paper dataset key, main table file); stand-ins point at their benchmark.
-PAPER_DATASET = {
-    "croph_b": "croph_b", "croph_m": "croph_m", "tsaits": "tsaits", "lfmc": "lfmc",
-    "algae_blooms": "croph_m", "presto_lfmc": "lfmc",
-}
-_MAIN_TABLE = {"croph_b": "table2_croph_b", "croph_m": "table3_croph_m", "tsaits": "table4_tsaits",
-               "lfmc": "table5_lfmc"}
-_TABLE_ALIASES = {
-    "table2": "table2_croph_b", "table3": "table3_croph_m", "table4": "table4_tsaits", "table5": "table5_lfmc",
-    "table6": "table6_ablation", "ablation": "table6_ablation", "table7": "table7_shared_specific",
-    "shared_specific": "table7_shared_specific", "tablea1": "tableA1_params_thousands",
-    "params": "tableA1_params_thousands",
-}
-# MDiCo variant -> row of Table 6 (CropHarvest ablations).
-ABLATION_ROWS = {
-    "default": "MDiCo", "no_mod": "w/o modality loss", "no_aux": "w/o auxiliary loss",
-    "no_cont": "w/o contrastive loss", "no_unused": "w/o unused features", "unpaired": "unpaired data",
-    "shared_encoders": "shared encoders", "weighted": "weighted loss",
-}
-# MDiCo inference mode -> row of Table 7.
-MODE_ROWS = {"shared": "shared features only", "specific": "specific features only"}
+PLOT_COLUMNS = ["row", "method", "view", "mean", "std", "paper"]
 
 
-def paper_tables_dir() -> Path:
-    """Folder of the paper's CSV tables: beside the package if shipped, else the repo's data/paper_tables."""
-    here = Path(__file__).resolve()
-    candidates = [here.parent / "paper_tables", here.parents[2] / "data" / "paper_tables",
-                  Path.cwd() / "data" / "paper_tables"]
-    for c in candidates:
-        if c.is_dir():
-            return c
-    raise FileNotFoundError(
-        "the paper's tables (data/paper_tables/*.csv) were not found; run from a checkout of the repository")
+# ---------------------------------------------------------------------------------- Tables 2-5
+def comparison_display(cmp: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
+    """`compare_with_paper` output as a readable table: method, view, n, ours, paper, diff, p."""
+    cols = ["method", "view", "n", "ours (mean ± std)", "paper", "ours − paper", "p vs Individual", "note"]
+    if cmp.empty:
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame({
+        "method": [
+            (f"{pm} ({paper.VARIANT_NAMES.get(v, v)})" if v not in ("default", None) and isinstance(v, str) else pm)
+            for pm, v in zip(cmp["paper_method"], cmp["variant"])],
+        "view": cmp["view"].fillna("").astype(str),
+        "n": cmp["n"].fillna(0).astype(int),
+        "ours (mean ± std)": [o if not np.isfinite(m) else fmt_mean_std(m, sd, digits)
+                              for o, m, sd in zip(cmp["ours"].fillna(""), pd.to_numeric(cmp["mean"]),
+                                                  pd.to_numeric(cmp["std"]))],
+        "paper": [fmt_value(v, digits) for v in pd.to_numeric(cmp["paper"], errors="coerce")],
+        "ours − paper": [fmt_value(v, digits, signed=True) for v in pd.to_numeric(cmp["diff"], errors="coerce")],
+        "p vs Individual": [fmt_p(v) for v in pd.to_numeric(cmp.get("p_vs_individual"), errors="coerce")],
+        "note": cmp["note"].fillna("").astype(str),
+    }, columns=cols)
 
 
-def paper_table(name: str) -> pd.DataFrame:
-    """A paper table by dataset ("lfmc", or a stand-in) or table name ("table5", "ablation", "table7_shared_specific")."""
-    key = name.lower()
-    folder = paper_tables_dir()
-    stem = _MAIN_TABLE.get(PAPER_DATASET.get(key, ""), _TABLE_ALIASES.get(key, name))
-    path = folder / f"{stem}.csv"
-    if not path.is_file():
-        valid = sorted({p.stem for p in folder.glob("*.csv")} | set(_TABLE_ALIASES) | set(PAPER_DATASET))
-        raise ValueError(f"unknown paper table {name!r}; valid names: {', '.join(valid)}")
-    return pd.read_csv(path)
+def cell_summary(cmp: pd.DataFrame, method: str, view: str, digits: int = 1) -> dict[str, str]:
+    """Formatted ours / paper / diff / p / n of one (method, default variant, view) row, "n/a" when absent."""
+    none = {"ours": "n/a", "paper": "n/a", "diff": "n/a", "p": "n/a", "n": "0"}
+    if cmp.empty or "method" not in cmp:
+        return none
+    hit = cmp[(cmp["method"] == method) & (cmp["variant"] == "default") & (cmp["view"] == view)]
+    if hit.empty or not np.isfinite(hit.iloc[0]["mean"]):
+        return none
+    r = hit.iloc[0]
+    return {"ours": fmt_mean_std(r["mean"], r["std"], digits), "paper": fmt_value(r["paper"], digits),
+            "diff": fmt_value(r["diff"], digits, True), "p": fmt_p(r["p_vs_individual"]), "n": str(int(r["n"]))}
 
 
-# ---------------------------------------------------------------------------------- statistics
-def _select(df: pd.DataFrame, metric: str | None) -> pd.DataFrame:
-    """Completed rows of `metric`, or of each row's primary metric (``PRIMARY[task]``) when None."""
-    d = df[df["status"].fillna("done").eq("done") & df["metric"].notna()] if "status" in df else df
-    if metric is not None:
-        return d[d["metric"] == metric]
-    if "task" in d and d["task"].notna().all():
-        primary = d["task"].map(PRIMARY)
-    else:  # no task column: F1 where the dataset has it, else R²
-        has_f1 = d.groupby("dataset")["metric"].transform(lambda s: (s == "f1_weighted").any())
-        primary = np.where(has_f1, "f1_weighted", "r2")
-    return d[d["metric"] == primary]
+def paper_cell(benchmark: str, paper_method: str, view: str, digits: int = 1) -> str:
+    """The paper's main-table value of `paper_method` for our `view` of `benchmark`, formatted; "n/a" when none."""
+    value, _ = paper.paper_value(benchmark, paper_method, "default", view.split(":")[0])
+    return fmt_value(value, digits) if np.isfinite(value) else "n/a"
 
 
-def aggregate(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
-    """Mean, std (ddof=1) and n over folds x seeds per (dataset, method, variant, encoder, protocol, view).
+# ---------------------------------------------------------------------------------- Tables 6 and 7
+def ablation_rows() -> dict[tuple[str, str], str]:
+    """(method, variant) -> Table 6 row name, in the table's order."""
+    return {("individual", "default"): "Individual", **{("mdico", v): n for v, n in paper.ABLATION_ROWS.items()}}
 
-    `metric` None takes each dataset's primary metric ("f1_weighted" for classification, "r2").
+
+def split_mode(view: str) -> tuple[str, str]:
+    """``"S1:shared"`` -> ``("S1", ": shared features only")``; ``"S1"`` -> ``("S1", "")``."""
+    m, _, mode = view.partition(":")
+    return m, (f": {mode} features only" if mode else "")
+
+
+def wide_by_view(cmp: pd.DataFrame, row_names: Mapping[tuple[str, str], str], columns: Sequence[str] = (
+        "ours", "paper", "p_vs_individual"), digits: int = 1,
+        view_label: Callable[[str], tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Rows ``row_names[(method, variant)]``, columns (view, ours | paper | p): Tables 6 and 7's layout.
+
+    `view_label` maps a view to the (column group, row suffix) it belongs to (e.g. `split_mode`);
+    default: the view is the column group and views with a mode (``"S1:shared"``) are left out.
+    Rows not in `row_names` are dropped.
     """
-    d = _select(df, metric)
-    out = d.groupby(GROUP, dropna=False, sort=True)["value"].agg(mean="mean", std=lambda s: s.std(ddof=1),
-                                                                  n="count").reset_index()
+    recs = []
+    for _, r in cmp.iterrows():
+        name = row_names.get((r["method"], r["variant"]))
+        if name is None or not isinstance(r["view"], str) or (view_label is None and ":" in r["view"]):
+            continue
+        group, suffix = view_label(r["view"]) if view_label else (r["view"], "")
+        for c in columns:
+            v = r.get(c)
+            if c == "ours":
+                v = fmt_mean_std(r["mean"], r["std"], digits)
+            elif c == "paper":
+                v = fmt_value(v, digits)
+            elif c == "p_vs_individual":
+                v = fmt_p(v)
+            elif c == "diff":
+                v = fmt_value(v, digits, True)
+            recs.append({"row": name + suffix, "group": group, "what": {"p_vs_individual": "p vs Ind."}.get(c, c),
+                         "value": v})
+    if not recs:
+        return pd.DataFrame()
+    long = pd.DataFrame(recs)
+    wide = long.pivot_table(index="row", columns=["group", "what"], values="value", aggfunc="first", sort=False)
+    rank = {name: i for i, name in enumerate(row_names.values())}  # the table's own row order
+    order = sorted(dict.fromkeys(long["row"]), key=lambda r: next(
+        (i for name, i in rank.items() if r == name or r.startswith(name + ":")), len(rank)))
+    wide = wide.reindex(index=order)
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([list(dict.fromkeys(long["group"])),
+                                                            list(dict.fromkeys(long["what"]))]))
+    wide.index.name = None
+    return wide.fillna("")
+
+
+def aggregate_rows(cmp: pd.DataFrame, rows: Mapping[tuple[str, str], str]) -> pd.DataFrame:
+    """Plot rows of `cmp` (single-modality views): ``row, method ("ours"), view, mean, std, paper``."""
+    out = []
+    for (m, v), name in rows.items():
+        sub = cmp[(cmp["method"] == m) & (cmp["variant"] == v) & cmp["view"].notna()]
+        for r in sub.itertuples():
+            if ":" in str(r.view) or not np.isfinite(r.mean):
+                continue
+            out.append({"row": name, "method": "ours", "view": r.view, "mean": r.mean, "std": r.std,
+                        "paper": r.paper})
+    return pd.DataFrame(out, columns=PLOT_COLUMNS)
+
+
+def mode_rows(cmp: pd.DataFrame) -> pd.DataFrame:
+    """MDiCo's views per modality as plot rows: ``row`` in both / shared / specific."""
+    out = []
+    for r in cmp.itertuples():
+        if not isinstance(r.view, str) or not np.isfinite(r.mean):
+            continue
+        m, _, mode = r.view.partition(":")
+        out.append({"row": mode or "both", "method": "ours", "view": m, "mean": r.mean, "std": r.std,
+                    "paper": r.paper})
+    return pd.DataFrame(out, columns=PLOT_COLUMNS)
+
+
+def shared_vs_specific(cmp: pd.DataFrame) -> dict[str, int]:
+    """How many modalities have specific-only above shared-only (and the reverse)."""
+    out = {"specific": 0, "shared": 0}
+    for _, g in mode_rows(cmp).groupby("view"):
+        s = g.set_index("row")["mean"]
+        if {"shared", "specific"} <= set(s.index):
+            out["specific" if s["specific"] > s["shared"] else "shared"] += 1
     return out
 
 
-def paired_test(df: pd.DataFrame, baseline: str = "individual", metric: str | None = None) -> pd.DataFrame:
-    """Wilcoxon signed-rank test of each method against `baseline` over matched (fold, seed).
-
-    A view is matched with the baseline's view of the same modality (``"S1:shared"`` with
-    ``"S1"``), same dataset, encoder and protocol; the baseline's default variant is the
-    reference. Returns one row per (dataset, method, variant, encoder, protocol, view, metric):
-    n_pairs, mean_diff (method - baseline) and p_value (two-sided; 1.0 when every difference is 0,
-    NaN without pairs).
-    """
-    from scipy.stats import wilcoxon
-
-    d = _select(df, metric).copy()
-    d["modality"] = d["view"].astype(str).str.split(":").str[0]
-    base = d[(d["method"] == baseline) & (d["variant"] == "default")]
-    keys = ["dataset", "encoder", "protocol", "metric", "modality", "fold", "seed"]
-    base = base[[*keys, "value"]].rename(columns={"value": "baseline"})
-    others = d[~((d["method"] == baseline) & (d["variant"] == "default"))]
-    merged = others.merge(base, on=keys, how="left")
+# ---------------------------------------------------------------------------------- encoders
+def encoder_gains(agg: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset, view and encoder: Individual and MDiCo mean ± std, MDiCo − Individual and its p."""
+    cols = ["dataset", "view", "encoder", "Individual", "MDiCo", "MDiCo − Individual", "p", "pairs"]
+    if agg.empty:
+        return pd.DataFrame(columns=cols)
     rows = []
-    for key, g in merged.groupby(GROUP, dropna=False, sort=True):
-        g = g.dropna(subset=["baseline"])
-        diff = (g["value"] - g["baseline"]).to_numpy(dtype=float)
-        if len(diff) == 0:
-            p = np.nan
-        elif np.all(diff == 0):
-            p = 1.0
-        else:
-            p = float(wilcoxon(g["value"].to_numpy(float), g["baseline"].to_numpy(float)).pvalue)
-        rows.append({**dict(zip(GROUP, key)), "n_pairs": len(diff),
-                     "mean_diff": float(diff.mean()) if len(diff) else np.nan, "p_value": p})
-    return pd.DataFrame(rows, columns=[*GROUP, "n_pairs", "mean_diff", "p_value"])
-
-
-# ---------------------------------------------------------------------------------- the paper
-def _paper_name(method: str) -> str:
-    from mdico_core.methods import METHODS
-
-    cls = METHODS.get(method)
-    return cls.paper_name if cls is not None and cls.paper_name else method
-
-
-def _lookup(table: pd.DataFrame, key_col: str, row: str, col: str) -> float:
-    hit = table[table[key_col].astype(str).str.lower() == row.lower()]
-    if hit.empty or col not in table:
-        return np.nan
-    return pd.to_numeric(hit.iloc[0][col], errors="coerce")
-
-
-def _paper_value(dataset: str, method: str, variant: str, view: str) -> tuple[float, str]:
-    """(paper number, where it comes from) for one of our cells; NaN when the paper has none."""
-    pds = PAPER_DATASET.get(dataset)
-    if pds is None:
-        return np.nan, ""
-    modality, _, mode = view.partition(":")
-    col = VIEW_TO_PAPER.get(dataset, {}).get(modality)
-    if col is None:
-        return np.nan, ""
-    pname = _paper_name(method)
-    stand_in = "" if pds == dataset else f" (stand-in for {pds})"
-    # Table 6 / 7 columns are "<dataset>_<s1|s2|aerial|l8>".
-    short = {"sentinel1": "s1", "sentinel2": "s2", "landsat8": "l8", "aerial": "aerial"}.get(col)
-    if mode:
-        if method != "mdico" or variant != "default" or mode not in MODE_ROWS or short is None:
-            return np.nan, ""
-        return _lookup(paper_table("table7"), "variant", MODE_ROWS[mode], f"{pds}_{short}"), "Table 7" + stand_in
-    if variant != "default":
-        if method == "mdico" and variant in ABLATION_ROWS and pds in ("croph_b", "croph_m") and short:
-            return _lookup(paper_table("table6"), "variant", ABLATION_ROWS[variant], f"{pds}_{short}"), \
-                "Table 6" + stand_in
-        if method == "mdico" and variant == "released":  # the same model as the paper's, per its authors
-            main = paper_table(pds)
-            return _lookup(main, "method", pname, col), f"{_MAIN_TABLE[pds]}{stand_in}, MDiCo row"
-        return np.nan, ""
-    return _lookup(paper_table(pds), "method", pname, col), _MAIN_TABLE[pds] + stand_in
-
-
-def compare_with_paper(df: pd.DataFrame, dataset: str, metric: str | None = None,
-                       baseline: str = "individual", include_missing: bool = True) -> pd.DataFrame:
-    """Our mean ± std next to the paper's value, per method x variant x view of `dataset`.
-
-    Columns: method, paper_method, variant, encoder, protocol, view, paper_column, n, mean, std,
-    ours ("mean ± std", or the mean alone for one run), paper, diff (ours - paper), p_vs_individual (Wilcoxon over matched
-    fold x seed), source (paper table) and note ("not reproduced: ..." for such methods, "stand-in"
-    for a stand-in dataset). With `include_missing`, the paper's methods we have not run get a row
-    with the paper's numbers and the note "not run".
-    """
-    d = df[df["dataset"] == dataset]
-    if "modalities" in d:  # runs trained on a subset of the modalities are not the paper's setting
-        d = d[d["modalities"].isna()]
-    agg = aggregate(d, metric)
-    tests = paired_test(d, baseline=baseline, metric=metric)
-    keys = ["method", "variant", "encoder", "protocol", "view", "metric"]
-    if not tests.empty:
-        agg = agg.merge(tests[[*keys, "p_value"]], on=keys, how="left")
-    else:
-        agg["p_value"] = np.nan
-    pds = PAPER_DATASET.get(dataset)
-    stand_in = pds is not None and pds != dataset
-    rows = []
-    for _, r in agg.iterrows():
-        paper, source = _paper_value(dataset, r["method"], r["variant"], str(r["view"]))
-        col = VIEW_TO_PAPER.get(dataset, {}).get(str(r["view"]).split(":")[0], "")
-        decimals = 1 if str(r["metric"]).startswith(("f1", "accuracy")) else 3  # % as in the paper, else 3
-        # One run has no spread: print its value alone rather than a misleading "± 0".
-        ours = (f"{r['mean']:.{decimals}f} ± {r['std']:.{decimals}f}" if pd.notna(r["std"])
-                else f"{r['mean']:.{decimals}f}")
-        rows.append({
-            "method": r["method"], "paper_method": _paper_name(r["method"]), "variant": r["variant"],
-            "encoder": r["encoder"], "protocol": r["protocol"], "view": r["view"], "metric": r["metric"],
-            "paper_column": col, "n": int(r["n"]), "mean": r["mean"], "std": r["std"],
-            "ours": ours, "paper": paper,
-            "diff": r["mean"] - paper if pd.notna(paper) else np.nan,
-            "p_vs_individual": r["p_value"], "source": source,
-            "note": f"stand-in for {pds}" if stand_in else "",
-        })
-    # Not-reproduced methods: one row each, saying so.
-    if "status" in d:
-        nr = d[d["status"] == "not_reproduced"].drop_duplicates(["method", "variant", "encoder", "protocol"])
-        for _, r in nr.iterrows():
-            rows.append({"method": r["method"], "paper_method": _paper_name(r["method"]), "variant": r["variant"],
-                         "encoder": r["encoder"], "protocol": r["protocol"], "view": None, "metric": None,
-                         "paper_column": "", "n": 0, "mean": np.nan, "std": np.nan, "ours": "not reproduced",
-                         "paper": np.nan, "diff": np.nan, "p_vs_individual": np.nan, "source": "",
-                         "note": f"not reproduced: {r['message']}"})
-    out = pd.DataFrame(rows, columns=["method", "paper_method", "variant", "encoder", "protocol", "view",
-                                      "metric", "paper_column", "n", "mean", "std", "ours", "paper", "diff",
-                                      "p_vs_individual", "source", "note"])
-    if include_missing and pds is not None:
-        out = pd.concat([out, _not_run_rows(dataset, pds, out, stand_in)], ignore_index=True)
-    return _in_paper_order(out)
-
-
-# Rows of the paper's Tables 2-5: fusion references, Individual, competitors, MDiCo last.
-PAPER_ORDER = ("InputFu", "MMGF", "Individual", "EmbraceNet", "ShaSpec", "DeCUR", "DML", "DisCoM-KD", "AnySat",
-               "FModDrop", "FCoM-av", "ESensI", "MDiCo")
-
-
-def _in_paper_order(out: pd.DataFrame) -> pd.DataFrame:
-    """Methods in the paper's row order (unknown ones after), default variant first; stable otherwise."""
-    rank = {m.lower(): i for i, m in enumerate(PAPER_ORDER)}
-    key = pd.DataFrame({
-        "m": [rank.get(str(m).lower(), len(rank)) for m in out["paper_method"]],
-        "v": [0 if v in ("default", None) else 1 for v in out["variant"]],
-        "view": [str(v) for v in out["view"]],
-    }, index=out.index)
-    order = key.sort_values(["m", "v", "view"], kind="stable").index
-    return out.loc[order].reset_index(drop=True)
-
-
-def _not_run_rows(dataset: str, pds: str, ours: pd.DataFrame, stand_in: bool) -> pd.DataFrame:
-    table = paper_table(pds)
-    done = {str(m).lower() for m in ours["paper_method"]}
-    cols = {v: k for k, v in VIEW_TO_PAPER.get(dataset, {}).items()}
-    rows = []
-    for _, r in table.iterrows():
-        if str(r["method"]).lower() in done:
+    for key, g in agg[agg["variant"] == "default"].groupby(["dataset", "view", "encoder"], sort=False):
+        by = g.set_index("method")
+        if not {"individual", "mdico"} <= set(by.index):
             continue
-        for col, view in cols.items():
-            if col in table and pd.notna(pd.to_numeric(r[col], errors="coerce")):
-                rows.append({"method": "", "paper_method": r["method"], "variant": "default", "view": view,
-                             "paper_column": col, "n": 0, "ours": "not run", "paper": float(r[col]),
-                             "source": _MAIN_TABLE[pds] + (f" (stand-in for {pds})" if stand_in else ""),
-                             "note": "not run"})
+        d = metric_digits(str(g["metric"].iloc[0]))
+        t = tests[(tests["method"] == "mdico") & (tests["variant"] == "default")] if len(tests) else tests
+        t = t[(t["dataset"] == key[0]) & (t["view"] == key[1]) & (t["encoder"] == key[2])] if len(t) else t
+        rows.append({
+            "dataset": key[0], "view": key[1], "encoder": paper.ENCODER_NAMES.get(key[2], key[2]),
+            "Individual": fmt_mean_std(by.loc["individual", "mean"], by.loc["individual", "std"], d),
+            "MDiCo": fmt_mean_std(by.loc["mdico", "mean"], by.loc["mdico", "std"], d),
+            "MDiCo − Individual": round(float(by.loc["mdico", "mean"] - by.loc["individual", "mean"]), d),
+            "p": fmt_p(t["p_value"].iloc[0]) if len(t) else "–",
+            "pairs": int(t["n_pairs"].iloc[0]) if len(t) else 0,
+        })
+    return pd.DataFrame(rows, columns=cols)
+
+
+def count_parameters(module: Any) -> int:
+    """Learnable parameters of a torch module."""
+    return int(sum(p.numel() for p in module.parameters() if p.requires_grad))
+
+
+def encoder_parameters(encoders: Sequence[str] = ("resnet50", *paper.ENCODERS),
+                       shapes: Mapping[str, tuple[int, ...]] = paper.TABLE_A1_SHAPES,
+                       table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Table A1: learnable parameters (thousands) of each encoder built here, beside the paper's.
+
+    A cell is computed where the paper gives a value or where the paper's encoder study ran
+    (temporal encoders on the CropHarvest and LFMC series); image columns use ResNet-50 only.
+
+    Returns one row per (encoder, column): ``encoder, column, ours_k, paper_k, diff_pct``.
+    """
+    from mdico_core.encoders import IMAGE_ENCODERS, build_encoder
+
+    table = paper.paper_table("tableA1") if table is None else table
+    by_name = {str(r["encoder"]).lower().replace("-", ""): r for _, r in table.iterrows()}
+    rows = []
+    for enc in encoders:
+        prow = by_name.get(enc.replace("-", ""))
+        for col, shape in shapes.items():
+            is_image = len(shape) == 3
+            pval = float(prow[col]) if prow is not None and col in prow and pd.notna(prow[col]) else np.nan
+            studied = col.startswith(("croph", "lfmc")) and not is_image and enc not in IMAGE_ENCODERS
+            if (enc in IMAGE_ENCODERS) != is_image or not (studied or np.isfinite(pval)):
+                continue
+            ours = count_parameters(build_encoder(enc, shape)) / 1000
+            rows.append({"encoder": paper.ENCODER_NAMES.get(enc, enc), "column": col, "ours_k": round(ours),
+                         "paper_k": pval, "diff_pct": 100 * (ours - pval) / pval if np.isfinite(pval) else np.nan})
     return pd.DataFrame(rows)
 
 
-def to_markdown(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
-    """A GitHub-flavoured Markdown table (no extra dependency)."""
-    def cell(v) -> str:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-            return ""
-        if isinstance(v, float):
-            return format(v, floatfmt)
-        return str(v).replace("|", "\\|")
+def wide_parameters(long: pd.DataFrame) -> pd.DataFrame:
+    """`encoder_parameters` as Table A1's layout, each cell ``"ours (paper)"`` in thousands."""
+    cell = long.apply(lambda r: f"{r.ours_k:,.0f}" + (f" ({r.paper_k:,.0f})" if np.isfinite(r.paper_k) else ""),
+                      axis=1)
+    out = long.assign(cell=cell).pivot(index="encoder", columns="column", values="cell")
+    order = [e for e in paper.ENCODER_NAMES.values() if e in out.index]
+    cols = [c for c in paper.TABLE_A1_SHAPES if c in out.columns]
+    return out.loc[order, cols].fillna("")
 
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    sep = "|" + "|".join("---" for _ in df.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, sep, *body])
+
+# ---------------------------------------------------------------------------------- released vs paper
+SETTINGS = {
+    ("default", "paper"): "paper model, paper protocol",
+    ("default", "released"): "paper model, released protocol",
+    ("released", "paper"): "released model, paper protocol",
+    ("released", "released"): "released code (model + protocol)",
+}
+
+
+def setting_label(row: Mapping[str, Any]) -> str:
+    """The `SETTINGS` label of an aggregate row (variant, protocol)."""
+    return SETTINGS.get((row["variant"], row["protocol"]), f"{row['variant']} / {row['protocol']}")
+
+
+def released_table(agg: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+    """Released-vs-paper settings side by side: mean ± std, n, change vs the default, p vs Individual."""
+    cols = ["dataset", "view", "method", "setting", "n", "mean ± std", "vs default", "p vs Individual"]
+    if agg.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for r in agg.itertuples():
+        d = metric_digits(r.metric)
+        ref = agg[(agg["dataset"] == r.dataset) & (agg["view"] == r.view) & (agg["method"] == r.method)
+                  & (agg["variant"] == "default") & (agg["protocol"] == "paper")]
+        t = tests[(tests["dataset"] == r.dataset) & (tests["view"] == r.view) & (tests["method"] == r.method)
+                  & (tests["variant"] == r.variant) & (tests["protocol"] == r.protocol)] if len(tests) else tests
+        rows.append({
+            "dataset": r.dataset, "view": r.view, "method": paper.METHOD_NAMES.get(r.method, r.method),
+            "setting": setting_label(r._asdict()), "n": int(r.n), "mean ± std": fmt_mean_std(r.mean, r.std, d),
+            "vs default": fmt_value(r.mean - ref["mean"].iloc[0], d, True) if len(ref) else "–",
+            "p vs Individual": fmt_p(t["p_value"].iloc[0]) if len(t) else "–",
+        })
+    order = {v: i for i, v in enumerate(SETTINGS.values())}
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values(["dataset", "view", "method", "setting"], key=lambda s: s.map(order).fillna(-1)
+                           if s.name == "setting" else s, ignore_index=True)
+
+
+def released_gap(agg: pd.DataFrame, setting: tuple[str, str, str], reference: tuple[str, str, str]) -> str:
+    """Mean of (method, variant, protocol) `setting` minus `reference` on the first view, formatted."""
+    if agg.empty:
+        return "n/a"
+
+    def pick(m: str, v: str, p: str) -> pd.DataFrame:
+        return agg[(agg["method"] == m) & (agg["variant"] == v) & (agg["protocol"] == p)]
+
+    a, b = pick(*setting), pick(*reference)
+    if a.empty or b.empty:
+        return "n/a"
+    row = a.iloc[0]
+    ref = b[(b["dataset"] == row["dataset"]) & (b["view"] == row["view"])]
+    if ref.empty:
+        return "n/a"
+    d = metric_digits(row["metric"])
+    return f"{fmt_value(row['mean'] - ref['mean'].iloc[0], d, True)} ({row['metric']}, {row['view']} on {row['dataset']})"

@@ -1,0 +1,214 @@
+"""What the book runs: the runs each page needs at a profile.
+
+``mdico book`` (``mdico_core.bookbuild``) sweeps ``all_configs(profile)`` into the results store,
+then executes the notebooks, which only read it. Runs are content-hashed, so the same (dataset,
+method, variant, encoder, protocol, fold, seed, budget) is trained once, whichever page asks
+for it.
+
+Pages name paper benchmarks; each resolves to the registry dataset that runs for it (the real
+data, else a real stand-in, else, where the plan allows it, labelled synthetic data, else
+nothing: the page then shows the paper's numbers and how to get the data).
+
+How much each page runs at each profile is the `BookPlan` below (`BOOK_PLANS`, by profile name).
+A `Profile` object with a ``book`` attribute (a mapping of `BookPlan` field names) overrides it;
+the profiles' yaml loader does not read such a key yet, so the constants here are the calibration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from mdico_core._util import parse_list
+from mdico_core.reporting import paper
+
+if TYPE_CHECKING:  # the experiments package is imported lazily, at call time
+    from mdico_core.experiments.config import Profile, RunConfig
+
+NOTEBOOKS: tuple[str, ...] = (
+    "01_data_overview", "02_main_results", "03_ablation", "04_shared_specific", "05_encoders",
+    "06_tsne", "07_loss_curves", "08_prediction_maps", "09_released_vs_paper",
+)
+REPRODUCIBILITY = "reproducibility"  # the book's reproducibility page, also a notebook
+MAIN = "02_main_results"  # executed once per paper benchmark
+# Sweeps too long for a laptop build, run once and archived by `mdico export` (paths from the repo
+# root); each gets a main-results page built from the archive, beside the page the build runs.
+ARCHIVED = {"lfmc": "data/archived_runs/lfmc_paper.csv"}
+
+
+@dataclass(frozen=True)
+class BookPlan:
+    """How much each page runs; names are paper benchmarks (resolved to real / stand-in data).
+
+    Attributes:
+        main_datasets: one main-results page each (02), and the Table 7 columns (04).
+        ablation_datasets, ablation_variants: Table 6 (03); MDiCo variants beside Individual.
+        encoder_datasets, encoders: Fig. 3 / A1 / A2 (05), MDiCo and Individual per encoder.
+        tsne_datasets: Fig. 4 / A3 / A4 (06).
+        loss_datasets: Fig. 5 / A5 (07).
+        map_datasets: Fig. A6-A8 (08).
+        released_datasets: the released-code comparison (09).
+        synthetic_fallback: run labelled synthetic data where neither the benchmark nor a stand-in
+            is present (tests and smoke builds; the numbers then mean nothing against the paper).
+        study_folds: folds of the secondary studies (03 ablation, 05 encoders, 09 released code);
+            None: the profile's. Folds given to the book explicitly (``--folds``) win.
+    """
+
+    main_datasets: tuple[str, ...] = paper.BENCHMARKS
+    ablation_datasets: tuple[str, ...] = ("croph_b", "croph_m")
+    ablation_variants: tuple[str, ...] = paper.ABLATION_VARIANTS
+    encoder_datasets: tuple[str, ...] = ("lfmc", "croph_b", "croph_m")
+    encoders: tuple[str, ...] = paper.ENCODERS
+    tsne_datasets: tuple[str, ...] = ("tsaits", "croph_b", "croph_m", "lfmc")
+    loss_datasets: tuple[str, ...] = ("croph_m", "lfmc", "croph_b")
+    map_datasets: tuple[str, ...] = ("croph_b", "lfmc")
+    released_datasets: tuple[str, ...] = ("lfmc",)
+    synthetic_fallback: bool = False
+    study_folds: tuple[int, ...] | None = None
+
+
+# Defaults per profile. The quick book must finish in < 30 min on 2 CPU cores. Measured single-
+# threaded at quick (<= 30 epochs): LFMC MDiCo TempCNN ~50 s, Individual ~10 s, Transformer ~70 s,
+# ConvTran ~140 s; algae-bloom MDiCo ~25 s. So quick trims the secondary studies (five encoders x
+# two methods, eight ablation variants, four released-code settings) to one dataset and one fold
+# each; the main pages keep the three folds of the profile. The smoke profile (tests) runs
+# everything once at a few optimiser steps.
+BOOK_PLANS: dict[str, BookPlan] = {
+    "smoke": BookPlan(encoder_datasets=("lfmc",), synthetic_fallback=True),
+    "quick": BookPlan(ablation_datasets=("croph_m",), encoder_datasets=("lfmc",), study_folds=(0,)),
+    "paper": BookPlan(),
+}
+_STUDIES = ("03_ablation", "05_encoders", "09_released_vs_paper")
+# The BookPlan field naming each page's datasets (02 is one page per `main_datasets` entry).
+_PAGE_DATASETS = {
+    "03_ablation": "ablation_datasets", "04_shared_specific": "main_datasets", "05_encoders": "encoder_datasets",
+    "06_tsne": "tsne_datasets", "07_loss_curves": "loss_datasets", "08_prediction_maps": "map_datasets",
+    "09_released_vs_paper": "released_datasets",
+}
+
+
+def load_profile(profile: str | Profile) -> Profile:
+    """The budget profile named `profile` (a `Profile` is returned as is)."""
+    from mdico_core.experiments.config import load_profile as load
+
+    return load(profile) if isinstance(profile, str) else profile
+
+
+def book_plan(profile: str | Profile) -> BookPlan:
+    """The `BookPlan` of `profile`: the defaults above, overridden by the profile's ``book`` mapping."""
+    prof = load_profile(profile)
+    plan = BOOK_PLANS.get(prof.name, BookPlan())
+    overrides: dict[str, Any] = dict(getattr(prof, "book", None) or {})
+    valid = {f.name for f in fields(BookPlan)}
+    unknown = set(overrides) - valid
+    if unknown:
+        raise ValueError(f"profile {prof.name!r}: unknown book plan field(s) {sorted(unknown)}; "
+                         f"valid fields: {sorted(valid)}")
+    return replace(plan, **{k: (v if isinstance(v, bool) or v is None else tuple(v)) for k, v in overrides.items()})
+
+
+def page_plan(notebook: str, plan: BookPlan, datasets: str | Sequence[str] | None) -> BookPlan:
+    """`plan` with the page's datasets replaced by `datasets` (a notebook parameter), if given."""
+    names = parse_list(datasets)
+    if names is None or notebook not in _PAGE_DATASETS:
+        return plan
+    return replace(plan, **{_PAGE_DATASETS[notebook]: names})
+
+
+def page_benchmarks(notebook: str, plan: BookPlan, dataset: str | Sequence[str] | None = None) -> tuple[str, ...]:
+    """The paper benchmarks page `notebook` shows (02: its one `dataset`, or every main dataset)."""
+    if notebook == MAIN:
+        return (dataset,) if isinstance(dataset, str) and dataset else tuple(plan.main_datasets)
+    if notebook in _PAGE_DATASETS:
+        return tuple(getattr(page_plan(notebook, plan, dataset), _PAGE_DATASETS[notebook]))
+    return paper.BENCHMARKS
+
+
+def _methods(prof: Profile) -> list[str]:
+    """The profile's methods that are registered, with Individual and MDiCo always included."""
+    from mdico_core.methods import METHODS
+
+    wanted = ["individual", "mdico", *[m.lower() for m in getattr(prof, "methods", ())]]
+    return [m for m in dict.fromkeys(wanted) if m in METHODS]
+
+
+def _runnable(names: Iterable[str], plan: BookPlan) -> list[str]:
+    """Registry names to run for paper benchmarks `names`, deduplicated, absent ones dropped."""
+    from mdico_core.data.availability import resolve
+
+    out = []
+    for n in names:
+        res = resolve(n, plan.synthetic_fallback)
+        if res.kind != "absent" and res.dataset not in out:
+            out.append(res.dataset)
+    return out
+
+
+def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequence[str] | None = None,
+            seeds: Sequence[int] | None = None, folds: Sequence[int | None] | None = None) -> list[RunConfig]:
+    """The runs `notebook` reads at `profile`.
+
+    `dataset`: for 02_main_results, the one paper benchmark of the page (None: every page's runs);
+    for the other pages, paper benchmarks replacing the book plan's (a list or ``"a,b"``).
+
+    `seeds` / `folds` of None mean the profile's. Pages that only read runs made by others
+    (04 reads the MDiCo runs of 02; 06-08 read Individual and MDiCo runs) ask for those same runs,
+    so each page can also be filled on its own.
+    """
+    from mdico_core.data import get_dataset_entry
+
+    prof = load_profile(profile)
+    plan = page_plan(notebook, book_plan(prof), dataset)
+    if folds is None and notebook in _STUDIES:
+        folds = plan.study_folds
+
+    def runs(datasets: Iterable[str], methods: Sequence[str], **extra: Any) -> list[RunConfig]:
+        out = []
+        for d in _runnable(datasets, plan):
+            # a dataset with an official split is run on it, whatever folds were asked for the book
+            f = None if get_dataset_entry(d).official_split else folds
+            out += prof.configs(d, methods, **extra, seeds=seeds, folds=f)
+        return out
+
+    if notebook in ("01_data_overview", REPRODUCIBILITY):
+        return []
+    if notebook == MAIN:
+        if dataset is None:
+            return dedupe(c for d in plan.main_datasets for c in configs(notebook, prof, d, seeds, folds))
+        return runs([dataset] if isinstance(dataset, str) else dataset, _methods(prof))
+    if notebook == "03_ablation":
+        return (runs(plan.ablation_datasets, ["individual"])
+                + runs(plan.ablation_datasets, ["mdico"], variants=plan.ablation_variants))
+    if notebook == "04_shared_specific":
+        return runs(plan.main_datasets, ["mdico"])
+    if notebook == "05_encoders":
+        return runs(plan.encoder_datasets, ["individual", "mdico"], encoders=plan.encoders)
+    if notebook == "06_tsne":
+        return runs(plan.tsne_datasets, ["individual", "mdico"])
+    if notebook == "07_loss_curves":
+        return runs(plan.loss_datasets, ["mdico"])
+    if notebook == "08_prediction_maps":
+        return runs(plan.map_datasets, ["individual", "mdico"])
+    if notebook == "09_released_vs_paper":
+        out: list[RunConfig] = []
+        for protocol in ("paper", "released"):
+            out += runs(plan.released_datasets, ["individual"], protocol=protocol)
+            out += runs(plan.released_datasets, ["mdico"], variants=("default", "released"), protocol=protocol)
+        return out
+    raise ValueError(f"unknown notebook {notebook!r}; valid notebooks: {', '.join(NOTEBOOKS)}")
+
+
+def dedupe(cfgs: Iterable[RunConfig]) -> list[RunConfig]:
+    """`cfgs` without repeated run ids, first occurrence kept."""
+    seen: dict[str, RunConfig] = {}
+    for c in cfgs:
+        seen.setdefault(c.run_id, c)
+    return list(seen.values())
+
+
+def all_configs(profile: str | Profile = "quick", seeds: Sequence[int] | None = None,
+                folds: Sequence[int | None] | None = None) -> list[RunConfig]:
+    """Every run the whole book needs at `profile`, deduplicated by run id, in page order."""
+    prof = load_profile(profile)
+    return dedupe(c for nb in NOTEBOOKS for c in configs(nb, prof, seeds=seeds, folds=folds))

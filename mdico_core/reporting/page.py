@@ -1,0 +1,210 @@
+"""A notebook's read-only view of the results store: its planned runs, their metrics, failures, provenance.
+
+A page never trains. ``mdico book`` (and ``mdico run``) fill the store first; a page whose runs
+are missing says so in its banner, with the exact command that fills the store for it
+(`fill_command`), and shows what is there.
+
+`ResultsPage` is the interface every results notebook uses; the live `Page` (from the store) and
+``archive.ArchivedPage`` (from an archived sweep) both implement it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from mdico_core._util import as_fold, as_int, format_list, parse_list
+from mdico_core.data.availability import Resolution, resolve_all
+from mdico_core.reporting import book_plan, paper
+from mdico_core.reporting.provenance import provenance_banner, record_versions
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mdico_core.experiments.config import Profile
+
+
+@runtime_checkable
+class ResultsPage(Protocol):
+    """What a results notebook reads, from the live store or from an archived sweep."""
+
+    datasets: Mapping[str, Resolution]  # paper benchmark -> what ran for it, and why
+
+    def frame(self) -> pd.DataFrame:
+        """Tidy metrics of the page's runs (``ResultsStore.collect`` columns)."""
+        ...
+
+    def failures(self) -> pd.DataFrame:
+        """The page's runs that crashed or were not reproduced: run, status, message."""
+        ...
+
+    def missing(self) -> list:
+        """The page's planned runs that are not in the store (none for an archive)."""
+        ...
+
+    def targets(self) -> list[tuple[str, str, str]]:
+        """(label, registry dataset, kind) per dataset shown."""
+        ...
+
+    def code_versions(self, **match: Any) -> list[str]:
+        """Distinct code versions the runs (matching `match`) were made with."""
+        ...
+
+    def banner(self, datasets: Mapping[str, Resolution] | None = None, **match: Any) -> str:
+        """The provenance banner of the page, or of its runs matching `match`."""
+        ...
+
+
+def run_label(config: Mapping[str, Any]) -> str:
+    """A short name of a run config dict (dataset, method/variant, encoder, protocol, fold, seed)."""
+    v = config.get("variant", "default")
+    fold = config.get("fold")
+    return (f"{config.get('dataset')} {config.get('method')}{'' if v == 'default' else '/' + v} "
+            f"{config.get('encoder')} {config.get('protocol')} "
+            f"{'official split' if fold is None else f'fold {fold}'} seed {config.get('seed')}")
+
+
+def targets_of(datasets: Mapping[str, Resolution]) -> list[tuple[str, str, str]]:
+    """(label, registry name, kind) per dataset to show, benchmarks that ran on one dataset merged
+    (``"CropH-b / CropH-m"`` on one synthetic set), absent ones kept with their own label."""
+    merged: dict[tuple[str, str], list[str]] = {}
+    for bench, res in datasets.items():
+        key = (bench, res.kind) if res.kind == "absent" else (res.dataset, res.kind)
+        merged.setdefault(key, []).append(paper.NAMES.get(bench, bench))
+    return [(" / ".join(names), name, kind) for (name, kind), names in merged.items()]
+
+
+def fill_command(notebook: str, profile: str, dataset: str | Sequence[str] | None = None,
+                 seeds: Sequence[int] | None = None, folds: Sequence[int | None] | None = None,
+                 results_dir: str | None = None) -> str:
+    """The command line that trains the runs page `notebook` reads, and nothing else.
+
+    ``mdico book --only <page> --sweep-only`` where the page is one of the book's; a page given
+    other datasets than the book plan's is filled through ``bookbuild.fill_store``.
+    """
+    plan = book_plan.book_plan(profile)
+    datasets = parse_list(dataset)
+    if notebook == book_plan.MAIN:
+        only = f"{notebook}_{datasets[0]}" if datasets and len(datasets) == 1 and datasets[0] in paper.BENCHMARKS \
+            else None
+    else:
+        default = book_plan.page_benchmarks(notebook, plan)
+        only = notebook if datasets is None or datasets == default else None
+    if only is not None:
+        args = ["mdico book", f"--profile {profile}", f"--only {only}"]
+        args += [f"--seeds {format_list(seeds)}"] if seeds else []
+        args += [f"--folds {format_list(folds)}"] if folds else []
+        args += [f"--results-dir {results_dir}"] if results_dir else []
+        return " ".join([*args, "--sweep-only"])
+    kwargs = [repr(notebook), repr(profile), f"dataset={format_list(datasets)!r}"]
+    kwargs += [f"seeds={format_list(seeds)!r}"] if seeds else []
+    kwargs += [f"folds={format_list(folds)!r}"] if folds else []
+    kwargs += [f"results_dir={results_dir!r}"] if results_dir else []
+    return f'python -c "from mdico_core.bookbuild import fill_store; fill_store({", ".join(kwargs)})"'
+
+
+@dataclass
+class Page:
+    """One notebook's runs in the results store (read-only), with what its provenance banner needs.
+
+    Built by `page`. Notebooks read `frame` (tidy metrics of exactly these runs), `records`, and
+    the store's arrays and histories of `configs_where`.
+    """
+
+    notebook: str
+    profile: Profile
+    store: Any  # ResultsStore
+    configs: list
+    seeds: tuple[int, ...] | None
+    folds: tuple[int | None, ...] | None
+    datasets: dict[str, Resolution]
+    dataset: str | tuple[str, ...] | None = None  # the notebook's own dataset parameter, as given
+
+    def configs_where(self, **match: Any) -> list:
+        """This page's run configs whose fields equal `match` (e.g. ``method="mdico"``)."""
+        return [c for c in self.configs if all(getattr(c, k) == v for k, v in match.items())]
+
+    def records(self, **match: Any) -> list[dict]:
+        """Stored records of this page's runs whose config fields equal `match`."""
+        return [r for r in (self.store.get(c) for c in self.configs_where(**match)) if r is not None]
+
+    def missing(self) -> list:
+        """Planned runs of this page not in the store (never run, still running, or crashed)."""
+        return [c for c in self.configs if not self.store.has(c)]
+
+    def targets(self) -> list[tuple[str, str, str]]:
+        """(label, registry name, kind) per dataset to show (see `targets_of`)."""
+        return targets_of(self.datasets)
+
+    def frame(self) -> pd.DataFrame:
+        """Tidy metrics (``ResultsStore.collect`` columns) of this page's runs only."""
+        import pandas as pd
+
+        from mdico_core.experiments.store import COLUMNS
+
+        ids = {c.run_id for c in self.configs}
+        parts = [self.store.collect(d) for d in dict.fromkeys(c.dataset for c in self.configs)]
+        parts = [p[p["run_id"].isin(ids)] for p in parts if len(p)]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+
+    def failures(self) -> pd.DataFrame:
+        """Runs of this page that crashed or were not reproduced, with their message."""
+        import pandas as pd
+
+        ids = {c.run_id for c in self.configs}
+        rows = [{"run": run_label(f.get("config") or {}), "status": f.get("status"), "message": f.get("message")}
+                for f in self.store.failures() if f.get("run_id") in ids]
+        return pd.DataFrame(rows, columns=["run", "status", "message"])
+
+    def code_versions(self, **match: Any) -> list[str]:
+        """Distinct code versions the stored runs (matching `match`) were made with."""
+        return record_versions(self.records(**match))
+
+    def fill_command(self) -> str:
+        """The command that trains this page's missing runs (see `fill_command`)."""
+        from mdico_core.experiments.store import default_root
+
+        root = None if self.store.root.resolve() == default_root().resolve() else str(self.store.root)
+        return fill_command(self.notebook, self.profile.name, self.dataset, self.seeds, self.folds, root)
+
+    def banner(self, datasets: Mapping[str, Resolution] | None = None, **match: Any) -> str:
+        """The provenance banner for this page, or for its runs matching `match`; it says which runs
+        the store lacks and the command that trains them."""
+        cfgs = self.configs_where(**match)
+        shown = datasets or self.datasets
+        grids = [self.profile.grid_for(r.dataset) for r in shown.values() if r.kind != "absent"]
+        n_folds = grids[0][1] if grids else self.profile.n_folds
+        folds = (sorted({c.fold for c in cfgs}, key=lambda f: -1 if f is None else f) if cfgs
+                 else self.folds or self.profile.folds)
+        seeds = sorted({c.seed for c in cfgs}) if cfgs else self.seeds or self.profile.seeds
+        records = self.records(**match)
+        text = provenance_banner(self.profile.name, shown, folds, seeds, len(records), record_versions(records),
+                                 n_folds=n_folds)
+        ids = {c.run_id for c in cfgs}
+        missing = [c for c in self.missing() if c.run_id in ids]
+        if missing:
+            text += (f"\n>\n> **{len(missing)} of {len(cfgs)} planned runs are not in the results store** "
+                     f"(`{self.store.root}`), so this page shows only what is there; pages never train. "
+                     f"Train them with `{self.fill_command()}`, then re-run this notebook.")
+        return text
+
+
+def page(notebook: str, profile: str | Profile = "quick", dataset: str | Sequence[str] | None = None,
+         seeds: str | Sequence[int] | None = None, folds: str | Sequence[int | None] | None = None,
+         results_dir: str | None = None) -> Page:
+    """The `Page` of `notebook`: its planned runs at `profile`, read from ``ResultsStore(results_dir)``.
+
+    Parameters are the notebooks' own (seeds / folds may be ``"5,6"`` / ``"0,official"`` strings;
+    `dataset` the page's paper benchmark(s)); the store defaults to ``$MDICO_RESULTS_DIR`` or
+    ``<repo>/results``. Nothing is trained.
+    """
+    from mdico_core.experiments.store import ResultsStore
+
+    prof = book_plan.load_profile(profile)
+    plan = book_plan.page_plan(notebook, book_plan.book_plan(prof), dataset)
+    seeds_t, folds_t = parse_list(seeds, as_int), parse_list(folds, as_fold)
+    cfgs = book_plan.configs(notebook, prof, dataset, seeds_t, folds_t)
+    datasets = resolve_all(book_plan.page_benchmarks(notebook, plan, dataset), plan.synthetic_fallback)
+    given = dataset if isinstance(dataset, str) or dataset is None else tuple(dataset)
+    return Page(notebook, prof, ResultsStore(results_dir), cfgs, seeds_t, folds_t, datasets, given)

@@ -1,0 +1,141 @@
+"""t-SNE of the test-set features stored by a run (Fig. 4, A3, A4).
+
+`tsne_for` picks the runs to show from a page's results (one run per method, all of the same
+test fold and seed, so that the panels show the same samples), embeds each modality's features
+with openTSNE and returns the panels; `plot_tsne` draws them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mdico_core.reporting import paper
+
+METHODS = ("individual", "mdico")  # the two feature spaces the paper's figures compare
+
+Panel = tuple[str, np.ndarray, np.ndarray]  # (title, (N, 2) embedding, (N,) colour labels)
+
+
+def tsne_2d(features: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
+    """openTSNE 2-D embedding of ``(N, D)`` features, seeded; perplexity clipped to what N allows."""
+    from openTSNE import TSNE
+
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 5:
+        raise ValueError(f"t-SNE needs (N, D) features with N >= 5, got shape {x.shape}")
+    perp = float(max(1.0, min(perplexity, (len(x) - 1) / 3.0)))
+    return np.asarray(TSNE(n_components=2, perplexity=perp, random_state=seed, n_jobs=1).fit(x))
+
+
+def colour_labels(y: np.ndarray, task: str) -> np.ndarray:
+    """One colour value per sample: the class (classification), the first positive label or -1
+    (multilabel), the value (regression)."""
+    y = np.asarray(y)
+    if task == "multilabel":
+        return np.where(y.sum(1) > 0, y.argmax(1), -1)
+    return y.astype(float) if task == "regression" else y.astype(int)
+
+
+def tsne_panels(arrays_by_method: Mapping[str, Mapping[str, np.ndarray]], modalities: Sequence[str], task: str,
+                seed: int = 0) -> list[Panel]:
+    """t-SNE panels (title, embedding, colours) per modality and method, from stored test features."""
+    panels = []
+    for m in modalities:
+        for label, arrays in arrays_by_method.items():
+            feat = arrays.get(f"feat/{m}")
+            if feat is None or len(feat) < 5:
+                continue
+            emb = tsne_2d(np.asarray(feat, dtype=np.float32), seed=seed)
+            panels.append((f"{label}, {m}", emb, colour_labels(arrays["y_true"], task)))
+    return panels
+
+
+def paired_runs(configs: Sequence[Any], has: Any, methods: Sequence[str] = METHODS) -> dict[str, Any] | None:
+    """One finished run per method, all of the same (fold, seed): the first such pair in run order.
+
+    Args:
+        configs: run configs of one dataset (in the page's order).
+        has: ``has(config) -> bool``, whether the run is in the store.
+        methods: the methods that must all have the pair.
+
+    Returns ``{method: config}``, or None when no (fold, seed) has every method finished.
+    """
+    done = {m: {(c.fold, c.seed): c for c in configs if c.method == m and has(c)} for m in methods}
+    pair = next((k for k in done[methods[-1]] if all(k in done[m] for m in methods)), None)
+    return None if pair is None else {m: done[m][pair] for m in methods}
+
+
+@dataclass(frozen=True)
+class TsneView:
+    """What one dataset's t-SNE figure shows: the runs (one per method, same fold and seed) and panels."""
+
+    runs: dict[str, Any]
+    panels: list[Panel]
+    task: str
+    class_names: list[str] | None
+
+    @property
+    def fold(self) -> int | None:
+        return next(iter(self.runs.values())).fold
+
+    @property
+    def seed(self) -> int:
+        return next(iter(self.runs.values())).seed
+
+
+def tsne_for(page: Any, registry: str, seed: int = 0) -> TsneView | None:
+    """The t-SNE panels of registry dataset `registry` from a live page's store; None without a run pair.
+
+    `page` is a ``page.Page`` (it reads the store's arrays); the dataset is loaded for its
+    modalities, task and class names.
+    """
+    from mdico_core.data import load_dataset
+
+    runs = paired_runs(page.configs_where(dataset=registry), page.store.has)
+    if runs is None:
+        return None
+    ds = load_dataset(registry)
+    arrays = {paper.METHOD_NAMES.get(m, m): page.store.arrays(c) for m, c in runs.items()}
+    return TsneView(runs, tsne_panels(arrays, ds.modality_names, ds.task, seed=seed), ds.task, ds.class_names)
+
+
+def plot_tsne(panels: Sequence[Panel], task: str, class_names: Sequence[str] | None = None, ncols: int = 2,
+              size: float = 3.6) -> Any:
+    """Scatter one t-SNE embedding per panel, ``(title, (N, 2) embedding, (N,) colour labels)``."""
+    import matplotlib.pyplot as plt
+
+    n = len(panels)
+    if n == 0:
+        raise ValueError("plot_tsne needs at least one panel")
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax, (title, emb, lab) in zip(axes.flat, panels):
+        if task == "regression":
+            sc = ax.scatter(emb[:, 0], emb[:, 1], c=lab, s=9, cmap="viridis", linewidths=0)
+            fig.colorbar(sc, ax=ax, shrink=0.8)
+        else:
+            classes = np.unique(lab)
+            palette = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+            for k, c in enumerate(classes):
+                name = "no label" if c < 0 else (class_names[c] if class_names is not None and c < len(class_names)
+                                                  else str(c))
+                sel = lab == c
+                ax.scatter(emb[sel, 0], emb[sel, 1], s=9, color=palette(k % palette.N), label=name, linewidths=0)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    if task != "regression":
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False,
+                   markerscale=2, bbox_to_anchor=(0.5, -0.02))
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+    else:
+        fig.tight_layout()
+    return fig

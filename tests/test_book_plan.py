@@ -1,0 +1,83 @@
+"""Which runs each page needs at a profile (reporting/book_plan.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from mdico_core.reporting import book_plan, paper
+
+
+@pytest.fixture
+def toy_world(present_only):
+    """Only the synthetic datasets exist: every benchmark resolves to synthetic data at smoke."""
+    present_only(lambda name: name.startswith("toy_"))
+
+
+def test_configs_per_notebook(toy_world):
+    from mdico_core.experiments.config import load_profile
+
+    assert book_plan.configs("01_data_overview", "smoke") == []
+    main = book_plan.configs("02_main_results", "smoke", "lfmc")
+    assert {c.dataset for c in main} == {"toy_regression"}
+    assert {c.method for c in main} == {"individual", "mdico", *load_profile("smoke").methods}
+    abl = book_plan.configs("03_ablation", "smoke")
+    assert {c.variant for c in abl if c.method == "mdico"} == set(paper.ABLATION_VARIANTS)
+    enc = book_plan.configs("05_encoders", "smoke")
+    assert {c.encoder for c in enc} == set(paper.ENCODERS)
+    rel = book_plan.configs("09_released_vs_paper", "smoke")
+    assert {(c.method, c.variant, c.protocol) for c in rel} == {
+        ("individual", "default", "paper"), ("individual", "default", "released"),
+        ("mdico", "default", "paper"), ("mdico", "released", "paper"),
+        ("mdico", "default", "released"), ("mdico", "released", "released")}
+    assert book_plan.configs("04_shared_specific", "smoke", "lfmc")[0].dataset == "toy_regression"  # page override
+    with pytest.raises(ValueError, match="valid notebooks"):
+        book_plan.configs("99_nope", "smoke")
+
+
+def test_configs_seeds_folds_and_dedup(toy_world):
+    cfgs = book_plan.configs("02_main_results", "smoke", "croph_b", seeds=(5, 6), folds=(1,))
+    assert {(c.seed, c.fold) for c in cfgs} == {(5, 1), (6, 1)}
+    allc = book_plan.all_configs("smoke")
+    ids = [c.run_id for c in allc]
+    assert len(ids) == len(set(ids))
+    # every page's runs are in the book's sweep, so no page lacks anything after it
+    for nb in book_plan.NOTEBOOKS:
+        assert {c.run_id for c in book_plan.configs(nb, "smoke")} <= set(ids)
+
+
+def test_quick_plan_is_smaller_than_paper(present_only):
+    present_only(lambda name: name in ("lfmc", "algae_blooms", "algae_blooms_binary"))
+    quick = book_plan.all_configs("quick")
+    # TreeSatAI absent: no synthetic stand-in at quick; CropH-b runs on the binary stand-in only
+    assert {c.dataset for c in quick} == {"lfmc", "algae_blooms", "algae_blooms_binary"}
+    croph_b = book_plan.configs("02_main_results", "quick", "croph_b")
+    assert {c.dataset for c in croph_b} == {"algae_blooms_binary"}
+    assert 0 < len(quick) < len(book_plan.all_configs("paper"))
+    assert book_plan.book_plan("quick").encoder_datasets == ("lfmc",)
+    assert not book_plan.book_plan("quick").synthetic_fallback
+
+
+def test_book_plan_override_from_profile():
+    from mdico_core.experiments.config import load_profile
+
+    class WithBook:  # a profile carrying a ``book:`` mapping, as a yaml may one day
+        def __init__(self, book):
+            self._p, self.book = load_profile("smoke"), book
+
+        def __getattr__(self, k):
+            return getattr(self._p, k)
+
+    assert book_plan.book_plan(WithBook({"encoders": ["mlp"]})) == replace(book_plan.BOOK_PLANS["smoke"],
+                                                                           encoders=("mlp",))
+    with pytest.raises(ValueError, match="unknown book plan field"):
+        book_plan.book_plan(WithBook({"nope": 1}))
+
+
+def test_page_benchmarks():
+    plan = book_plan.book_plan("quick")
+    assert book_plan.page_benchmarks("02_main_results", plan, "tsaits") == ("tsaits",)
+    assert book_plan.page_benchmarks("07_loss_curves", plan) == plan.loss_datasets
+    assert book_plan.page_benchmarks("07_loss_curves", plan, "lfmc,croph_m") == ("lfmc", "croph_m")
+    assert book_plan.page_benchmarks("01_data_overview", plan) == paper.BENCHMARKS

@@ -1,0 +1,133 @@
+"""A notebook's view of the results store (reporting/page.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mdico_core.data.availability import Resolution
+from mdico_core.reporting import book_plan
+from mdico_core.reporting.page import page
+
+
+@pytest.fixture
+def toy_world(present_only):
+    present_only(lambda name: name.startswith("toy_"))
+
+
+def test_page_reads_only_its_runs(toy_world, tmp_path):
+    pg = page("07_loss_curves", "smoke", results_dir=str(tmp_path))
+    assert pg.records() == [] and pg.frame().empty and pg.failures().empty
+    assert set(pg.datasets) == set(book_plan.book_plan("smoke").loss_datasets)
+    assert "Profile `smoke`" in pg.banner()
+
+
+def test_page_targets_merge_benchmarks_sharing_a_dataset(present_only, tmp_path):
+    present_only(lambda name: name in ("lfmc", "algae_blooms", "algae_blooms_binary"))
+    pg = page("06_tsne", "quick", results_dir=str(tmp_path))
+    assert pg.targets() == [("TSAITS", "tsaits", "absent"), ("CropH-b", "algae_blooms_binary", "stand-in"),
+                            ("CropH-m", "algae_blooms", "stand-in"), ("LFMC", "lfmc", "real")]
+    assert {c.dataset for c in pg.configs} == {"algae_blooms_binary", "algae_blooms", "lfmc"}
+    smoke = page("06_tsne", "smoke", "croph_b,croph_m", results_dir=str(tmp_path))
+    assert [t[1:] for t in smoke.targets()] == [("algae_blooms_binary", "stand-in"), ("algae_blooms", "stand-in")]
+    pg.datasets = {b: Resolution(b, "toy_binary", "synthetic", "") for b in ("croph_b", "x")}
+    assert pg.targets() == [("CropH-b / x", "toy_binary", "synthetic")]
+
+
+def test_page_lists_its_failed_runs(toy_world, tmp_path):
+    from mdico_core.experiments import ResultsStore
+
+    pg = page("07_loss_curves", "smoke", results_dir=str(tmp_path))
+    ResultsStore(tmp_path).save_failure(pg.configs[0], "RuntimeError: boom")
+    fails = pg.failures()
+    assert fails["message"].tolist() == ["RuntimeError: boom"]
+    assert fails["run"].iloc[0].startswith(f"{pg.configs[0].dataset} mdico tempcnn paper fold 0 seed 0")
+
+
+# ---------------------------------------------------------------------------------- read-only pages
+def test_an_empty_store_says_which_command_fills_it(toy_world, tmp_path):
+    pg = page("06_tsne", "smoke", results_dir=str(tmp_path))
+    assert pg.missing() == pg.configs and pg.frame().empty
+    banner = pg.banner()
+    assert f"{len(pg.configs)} of {len(pg.configs)} planned runs are not in the results store" in banner
+    assert f"`mdico book --profile smoke --only 06_tsne --results-dir {tmp_path} --sweep-only`" in banner
+    assert not any(tmp_path.iterdir())  # nothing was trained, nothing written
+
+
+def test_fill_commands():
+    from mdico_core.reporting.page import fill_command
+
+    assert fill_command("02_main_results", "quick", "lfmc") == "mdico book --profile quick --only " \
+                                                              "02_main_results_lfmc --sweep-only"
+    assert fill_command("05_encoders", "paper", None, (5, 6), (0, None), "/r") == (
+        "mdico book --profile paper --only 05_encoders --seeds 5,6 --folds 0,official --results-dir /r --sweep-only")
+    assert fill_command("07_loss_curves", "quick", "croph_m,lfmc,croph_b").startswith(
+        "mdico book --profile quick --only 07_loss_curves")  # the book plan's own datasets
+    assert fill_command("07_loss_curves", "quick", "lfmc") == (
+        "python -c \"from mdico_core.bookbuild import fill_store; "
+        "fill_store('07_loss_curves', 'quick', dataset='lfmc')\"")
+
+
+class _Captured(Exception):
+    pass
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """`sweep` replaced by a recorder: the run ids a command would train, and nothing trained."""
+    from mdico_core.experiments import executors
+
+    seen: list[set[str]] = []
+
+    def fake_sweep(cfgs, **kwargs):
+        seen.append({c.run_id for c in cfgs})
+        raise _Captured
+
+    monkeypatch.setattr(executors, "sweep", fake_sweep)
+    return seen
+
+
+@pytest.mark.parametrize(("notebook", "dataset", "seeds", "folds"), [
+    ("06_tsne", None, None, None), ("02_main_results", "croph_b", "3", None), ("03_ablation", None, None, "0,1"),
+    ("08_prediction_maps", "lfmc", None, None)])
+def test_the_fill_command_trains_exactly_the_pages_runs(toy_world, no_training, tmp_path, notebook, dataset,
+                                                        seeds, folds):
+    import shlex
+
+    from mdico_core import bookbuild
+
+    pg = page(notebook, "smoke", dataset, seeds, folds, results_dir=str(tmp_path))
+    cmd = pg.fill_command()
+    with pytest.raises(_Captured):
+        if cmd.startswith("mdico book "):
+            bookbuild.main(shlex.split(cmd)[2:])
+        else:
+            exec(shlex.split(cmd)[2], {})  # python -c "<code>"
+    assert no_training == [{c.run_id for c in pg.configs}]
+
+
+def test_live_and_archived_pages_share_one_interface(toy_world, tmp_path):
+    import inspect
+
+    from mdico_core.experiments import ResultsStore
+    from mdico_core.reporting.archive import ArchivedPage, archived_page, export_runs
+    from mdico_core.reporting.page import Page, ResultsPage
+
+    members = [m for m in vars(ResultsPage) if not m.startswith("_")] + list(ResultsPage.__annotations__)
+    assert set(members) >= {"datasets", "frame", "failures", "missing", "targets", "code_versions", "banner"}
+    for cls in (Page, ArchivedPage):
+        for m in members:
+            if callable(getattr(ResultsPage, m, None)):
+                want = inspect.signature(getattr(ResultsPage, m))
+                have = inspect.signature(getattr(cls, m))
+                assert list(have.parameters) == list(want.parameters), f"{cls.__name__}.{m}{have} != {want}"
+
+    live = page("07_loss_curves", "smoke", "lfmc", results_dir=str(tmp_path / "store"))
+    cfg = live.configs[0]
+    store = ResultsStore(tmp_path / "store")
+    store.save({"run_id": cfg.run_id, "config": cfg.to_dict(), "status": "done", "task": "regression",
+                "metrics": {"S1": {"r2": 0.5}}, "provenance": {"profile": "smoke", "git_commit": "abc"}})
+    export_runs(cfg.dataset, tmp_path / "a.csv", profile="smoke", store=store)
+    for pg in (live, archived_page(tmp_path / "a.csv")):
+        assert isinstance(pg, ResultsPage)
+        assert "Provenance" in pg.banner() and isinstance(pg.missing(), list) and len(pg.targets()) >= 1
+        assert pg.code_versions() == ["abc"] and len(pg.frame()) == 1 and pg.failures().empty
