@@ -17,11 +17,11 @@ from mdico_core.experiments.config import (
     load_profile,
     train_config,
 )
-from mdico_core.experiments.executors import EXECUTORS, SweepReport, sweep
+from mdico_core.experiments.executors import EXECUTORS, SweepReport, SweepStopped, sweep
 from mdico_core.experiments.runner import execute, run_one
 from mdico_core.experiments.store import ResultsStore
 
 __all__ = [
-    "EXECUTORS", "PROFILES", "Profile", "ResultsStore", "RunConfig", "SweepReport", "configs_for", "execute",
-    "load_profile", "run_one", "sweep", "train_config",
+    "EXECUTORS", "PROFILES", "Profile", "ResultsStore", "RunConfig", "SweepReport", "SweepStopped", "configs_for",
+    "execute", "load_profile", "run_one", "sweep", "train_config",
 ]
