@@ -172,6 +172,10 @@ def _die_with_parent(parent_pid: int, prctl: bool) -> None:
     """
     if parent_pid in _WATCHING:
         return
+    if os.getppid() != parent_pid:
+        if prctl:  # a pool worker, whose parent died before it got here
+            os._exit(1)
+        return  # a Dask worker started by another process than the sweep's: not ours to stop
     _WATCHING.add(parent_pid)
     if prctl and sys.platform.startswith("linux"):
         import ctypes
@@ -186,7 +190,7 @@ def _die_with_parent(parent_pid: int, prctl: bool) -> None:
             time.sleep(1.0)
         os._exit(1)
 
-    if os.getppid() != parent_pid:  # the parent died before we got here
+    if os.getppid() != parent_pid:  # the parent died while prctl was being set
         os._exit(1)
     threading.Thread(target=watch, daemon=True, name="mdico-parent-watch").start()
 
