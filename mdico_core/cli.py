@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 # = mdico_core.experiments.executors.EXECUTORS, restated so `mdico data ...` does not import torch.
@@ -28,7 +29,7 @@ EXECUTORS = ("serial", "processes", "dask")
 
 
 def _ints(text: str) -> list[int | None]:
-    """ "0,1,2" -> [0, 1, 2]; "official" or "none" -> None (the official split)."""
+    """ "0,1,2" -> [0, 1, 2]; "official" or "none" -> None (the official split); empty is an error."""
     out: list[int | None] = []
     for part in text.split(","):
         part = part.strip()
@@ -41,7 +42,28 @@ def _ints(text: str) -> list[int | None]:
             out.append(int(part))
         except ValueError as err:
             raise argparse.ArgumentTypeError(f"{part!r} is not an integer (expected e.g. 0,1,2)") from err
+    if not out:
+        raise argparse.ArgumentTypeError(f"{text!r} names no value (expected e.g. 0,1,2)")
     return out
+
+
+def _seeds(text: str) -> list[int]:
+    """ "0,1" -> [0, 1]: seeds of numpy, torch and scikit-learn lie in [0, 2**32)."""
+    out = _ints(text)
+    bad = [s for s in out if s is None or not 0 <= s < 2**32]
+    if bad:
+        raise argparse.ArgumentTypeError(f"seeds are integers from 0 to 2**32 - 1; got {bad[0]}")
+    return out  # type: ignore[return-value]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
 
 
 def _names(text: str) -> list[str]:
@@ -65,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default="quick", help="budget profile: smoke, quick, paper (default: quick)")
     r.add_argument("--variants", type=_names, default=["default"], help="method variants (default: default)")
     r.add_argument("--encoders", type=_names, default=["tempcnn"], help="encoders (default: tempcnn)")
-    r.add_argument("--seeds", type=_ints, default=None, help="seeds, e.g. 0,1 (default: the profile's)")
+    r.add_argument("--seeds", type=_seeds, default=None, help="seeds, e.g. 0,1 (default: the profile's)")
     r.add_argument("--folds", type=_ints, default=None,
                    help="test folds, e.g. 0,1,2, or 'official' (default: the profile's)")
     r.add_argument("--protocol", choices=("paper", "released"), default="paper",
@@ -77,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--modalities", type=_names, default=None,
                    help="train on these modalities of the dataset only, e.g. S1,S2 (default: all)")
     r.add_argument("--executor", choices=EXECUTORS, default="serial")
-    r.add_argument("--workers", type=int, default=None, help="processes or Dask workers")
+    r.add_argument("--workers", type=_positive_int, default=None,
+                   help="processes or Dask workers (default: the CPU count; 2 for a local Dask cluster)")
+    r.add_argument("--threads", type=_positive_int, default=1,
+                   help="CPU threads of each run, on every executor (default: 1; recorded in each record)")
     r.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     r.add_argument("--device", default=None, help="torch device, e.g. cuda (default: the profile's, cpu)")
     r.add_argument("--no-features", action="store_true", help="do not store test-set features")
@@ -127,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------------------- commands
 def _configs(args: argparse.Namespace, parser: argparse.ArgumentParser):
+    from mdico_core.data import get_dataset_entry
     from mdico_core.experiments.config import RELEASED_SPLIT_SEED, load_profile
 
     split_seed = getattr(args, "split_seed", None)
@@ -142,32 +168,65 @@ def _configs(args: argparse.Namespace, parser: argparse.ArgumentParser):
                 seeds=args.seeds, folds=args.folds, save_features=not args.no_features, split_seed=split_seed,
                 train={"device": args.device} if getattr(args, "device", None) else None,
                 modalities=getattr(args, "modalities", None))
+            if args.folds and None in args.folds and not get_dataset_entry(name).official_split:
+                raise ValueError(f"dataset {name!r} has no official split; give test folds, e.g. --folds 0,1,2")
     except ValueError as err:
         parser.error(str(err))
     return profile, configs
 
 
+def _store(args: argparse.Namespace):
+    """The results store named by ``--results``; unreadable records are reported by `_name_corrupt`."""
+    from mdico_core.experiments.store import CorruptRecordWarning, ResultsStore
+
+    warnings.simplefilter("ignore", CorruptRecordWarning)
+    return ResultsStore(args.results)
+
+
+def _name_corrupt(store, dataset: str | None = None, lead: str = "warning: ") -> None:
+    """Print, on stderr, every unreadable record found now or moved aside earlier and not yet re-run."""
+    for msg in store.quarantined:
+        print(f"{lead}{msg}", file=sys.stderr)
+    for path in store.corrupt(dataset):
+        if not any(str(path) in msg for msg in store.quarantined):
+            print(f"{lead}unreadable results record moved aside to {path}; the next `mdico run` re-runs it",
+                  file=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from mdico_core.experiments.executors import sweep
-    from mdico_core.experiments.store import ResultsStore
+    from mdico_core.experiments.executors import SweepStopped, sweep
+    from mdico_core.experiments.store import StoreNotWritableError
 
     profile, configs = _configs(args, parser)
-    store = ResultsStore(args.results)
+    store = _store(args)
     print(f"{len(configs)} run(s), profile {profile.name!r}, store {store.root}")
-    report = sweep(configs, store=store, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
-                   progress=not args.quiet, profile=profile.name)
+    error = None
+    try:
+        report = sweep(configs, store=store, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+                       progress=not args.quiet, profile=profile.name, threads=args.threads)
+    except StoreNotWritableError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except SweepStopped as err:
+        report, error = err.report, str(err)
+    _name_corrupt(store, lead="note: ")
     print(report)
     for run_id in report.failed_ids:
-        print(f"  failed: {run_id} (details: {store.failure_path(run_id)})")
-    return 1 if report.failed else 0
+        lines = (report.messages.get(run_id) or "").strip().splitlines()
+        details = store.failure_path(run_id)
+        print(f"  failed: {run_id}: {lines[0] if lines else ''}"
+              + (f" (details: {details})" if details.is_file() else ""))
+    for run_id, owner in report.claimed.items():
+        print(f"  being trained by another sweep: {run_id} ({owner}); `mdico run` again picks it up if that one dies")
+    if error is not None:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if report.failed or error else 0
 
 
 def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import pandas as pd
 
-    from mdico_core.experiments.store import ResultsStore
-
-    store = ResultsStore(args.results)
+    store = _store(args)
     records = store.records()
     failures = store.failures()
     failed = [f for f in failures if f.get("status") == "failed"]
@@ -182,6 +241,9 @@ def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     done = sum(r["status"] == "done" for r in records)
     nr = sum(r["status"] == "not_reproduced" for r in records)
     line = f"done: {done}, not reproduced: {nr}, failed: {len(failed)}"
+    corrupt = [p for p in store.corrupt() if not args.dataset or p.parent.name in args.dataset]
+    if corrupt:
+        line += f", unreadable (moved aside, re-run by the next `mdico run`): {len(corrupt)}"
     if args.profile:
         ns = argparse.Namespace(profile=args.profile, dataset=args.dataset, methods=args.methods,
                                 variants=["default"], encoders=["tempcnn"], protocol="paper", seeds=None,
@@ -189,7 +251,12 @@ def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         _, configs = _configs(ns, parser)
         pending = [c for c in configs if not store.has(c)]
         line += f", pending ({args.profile} profile): {len(pending)} of {len(configs)}"
+    running = store.claims()
+    if running:
+        line += f", being trained now: {len(running)}"
     print(line)
+    for p in corrupt:
+        print(f"  unreadable {p.name.split('.')[0]}: moved aside to {p}")
     for f in failed:
         c = f["config"]
         msg = (f.get("message") or "").splitlines()[0][:160] if f.get("message") else ""
@@ -199,7 +266,6 @@ def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
 
 def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from mdico_core.experiments.store import ResultsStore
     from mdico_core.reporting.tables import compare_with_paper, to_markdown
 
     if args.archive:
@@ -213,8 +279,9 @@ def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         where = args.archive
         df = df[df["dataset"] == args.dataset]
     else:
-        store = ResultsStore(args.results)
+        store = _store(args)
         df = store.collect(args.dataset)
+        _name_corrupt(store, args.dataset)
         where = store.root
     if args.profile:
         df = df[df["profile"] == args.profile]
@@ -245,19 +312,20 @@ def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from mdico_core.data import get_dataset_entry
-    from mdico_core.experiments.store import ResultsStore
     from mdico_core.reporting.archive import export_runs
 
     try:
         get_dataset_entry(args.dataset)
     except ValueError as err:
         parser.error(str(err))
-    store = ResultsStore(args.results)
+    store = _store(args)
     try:
         df = export_runs(args.dataset, args.out, profile=args.profile, store=store)
     except (ValueError, OSError) as err:
+        _name_corrupt(store, args.dataset)
         print(f"error: {err}", file=sys.stderr)
         return 1
+    _name_corrupt(store, args.dataset, lead="warning: not in the archive: ")
     per_run = df.drop_duplicates("run_id")
     print(f"wrote {len(per_run)} runs ({len(df)} rows) of {args.dataset!r} to {args.out}")
     print(per_run.groupby(["method", "variant"], dropna=False).size().rename("runs").to_string())
@@ -280,6 +348,9 @@ def cmd_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             report = cache.seed(args.folder)
         except FileNotFoundError as err:
             parser.error(str(err))
+        except OSError as err:  # the cache folder cannot be written
+            print(f"error: {err}", file=sys.stderr)
+            return 1
         for key in ("seeded", "present", "missing", "rejected"):
             items = report.get(key, [])
             print(f"{key}: {len(items)}")

@@ -183,6 +183,8 @@ def fit(method: Method, train: TensorData, val: TensorData, cfg: TrainConfig, se
 def _per_view(fn: Callable[[Mapping[str, Tensor], str], Tensor], method: Method, x: Mapping[str, Tensor],
               view: str, batch_size: int) -> np.ndarray:
     """`fn(x_batch, view)` over every sample, in eval mode, handing it only the modalities `view` reads."""
+    if view not in method.views():
+        raise ValueError(f"{method.name}: unknown view {view!r}; valid views: {method.views()}")
     method.eval()
     needed = method.modalities if view == "fusion" else [view_modality(view)]
     n = len(next(iter(x.values())))

@@ -314,3 +314,26 @@ def test_data_readme_lists_the_registry_checksums() -> None:
 
     readme = (Path(__file__).resolve().parents[1] / "data" / "README.md").read_text(encoding="utf-8")
     assert checksums_table() in readme, "regenerate the table in data/README.md from registry.checksums_table()"
+
+
+@pytest.mark.parametrize("how", ["rewrite", "rename"])
+def test_memo_refuses_a_same_size_replacement_with_its_mtime_reset(empty_cache: Path, fake_entry: RemoteFile,
+                                                                    how: str) -> None:
+    import os
+
+    path = empty_cache / NAME
+    path.parent.mkdir(parents=True)
+    path.write_bytes(GOOD)
+    assert cache.fetch(NAME, download=False) == path  # verified, and memoised
+    before = path.stat()
+    bad = GOOD[:-1] + b"?"
+    if how == "rewrite":
+        path.write_bytes(bad)
+    else:
+        (path.parent / "swap").write_bytes(bad)
+        os.replace(path.parent / "swap", path)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    with pytest.raises(ChecksumError):
+        cache.fetch(NAME, download=False)

@@ -104,3 +104,131 @@ def test_data_commands(capsys):
     pytest.importorskip("mdico_core.data.info")
     assert main(["data", "info", "toy_binary"]) == 0
     assert "binary" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------- bad input, bad stores
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "-1"], "--workers: must be 1 or more"),
+    (["--workers", "0"], "--workers: must be 1 or more"),
+    (["--threads", "0"], "--threads: must be 1 or more"),
+    (["--seeds", ","], "names no value"),
+    (["--folds", ","], "names no value"),
+    (["--seeds", "-3"], "seeds are integers from 0"),
+    (["--seeds", "official"], "seeds are integers from 0"),
+    (["--folds", "official"], "'toy_regression' has no official split; give test folds"),
+])
+def test_bad_run_arguments_exit_2_before_anything_runs(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--dataset", "toy_regression", "--profile", "smoke", "--quiet", *argv, "--results", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err, err
+    assert len([line for line in err.splitlines() if line.startswith("mdico run: error:")]) == 1
+    assert not any(tmp_path.iterdir())  # nothing ran, nothing was recorded
+
+
+def _no_training(monkeypatch):
+    from mdico_core.experiments import runner
+
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("a run trained"))
+
+
+def test_unwritable_store_is_found_before_any_run(capsys, tmp_path, monkeypatch):
+    _no_training(monkeypatch)
+    (tmp_path / "file").write_text("")
+    res = tmp_path / "file" / "results"
+    argv = ["run", "--dataset", "toy_regression", "--profile", "smoke", "--quiet", "--results", str(res)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: the results store") and "not writable" in err[0], err
+
+
+def test_a_store_that_stops_accepting_writes_stops_the_sweep(capsys, tmp_path, monkeypatch):
+    import errno
+
+    from mdico_core.experiments import store as store_mod
+
+    real = store_mod.atomic_write
+
+    def full_disk(path, write, mode="wb"):
+        if path.suffix == ".json":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, write, mode)
+
+    monkeypatch.setattr(store_mod, "atomic_write", full_disk)
+    argv = ["run", "--dataset", "toy_regression", "--methods", "individual", "--seeds", "0,1,2", "--profile", "smoke",
+            "--quiet", "--results", str(tmp_path)]
+    assert main(argv) == 1
+    cap = capsys.readouterr()
+    # the first run trained, could not be saved, and stopped the sweep: the two others never started
+    assert "0 run(s) done, 0 already in the store, 1 failed" in cap.out and "2 not finished" in cap.out
+    failed = [line for line in cap.out.splitlines() if line.startswith("  failed:")]
+    assert len(failed) == 1 and "No space left on device" in failed[0] and "details" not in failed[0]
+    err = cap.err.strip().splitlines()
+    assert len(err) == 1 and "cannot be written" in err[0] and "re-run the same command to resume" in err[0]
+
+
+def test_a_crash_that_cannot_be_recorded_is_still_counted_and_printed(capsys, tmp_path, monkeypatch):
+    from mdico_core.experiments import runner
+    from mdico_core.experiments import store as store_mod
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    real = store_mod.atomic_write
+
+    def no_failures(path, write, mode="wb"):
+        if store_mod.FAILED in path.parts:
+            raise OSError(30, "Read-only file system", str(path))
+        real(path, write, mode)
+
+    monkeypatch.setattr(runner, "execute", crash)
+    monkeypatch.setattr(store_mod, "atomic_write", no_failures)
+    argv = ["run", "--dataset", "toy_regression", "--methods", "individual", "--profile", "smoke", "--quiet",
+            "--results", str(tmp_path)]
+    assert main(argv) == 1
+    cap = capsys.readouterr()
+    assert "1 failed" in cap.out
+    line = next(line for line in cap.out.splitlines() if line.startswith("  failed:"))
+    assert "RuntimeError: out of memory" in line and "Read-only file system" in line and "details" not in line
+
+
+def test_status_table_export_survive_and_name_a_corrupt_record(capsys, tmp_path):
+    store = ResultsStore(tmp_path)
+    cfgs = [RunConfig("lfmc", "individual", seed=s) for s in range(3)]
+    for seed, cfg in enumerate(cfgs):
+        store.save({"run_id": cfg.run_id, "config": cfg.to_dict(), "status": "done", "task": "regression",
+                    "metrics": {"S1": {"r2": 0.1 * seed}, "L8": {"r2": 0.4}}, "history": [],
+                    "provenance": {"profile": "paper"}}, {"y_true": np.zeros(2)})
+    bad = store.record_path(cfgs[0])
+    bad.write_text(bad.read_text()[:40])
+    res = ["--results", str(tmp_path)]
+    assert main(["table", "lfmc", *res]) == 0
+    cap = capsys.readouterr()
+    assert str(bad) in cap.err and "re-runs it" in cap.err and " S1 " in cap.out
+    assert main(["status", *res]) == 0
+    out = capsys.readouterr().out
+    assert "done: 2, not reproduced: 0, failed: 0, unreadable (moved aside, re-run by the next `mdico run`): 1" in out
+    assert f"unreadable {cfgs[0].run_id}" in out
+    assert main(["export", "lfmc", "--profile", "paper", "--out", str(tmp_path / "a.csv"), *res]) == 0
+    cap = capsys.readouterr()
+    assert "wrote 2 runs" in cap.out and "not in the archive" in cap.err and cfgs[0].run_id in cap.err
+
+
+def test_data_seed_into_a_cache_that_is_a_file(capsys, tmp_path, monkeypatch):
+    import shutil
+
+    from mdico_core.data import cache
+
+    name = "lfmc_rao2020/training_features_description.csv"
+    try:
+        src = cache.fetch(name, download=False)
+    except FileNotFoundError:
+        pytest.skip(f"{name} is not in the data cache")
+    (tmp_path / "src").mkdir()
+    shutil.copy(src, tmp_path / "src")
+    (tmp_path / "cache").write_text("")
+    monkeypatch.setenv("MDICO_DATA_DIR", str(tmp_path / "cache"))
+    cache.clear_memo()
+    assert main(["data", "seed", str(tmp_path / "src")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a file, not a folder" in err[0] and "MDICO_DATA_DIR" in err[0], err

@@ -158,3 +158,44 @@ def test_describe_never_crashes_on_absent_data(empty_cache: Path, monkeypatch: p
     assert "IGNF/TreeSatAI-Time-Series" in describe("tsaits")["how_to_get"]
     assert describe("algae_blooms")["stand_in_for"] == "croph_m"
     assert df.set_index("name").loc["toy_binary", "present"]  # nothing to download
+
+
+@pytest.mark.parametrize("modalities, target, task, message", [
+    ({"S1": np.zeros((N, 0, 2))}, np.zeros(N), "regression", r"modality 'S1'.*axis of length 0"),
+    ({"S1": np.zeros((N, 4, 0))}, np.zeros(N), "regression", r"modality 'S1'.*axis of length 0"),
+    ({"S1": np.zeros((0, 4, 2))}, np.zeros(0), "regression", "no samples"),
+    ({"S1": np.zeros((0, 4, 2))}, np.zeros(0, np.int64), "multiclass", "no samples"),
+    ({"S1": np.ones((N, 4, 2)) * (1 + 2j)}, np.zeros(N), "regression", r"'S1' is complex.*np.abs"),
+    ({"S1": np.zeros((N, 4, 2))}, np.full(N, 1 + 1j), "regression", "target is complex"),
+    ({"S1": np.zeros((N, 4, 2))}, np.array(["wet", "dry"] * (N // 2)), "regression",
+     r"regression target must be numbers; got text such as 'wet'"),
+    ({"S1": np.zeros((N, 4, 2))}, np.array([["a", "b"]] * N), "multilabel", "multilabel target must be 0/1"),
+])
+def test_from_arrays_names_every_malformed_input(modalities, target, task, message) -> None:
+    with pytest.raises(DataValidationError, match=message):
+        from_arrays("bad", modalities, target, task)
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("object_modality", r"radar.npy holds Python objects.*np.save"),
+    ("object_target", r"target.npy holds Python objects.*np.save"),
+    ("typo", r"unknown key 'nan_polcy'.*did you mean 'nan_policy'"),
+])
+def test_from_folder_names_unreadable_files_and_unknown_keys(tmp_path: Path, problem: str, message: str) -> None:
+    folder = _folder(tmp_path / "d", yaml="task: multiclass\n")
+    if problem == "object_modality":
+        np.save(folder / "radar.npy", np.array([[1.0, None]] * N, dtype=object), allow_pickle=True)
+    elif problem == "object_target":
+        (folder / "target.csv").unlink()
+        np.save(folder / "target.npy", np.array(["a", 1] * (N // 2), dtype=object), allow_pickle=True)
+    else:
+        (folder / "dataset.yaml").write_text("task: multiclass\nnan_polcy: zero\n")
+    with pytest.raises(DataValidationError, match=message):
+        from_folder(folder)
+
+
+def test_unknown_keys_in_a_datasets_yaml_are_named(tmp_path: Path, clean_registry) -> None:
+    _folder(tmp_path / "c")
+    (tmp_path / "datasets.yaml").write_text("datasets:\n  crops_c: {path: c, task: multiclass, lisence: CC-BY}\n")
+    with pytest.raises(DataValidationError, match=r"unknown key 'lisence'.*did you mean 'licence'"):
+        register_from_env(str(tmp_path / "datasets.yaml"))

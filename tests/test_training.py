@@ -139,3 +139,13 @@ def test_early_stopping_keeps_the_lowest_loss_while_min_delta_decides_when_to_st
     for value in [1.0, 2.0, 3.0, 4.0]:
         never.update(value)
     assert not never.should_stop
+
+
+def test_predict_and_features_name_an_unknown_view() -> None:
+    from mdico_core.training import features
+
+    method = build_method("mdico", tiny_spec(), "mlp")
+    x = tiny_data()["x"]
+    for fn in (predict, features):
+        with pytest.raises(ValueError, match=r"unknown view 'S3'; valid views: \['A', 'B'"):
+            fn(method, x, "S3")

@@ -72,6 +72,16 @@ def data_dir() -> Path:
     return Path.home() / ".cache" / "mdico"
 
 
+def _writable_dir() -> Path:
+    """`data_dir`, checked to be a folder (or absent) before anything is written into it."""
+    root = data_dir()
+    if root.exists() and not root.is_dir():
+        where = f"${ENV_DATA_DIR}" if os.environ.get(ENV_DATA_DIR) else "the default cache location"
+        raise NotADirectoryError(f"the data cache {root} ({where}) is a file, not a folder; point "
+                                 f"${ENV_DATA_DIR} at a folder (it is created if absent)")
+    return root
+
+
 def cache_path(name: str) -> Path:
     """Where the registry file `name` lives in the cache (it may not exist yet)."""
     get_remote(name)
@@ -79,14 +89,19 @@ def cache_path(name: str) -> Path:
 
 
 # ---------------------------------------------------------------------------------- hashing
-_DIGESTS: dict[tuple[str, int, int, str], str] = {}
+_DIGESTS: dict[tuple, str] = {}
 
 
 def file_digest(path: Path | str, algorithm: str = "sha256") -> str:
-    """Hex digest of `path`, memoised per process by (path, mtime, size) so reloads do not re-hash."""
+    """Hex digest of `path`, memoised per process so reloads do not re-hash.
+
+    The memo is keyed on what a replacement cannot keep: besides path, size and mtime (which
+    ``os.utime`` can reset), the device, inode and ctime, which every write, rename or ``utime``
+    changes, so a file swapped behind a verified one is hashed again before it is used.
+    """
     path = Path(path)
     st = path.stat()
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, algorithm)
+    key = (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, algorithm)
     if key not in _DIGESTS:
         h = hashlib.new(algorithm)
         with open(path, "rb") as f:
@@ -225,6 +240,7 @@ def fetch(name: str, download: bool = True, mirror: str | None = None, timeout: 
         return _fetch_member(entry, path, download, mirror, timeout)
     if not download:
         raise DatasetNotFoundError(how_to_get(entry, "download=False"))
+    _writable_dir()
     if entry.member:
         raise DatasetNotFoundError(how_to_get(entry, "it cannot be downloaded on its own"))
     failures: list[Exception] = []
@@ -326,6 +342,7 @@ def seed(folder: Path | str) -> dict[str, list[str]]:
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"seed folder {folder} does not exist or is not a folder")
+    _writable_dir()
     by_size: dict[int, list[RemoteFile]] = {}
     by_basename: dict[str, list[RemoteFile]] = {}
     for e in REGISTRY.values():

@@ -49,19 +49,42 @@ log = logging.getLogger(__name__)
 
 ENV_DATASETS = "MDICO_DATASETS"
 CONFIG_NAMES = ("dataset.yaml", "dataset.yml")
+CONFIG_KEYS = ("task", "name", "class_names", "nan_policy", "description", "source", "licence", "paper_name")
+ENV_KEYS = ("path", "task", "description", "source", "licence")  # of an entry in an MDICO_DATASETS YAML file
 _RESERVED = {"target", "metadata"}
 _COLUMN = re.compile(r"^(?P<band>.+)_t(?P<t>\d+)$")
 
 
 # ---------------------------------------------------------------------------------- arrays
+def _numbers(y: np.ndarray, what: str, fix: str) -> np.ndarray:
+    """`y` as float32, or a `DataValidationError` naming the first value that is not a number."""
+    try:
+        return y.astype(np.float32)
+    except (TypeError, ValueError):
+        bad = next(v for v in y.ravel() if not _is_number(v))
+        raise DataValidationError(f"{what}; got text such as {str(bad)!r}; {fix}") from None
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _target(target: Any, task: str, class_names: list[str] | None) -> tuple[np.ndarray, list[str] | None]:
     y = np.asarray(target)
+    if np.iscomplexobj(y):
+        raise DataValidationError("the target is complex; give real values (e.g. np.abs(y) or y.real)")
     if task == "multilabel":
-        return y.astype(np.float32), class_names
+        return _numbers(y, "multilabel target must be 0/1 numbers, one column per label",
+                        "give 0/1 columns named after the labels"), class_names
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]  # a one-column target (e.g. from a CSV)
     if task == "regression":
-        return y.astype(np.float32), None
+        return _numbers(y, "regression target must be numbers",
+                        "convert it to numbers, or declare a classification task"), None
     if y.dtype.kind in "USO":  # class labels given as names
         if class_names is None:
             class_names = sorted({str(v) for v in y})
@@ -103,6 +126,10 @@ def from_arrays(name: str, modalities: Mapping[str, Any], target: Any, task: str
         raise DataValidationError("give at least one modality, e.g. {'S1': array of shape (N, T, C)}")
     mods = {}
     for m, x in modalities.items():
+        if np.iscomplexobj(x):  # float32 conversion would silently drop the imaginary part
+            raise DataValidationError(
+                f"modality {m!r} is complex; give real channels, e.g. np.concatenate([x.real, x.imag], axis=-1), "
+                "or the amplitude np.abs(x)")
         try:
             mods[str(m)] = np.asarray(x, dtype=np.float32)
         except (TypeError, ValueError) as err:
@@ -141,7 +168,8 @@ def read_series_csv(path: Path | str) -> np.ndarray:
     return x  # (N, T, C)
 
 
-def _read_config(folder: Path) -> dict[str, Any]:
+def _read_config(folder: Path, strict: bool = False) -> dict[str, Any]:
+    """The folder's dataset.yaml; `strict`: an unknown (e.g. mistyped) key is an error."""
     for cfg in CONFIG_NAMES:
         if (folder / cfg).is_file():
             import yaml
@@ -150,8 +178,34 @@ def _read_config(folder: Path) -> dict[str, Any]:
                 data = yaml.safe_load(f) or {}
             if not isinstance(data, dict):
                 raise DataValidationError(f"{folder / cfg} must be a mapping (task: ..., name: ...)")
+            if strict:
+                _check_keys(data, CONFIG_KEYS, folder / cfg)
             return data
     return {}
+
+
+def _check_keys(data: Mapping[str, Any], valid: tuple[str, ...], where: Any) -> None:
+    import difflib
+
+    for key in data:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise DataValidationError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(valid)}")
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise DataValidationError(
+                f"{path} holds Python objects (dtype object), which are never unpickled (a pickle can run code); "
+                f"save numbers, or text labels, instead: np.save({path.name!r}, x.astype(np.float32)) or "
+                "y.astype(str)") from None
+        raise DataValidationError(f"{path} is not a readable .npy file: {err}") from err
+    except EOFError as err:
+        raise DataValidationError(f"{path} is empty or truncated; save it again with np.save") from err
 
 
 def _read_target(folder: Path) -> tuple[np.ndarray, list[str] | None]:
@@ -159,7 +213,7 @@ def _read_target(folder: Path) -> tuple[np.ndarray, list[str] | None]:
     if npy.is_file() and csv.is_file():
         raise DataValidationError(f"{folder}: both target.npy and target.csv; keep one")
     if npy.is_file():
-        return np.load(npy, allow_pickle=False), None
+        return _load_npy(npy), None
     if csv.is_file():
         df = pd.read_csv(csv)
         if df.shape[1] == 1:
@@ -176,7 +230,7 @@ def from_folder(path: Path | str, task: str | None = None, name: str | None = No
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"dataset folder {folder} does not exist")
-    cfg = _read_config(folder)
+    cfg = _read_config(folder, strict=True)
     task = task or cfg.get("task")
     if task is None:
         raise DataValidationError(f"{folder}: no task given; pass task= or write 'task: <one of {TASKS}>' "
@@ -191,7 +245,7 @@ def from_folder(path: Path | str, task: str | None = None, name: str | None = No
         if stem in modalities and ext in (".npy", ".csv"):
             raise DataValidationError(f"{folder}: modality {stem!r} is given twice (.npy and .csv); keep one")
         if ext == ".npy":
-            modalities[stem] = np.load(p, allow_pickle=False)
+            modalities[stem] = _load_npy(p)
         elif ext == ".csv":
             modalities[stem] = read_series_csv(p)
         else:
@@ -270,6 +324,7 @@ def _env_entries(spec: str) -> list[tuple[Path, dict[str, Any]]]:
                 data = yaml.safe_load(f) or {}
             for ds_name, opts in (data.get("datasets") or {}).items():
                 opts = dict(opts or {})
+                _check_keys(opts, ENV_KEYS, f"{p}: dataset {ds_name!r}")
                 if "path" not in opts:
                     raise DataValidationError(f"{p}: dataset {ds_name!r} needs a path")
                 folder = Path(opts.pop("path")).expanduser()
@@ -298,8 +353,7 @@ def register_from_env(spec: str | None = None) -> list[str]:
                           "rename it in its dataset.yaml", stacklevel=2)
             continue
         task = opts.pop("task", None)
-        register(folder, name=name, replace=True, task=task,
-                 **{k: v for k, v in opts.items() if k in ("description", "source", "licence")})
+        register(folder, name=name, replace=True, task=task, **opts)
         names.append(name)
     return names
 

@@ -88,6 +88,8 @@ class MultiModalDataset:
         if self.nan_policy not in ("raise", "zero"):
             raise DataValidationError(f"nan_policy {self.nan_policy!r} must be 'raise' or 'zero'")
         n = len(self.target)
+        if n == 0:
+            raise DataValidationError("the dataset has no samples (the target is empty); give at least one per fold")
         for m, x in self.modalities.items():
             if not isinstance(x, np.ndarray):
                 raise DataValidationError(f"modality {m!r}: expected a numpy array, got {type(x).__name__}")
@@ -95,6 +97,11 @@ class MultiModalDataset:
                 raise DataValidationError(
                     f"modality {m!r}: shape {x.shape} has {x.ndim} axes; expected (N, T, C) for a time "
                     "series or (N, C, H, W) for an image (add a time axis of length 1 to static features)"
+                )
+            if 0 in x.shape[1:]:
+                raise DataValidationError(
+                    f"modality {m!r}: shape {x.shape} has an axis of length 0; each sample needs at least one "
+                    "time step (or pixel) and one channel"
                 )
             if x.shape[0] != n:
                 raise DataValidationError(

@@ -27,7 +27,7 @@ from mdico_core.experiments.store import ResultsStore
 
 # The sweep machinery loads on first use, so that reading the store (the notebooks, `mdico table`)
 # never imports the runner or the executors.
-_LAZY = {"EXECUTORS": "executors", "SweepReport": "executors", "sweep": "executors",
+_LAZY = {"EXECUTORS": "executors", "SweepReport": "executors", "SweepStopped": "executors", "sweep": "executors",
          "execute": "runner", "run_one": "runner",
          "ENV_COLUMNS": "machine", "environment": "machine", "environments": "machine"}
 
@@ -39,6 +39,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ENV_COLUMNS", "EXECUTORS", "PROFILES", "Profile", "ResultsStore", "RunConfig", "SweepReport", "configs_for",
-    "environment", "environments", "execute", "load_profile", "run_one", "sweep", "train_config",
+    "ENV_COLUMNS", "EXECUTORS", "PROFILES", "Profile", "ResultsStore", "RunConfig", "SweepReport", "SweepStopped",
+    "configs_for", "environment", "environments", "execute", "load_profile", "run_one", "sweep", "train_config",
 ]

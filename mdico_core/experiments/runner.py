@@ -15,7 +15,8 @@ One run:
 4. scores every view of ``method.views()`` on the test rows, saves predictions (float32) and,
    if ``cfg.save_features``, features (float16) of every view to the .npz, then the JSON record.
 
-Same seed, same code, same hardware and thread count -> identical metrics.
+Same seed, same code, same hardware and thread count -> identical metrics (the thread count is
+recorded in the provenance as ``torch_threads``; every executor of `sweep` fixes it, to 1 by default).
 """
 
 from __future__ import annotations
