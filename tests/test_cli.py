@@ -32,6 +32,7 @@ def test_unknown_names_exit_2(argv, valid, capsys, tmp_path):
     assert not any(tmp_path.iterdir())  # nothing ran
 
 
+@pytest.mark.slow
 def test_run_status_table(capsys, tmp_path):
     res = str(tmp_path)
     argv = ["run", "--dataset", "toy_regression", "--methods", "individual,mdico", "--profile", "smoke",
@@ -101,7 +102,6 @@ def test_data_commands(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["data", "seed", "/no/such/folder"])
     assert exc.value.code == 2
-    pytest.importorskip("mdico_core.data.info")
     assert main(["data", "info", "toy_binary"]) == 0
     assert "binary" in capsys.readouterr().out
 

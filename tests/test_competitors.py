@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from mdico_core.data import get_dataset_entry, load_dataset
 from mdico_core.data.dataset import Normalizer
 from mdico_core.data.synthetic import make_synthetic
 from mdico_core.methods import METHODS, ProblemSpec, build_method
@@ -153,22 +154,16 @@ def test_fit_smoke_on_every_task(name, task):
             assert p.shape == (128,)
 
 
-def _load_lfmc():
-    try:
-        from mdico_core.data import load_dataset
-
-        return load_dataset("lfmc")
-    except ImportError as err:
-        pytest.skip(f"the LFMC loader is not importable yet ({err})")
-    except Exception as err:  # DatasetNotFoundError lives in the loader's module, not importable here yet
-        if type(err).__name__ == "DatasetNotFoundError" or isinstance(err, FileNotFoundError):
-            pytest.skip(f"LFMC data not available: {err}")
-        raise
+@pytest.fixture(scope="module")
+def lfmc(real_data):
+    """The real LFMC from the cache (the test skips without it; fails under MDICO_REQUIRE_DATA=1)."""
+    real_data(*get_dataset_entry("lfmc").files)
+    return load_dataset("lfmc")
 
 
 @pytest.mark.parametrize("name", TRAINABLE)
-def test_fit_smoke_on_lfmc(name):
-    ds = _load_lfmc()
+def test_fit_smoke_on_lfmc(name, lfmc):
+    ds = lfmc
     idx = np.arange(min(128, len(ds)))
     sub = ds.subset(idx)
     spec = ProblemSpec.from_dataset(sub)

@@ -40,6 +40,7 @@ def serial(tmp_path_factory):
     return _metrics(store)
 
 
+@pytest.mark.slow
 def test_processes_match_serial(serial, tmp_path, monkeypatch):
     # A user dataset registered through the environment must be found by the (spawned) workers.
     user = tmp_path / "data" / "my_env_data"
@@ -62,6 +63,7 @@ def test_processes_match_serial(serial, tmp_path, monkeypatch):
     assert {r["provenance"]["profile"] for r in store.records()} == {"smoke"}
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_matches_serial(serial, tmp_path):
     pytest.importorskip("distributed")
     store = ResultsStore(tmp_path)

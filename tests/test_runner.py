@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mdico_core.data import _LOADED, DATASETS, DatasetEntry, load_dataset
+from mdico_core.data import _LOADED, DATASETS, DatasetEntry, get_dataset_entry, load_dataset
 from mdico_core.experiments import ENV_COLUMNS, ResultsStore, RunConfig, execute, run_one, sweep, train_config
 from mdico_core.methods import METHODS
 from mdico_core.methods.base import Method, NotReproducedError
@@ -120,13 +120,8 @@ def test_crash_is_recorded_and_retried(tmp_path, monkeypatch):
     assert (report.done, report.failed) == (1, 0) and st.has(cfg) and st.failures() == []
 
 
-def test_lfmc_smoke_run_when_cached(tmp_path):
-    from mdico_core.data.cache import DatasetNotFoundError
-
-    try:
-        load_dataset("lfmc")
-    except (DatasetNotFoundError, FileNotFoundError) as err:
-        pytest.skip(f"LFMC is not in the cache: {err}")
+def test_lfmc_smoke_run_when_cached(tmp_path, real_data):
+    real_data(*get_dataset_entry("lfmc").files)
     rec = run_one(RunConfig("lfmc", "individual", train=SMOKE), ResultsStore(tmp_path))
     assert sorted(rec["metrics"]) == ["L8", "S1"] and "r2" in rec["metrics"]["L8"]
     assert set(rec["provenance"]["data_sha256"]) == set(DATASETS["lfmc"].files)

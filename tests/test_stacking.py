@@ -38,6 +38,7 @@ def ds():
     return make_synthetic("regression", n=260, shapes={"S1": (6, 3), "S2": (6, 5)}, seed=3)
 
 
+@pytest.mark.slow
 def test_stacked_matches_separate_runs_in_distribution(ds):
     keys = [(f, s) for s in (0, 1) for f in range(2)]
     separate = []
@@ -55,6 +56,7 @@ def test_stacked_matches_separate_runs_in_distribution(ds):
     assert np.mean(stacked) > 0.3  # they learned something
 
 
+@pytest.mark.slow
 def test_each_member_keeps_its_own_state(ds):
     runs = _runs(ds, [(0, 0), (1, 0), (2, 1)])
     methods = [r[0] for r in runs]

@@ -129,6 +129,7 @@ def _configs(epochs: int) -> list[RunConfig]:
     return [RunConfig("toy_regression", "individual", seed=s, train=train) for s in range(N_RUNS)]
 
 
+@pytest.mark.slow
 def test_sweep_resumes_after_sigkill(tmp_path):
     root = tmp_path / "results"
     epochs = 4  # about 0.7 s per run on one core

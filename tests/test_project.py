@@ -1,0 +1,180 @@
+"""The project's own housekeeping: one version, one torch pin, consistent install files, a citation that
+agrees with the bibliography, docs that name files that exist, and CI that cannot skip what it seeded."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+import mdico_core
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    tomllib = pytest.importorskip("tomli", reason="on Python 3.10 pyproject.toml is read with tomli")
+
+REPO = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+PROJECT = PYPROJECT["project"]
+EXTRAS = PROJECT["optional-dependencies"]
+
+
+def _text(rel: str) -> str:
+    return (REPO / rel).read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------- one version
+def test_the_version_has_one_source():
+    assert Version(mdico_core.__version__)  # a valid PEP 440 version
+    assert "version" not in PROJECT and "version" in PROJECT["dynamic"], "pyproject must not repeat the version"
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "mdico_core.__version__"}
+    cff = yaml.safe_load(_text("CITATION.cff"))
+    assert cff.get("version", mdico_core.__version__) == mdico_core.__version__
+
+
+def test_setuptools_reads_that_version():
+    pyprojecttoml = pytest.importorskip("setuptools.config.pyprojecttoml")
+    config = pyprojecttoml.read_configuration(REPO / "pyproject.toml", expand=True)
+    assert config["project"]["version"] == mdico_core.__version__
+
+
+def test_an_install_of_this_checkout_carries_that_version():
+    """The installed metadata, where it was installed from this checkout (as `make venv` does), agrees:
+    a stale install after a version bump fails here (`make venv` reinstalls when the version changes)."""
+    try:
+        dist = metadata.distribution("mdico-core")
+    except metadata.PackageNotFoundError:
+        return  # not installed: nothing can disagree
+    direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    if direct.get("url", "").rstrip("/") == REPO.as_uri():
+        assert dist.version == mdico_core.__version__, "reinstall: make venv (or pip install -e .)"
+
+
+# ---------------------------------------------------------------------------------- one torch pin
+def test_the_torch_pin_is_said_once_in_the_makefile():
+    spec = re.search(r"^TORCH_SPEC \?= (.+)$", _text("Makefile"), re.M).group(1)
+    pins = {Requirement(r).name: Requirement(r).specifier for r in spec.split()}
+    assert set(pins) == {"torch", "torchvision"} and all(str(s).startswith("==") for s in pins.values())
+    for rel in ("README.md", "pyproject.toml", "environment.yml", ".ci/run", "CONTRIBUTING.md"):
+        assert not re.search(r"torch(vision)?\s*==", _text(rel)), f"{rel} repeats the torch pin: point to TORCH_SPEC"
+        assert "TORCH_SPEC" in _text(rel), f"{rel} should point to TORCH_SPEC"
+    ranges = {Requirement(r).name: Requirement(r).specifier for r in PROJECT["dependencies"]}
+    for name, pin in pins.items():  # the pinned build lies inside the range users get
+        assert ranges[name].contains(str(pin).removeprefix("=="), prereleases=True), (name, pin, ranges[name])
+
+
+# ---------------------------------------------------------------------------------- install files
+def test_environment_yml_installs_what_pyproject_declares():
+    env = yaml.safe_load(_text("environment.yml"))
+    deps = env["dependencies"]
+    python = next(d for d in deps if isinstance(d, str) and d.startswith("python"))
+    assert Requirement("python" + PROJECT["requires-python"]).specifier.contains(python.split("=", 1)[1] + ".0")
+    pip = next(d["pip"] for d in deps if isinstance(d, dict))
+    editable = [p for p in pip if p.startswith("-e")]
+    assert len(editable) == 1, "the project itself, editable, from pyproject.toml"
+    for extra in re.search(r"\[(.+)\]", editable[0]).group(1).split(","):
+        assert extra in EXTRAS, f"environment.yml asks for extra {extra!r}; pyproject has {sorted(EXTRAS)}"
+    local = [p for p in pip if p.startswith("./")]
+    assert all((REPO / p / "pyproject.toml").is_file() or (REPO / p / "setup.py").is_file() for p in local)
+    # no dependency of its own: conda users get exactly pyproject's (pip entries only, no conda packages)
+    assert {d.split("=")[0] for d in deps if isinstance(d, str)} == {"python", "pip"}
+
+
+def test_every_extra_named_anywhere_exists():
+    for req in EXTRAS["all"]:
+        r = Requirement(req)
+        assert r.name == PROJECT["name"] and r.extras <= set(EXTRAS) - {"all"}
+    make = re.findall(r"-e '\.\[([^\]]+)\]'", _text("Makefile"))
+    assert make and all(e in EXTRAS for m in make for e in m.split(","))
+
+
+def test_pre_commit_uses_the_pinned_ruff_and_strips_only_notebooks():
+    config = yaml.safe_load(_text(".pre-commit-config.yaml"))
+    repos = {r["repo"].rsplit("/", 1)[1]: r for r in config["repos"]}
+    for repo in repos.values():
+        assert re.fullmatch(r"v?\d+(\.\d+)+", repo["rev"]), f"{repo['repo']}: pin a release, not {repo['rev']!r}"
+    ruff = next(Requirement(r) for r in EXTRAS["test"] if Requirement(r).name == "ruff")
+    assert str(ruff.specifier) == "==" + repos["ruff-pre-commit"]["rev"].removeprefix("v")
+    nbstripout = repos["nbstripout"]["hooks"][0]
+    assert re.match(nbstripout["files"], "notebooks/03_ablation.ipynb") and not re.match(
+        nbstripout["files"], "book/generated/03_ablation.ipynb")
+
+
+def test_the_package_ships_its_type_marker_and_licence():
+    assert (REPO / "mdico_core" / "py.typed").is_file()
+    assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["mdico_core"]
+    assert PROJECT["license"] == "MIT" and _text("LICENSE").startswith("MIT License")
+    assert "LICENSE" in PROJECT["license-files"]
+
+
+# ---------------------------------------------------------------------------------- citation and docs
+def _bib_entry(key: str) -> dict[str, str]:
+    bib = _text("book/references.bib")
+    body = bib[bib.index(f"{{{key},"):]
+    body = body[: body.index("\n}")]
+    return {k: re.sub(r"[{}]", "", v) for k, v in re.findall(r"(\w+)\s*=\s*\{(.*)\},?\n", body + "\n")}
+
+
+def test_citation_cff_agrees_with_the_bibliography():
+    cff = yaml.safe_load(_text("CITATION.cff"))
+    assert cff["cff-version"] == "1.2.0" and cff["type"] == "software" and cff["license"] == "MIT"
+    paper = cff["preferred-citation"]
+    bib = _bib_entry("mena2025mdico")
+    assert paper["type"] == "article" and paper["title"] == bib["title"]
+    assert paper["journal"] == bib["journal"] and str(paper["year"]) == bib["year"]
+    assert [f"{a['family-names']}, {a['given-names']}" for a in paper["authors"]] == bib["author"].split(" and ")
+    assert "2510.19579" in paper["url"]
+
+
+def test_contributing_and_changelog_name_files_that_exist():
+    text = _text("CONTRIBUTING.md")
+    paths = set(re.findall(r"`((?:mdico_core|tests|notebooks|book|data|benchmarks)/[^`<>* ]+)`", text))
+    assert len(paths) > 15
+    missing = [p for p in paths if not (REPO / p).exists()]
+    assert not missing, f"CONTRIBUTING.md names files that do not exist: {missing}"
+    assert "## [Unreleased]" in _text("CHANGELOG.md")
+
+
+# ---------------------------------------------------------------------------------- CI cannot skip
+def test_ci_lints_seeds_and_requires_the_data():
+    ci = "\n".join(line for line in _text(".ci/run").splitlines() if not line.lstrip().startswith("#"))
+    steps = [s for s in ("make venv", "make lint", "mdico data seed ../shared/data", "pip download",
+                         "MDICO_REQUIRE_DATA=1 make test") if s in ci]
+    assert len(steps) == 5 and sorted(steps, key=ci.index) == steps, "install, lint, seed, then test"
+    lint = re.search(r"^lint:.*\n\t(.+)$", _text("Makefile"), re.M).group(1)
+    assert lint.split("ruff check ", 1)[1].split() == ["mdico_core", "tests", "benchmarks", "notebooks"]
+    fast = re.search(r"^test-fast:.*\n\t(.+)$", _text("Makefile"), re.M).group(1)
+    assert '-m "not slow and not book"' in fast
+
+
+def test_tests_never_importorskip_the_project():
+    offenders = [p.name for p in (REPO / "tests").glob("*.py")
+                 if re.search(r"importorskip\(\s*['\"]mdico_core", p.read_text())]
+    assert not offenders
+
+
+def test_missing_data_skips_locally_and_fails_under_require(missing_data, monkeypatch):
+    monkeypatch.delenv("MDICO_REQUIRE_DATA", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no such file"):
+        missing_data("no such file")
+    monkeypatch.setenv("MDICO_REQUIRE_DATA", "1")
+    with pytest.raises(pytest.fail.Exception, match="MDICO_REQUIRE_DATA=1 .*no such file"):
+        missing_data("no such file")
+
+
+def test_real_data_names_the_missing_file_under_require(real_data, empty_cache, monkeypatch):
+    name = "lfmc_rao2020/training_features_description.csv"
+    monkeypatch.setenv("MDICO_REQUIRE_DATA", "1")
+    with pytest.raises(pytest.fail.Exception, match=re.escape(name)):
+        real_data(name)
+    monkeypatch.delenv("MDICO_REQUIRE_DATA")
+    with pytest.raises(pytest.skip.Exception, match=re.escape(name)):
+        real_data(name)
