@@ -31,7 +31,7 @@ from mdico_core.experiments.config import RunConfig
 
 ENV_RESULTS_DIR = "MDICO_RESULTS_DIR"
 FAILED = "_failed"
-COLUMNS = ["run_id", "dataset", "method", "variant", "encoder", "protocol", "fold", "n_folds", "seed", "view",
+COLUMNS = ["run_id", "dataset", "method", "variant", "encoder", "protocol", "settings", "monitor", "fold", "n_folds", "seed", "view",
            "metric", "value", "epochs_run", "best_epoch", "wall_time_s", "task", "status", "profile", "message",
            "git_commit", "git_dirty", "device", "timestamp"]
 
@@ -174,7 +174,8 @@ class ResultsStore:
         """Tidy table of every record: one row per (run, view, metric).
 
         Columns: `COLUMNS` (the run's config, view, metric, value, its budget use, status, and the
-        provenance a page states: profile, git commit and dirty flag, device, timestamp). A
+        provenance a page states: profile, git commit and dirty flag, device, timestamp).
+        ``best_epoch`` is the epoch of the weights that view was scored with. A
         not-reproduced run gets one row with view, metric and value empty and its message.
         """
         rows = []
@@ -183,7 +184,9 @@ class ResultsStore:
             prov = rec.get("provenance") or {}
             base = {
                 "run_id": rec["run_id"], "dataset": c["dataset"], "method": c["method"], "variant": c["variant"],
-                "encoder": c["encoder"], "protocol": c["protocol"], "fold": c["fold"], "n_folds": c.get("n_folds"),
+                "encoder": c["encoder"], "protocol": c["protocol"], "settings": c.get("settings", "common"),
+                "monitor": (c.get("train") or {}).get("monitor", "total"),
+                "fold": c["fold"], "n_folds": c.get("n_folds"),
                 "seed": c["seed"], "epochs_run": rec.get("epochs_run"), "best_epoch": rec.get("best_epoch"),
                 "wall_time_s": rec.get("wall_time_s"), "task": rec.get("task"), "status": rec.get("status"),
                 "profile": prov.get("profile", ""), "git_commit": prov.get("git_commit"),
@@ -192,9 +195,11 @@ class ResultsStore:
             if rec.get("status") != "done":
                 rows.append({**base, "view": None, "metric": None, "value": np.nan, "message": rec.get("message")})
                 continue
+            kept = rec.get("best_epochs") or {}  # per view where the views keep their own weights (Individual)
             for view, metrics in rec["metrics"].items():
                 for metric, value in metrics.items():
-                    rows.append({**base, "view": view, "metric": metric, "value": value, "message": None})
+                    rows.append({**base, "view": view, "metric": metric, "value": value, "message": None,
+                                 "best_epoch": kept.get(view, base["best_epoch"])})
         return tidy_frame(rows)
 
     def failures(self) -> list[dict]:
