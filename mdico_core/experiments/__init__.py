@@ -15,6 +15,7 @@ from mdico_core.experiments.config import (
     RunConfig,
     configs_for,
     load_profile,
+    resolve_train,
     train_config,
 )
 from mdico_core.experiments.executors import EXECUTORS, SweepReport, sweep
@@ -23,5 +24,5 @@ from mdico_core.experiments.store import ResultsStore
 
 __all__ = [
     "EXECUTORS", "PROFILES", "Profile", "ResultsStore", "RunConfig", "SweepReport", "configs_for", "execute",
-    "load_profile", "run_one", "sweep", "train_config",
+    "load_profile", "resolve_train", "run_one", "sweep", "train_config",
 ]
