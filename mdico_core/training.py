@@ -300,12 +300,21 @@ def fit(method: Method, train: TensorData, val: TensorData, cfg: TrainConfig, se
 
 def _fit_stage(method: Method, stage: Stage, train: TensorData, val: TensorData, gen: torch.Generator,
                chain: _Chain, result: FitResult, on_epoch) -> None:
-    cfg, opt = stage.cfg, chain.opt
-    device = torch.device(cfg.device)
     names = {n for n, _ in trainable(method, stage.params)}
     frozen = [p for n, p in method.named_parameters() if n not in names and p.requires_grad]
     for p in frozen:
         p.requires_grad_(False)
+    try:
+        _train_epochs(method, stage, train, val, gen, chain, result, on_epoch)
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+
+
+def _train_epochs(method: Method, stage: Stage, train: TensorData, val: TensorData, gen: torch.Generator,
+                  chain: _Chain, result: FitResult, on_epoch) -> None:
+    cfg, opt = stage.cfg, chain.opt
+    device = torch.device(cfg.device)
     method.stage = stage.mode
     n = len(train["y"])
     spe = steps_per_epoch(n, cfg)
@@ -363,8 +372,6 @@ def _fit_stage(method: Method, stage: Stage, train: TensorData, val: TensorData,
     if cfg.checkpoint != "per_view":
         result.best_epochs.update({v: kept for v in views})
     result.best_epoch = kept if cfg.checkpoint != "per_view" else max(result.best_epochs.values(), default=0)
-    for p in frozen:
-        p.requires_grad_(True)
 
 
 @torch.inference_mode()

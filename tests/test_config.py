@@ -120,6 +120,10 @@ def test_original_settings_are_resolved_into_the_run_config():
                                   ("esensi", "min_delta_per_modality", True), ("anysat", "optimizer", "adamw")]:
         (cfg,) = p.configs("lfmc", [method], folds=[0], seeds=[0], settings="original")
         assert getattr(cfg.train, field_) == value, method
+    (short,) = p.configs("lfmc", ["shaspec"], folds=[0], seeds=[0], settings="original", train={"max_epochs": 10})
+    assert short.train.for_stage("full").max_epochs == 4 and short.train.for_stage("random").max_epochs == 6
+    (task,) = p.configs("lfmc", ["discomkd"], folds=[0], seeds=[0], settings="original", train={"monitor": "task"})
+    assert task.train.monitor == "task" and task.train.checkpoint == "per_view"  # an explicit setting wins
     with pytest.raises(ValueError, match="valid settings"):
         p.configs("lfmc", ["mdico"], settings="own")
 

@@ -341,7 +341,8 @@ class Profile:
         default_folds, n_folds, default_seeds = self.grid_for(dataset)
         fold_list = list(default_folds if folds is None else folds)
         seed_list = list(default_seeds if seeds is None else seeds)
-        base = self.train_for(dataset)
+        # `train` shapes the budget a recipe is resolved on (its stages' epochs), and wins over the recipe
+        base = train_config(train, base=self.train_for(dataset))
         resolved = {}
         for cls in classes:
             effective, cfg = resolve_train(cls.name, settings, base)
