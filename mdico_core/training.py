@@ -64,7 +64,8 @@ class TrainConfig:
             validation loss, the paper's rule), "task" (the mean task loss of the single-modality
             inference views) or "score" (their mean validation weighted F1 / R², maximised).
         checkpoint: the weights kept: "best" (of the monitored value), "final" (the last epoch's),
-            or "per_view" (each view evaluated with the weights of its own best "task"/"score").
+            or "per_view" (each view evaluated with the weights of its own best "task"/"score";
+            early stopping then waits until no view has improved for `patience` epochs).
         min_delta_per_modality: min_delta is multiplied by the number of modalities M (ESensI's
             code: 0.01 x M on its summed loss).
         stages: per-stage overrides of the fields above, by stage name, e.g.
@@ -320,7 +321,7 @@ def _train_epochs(method: Method, stage: Stage, train: TensorData, val: TensorDa
     spe = steps_per_epoch(n, cfg)
     min_delta = cfg.min_delta * (len(method.modalities) if cfg.min_delta_per_modality else 1)
     stopper, best_state, kept = EarlyStopping(cfg.patience, min_delta), None, 0
-    view_best: dict[str, float] = {}
+    view_stoppers: dict[str, EarlyStopping] = {}  # per_view: one per view; stop when every view is stale
     needs_monitor = cfg.patience > 0 or cfg.checkpoint != "final"
     views = list(stage.views if stage.views is not None else method.views())
     epoch = 0
@@ -359,11 +360,14 @@ def _train_epochs(method: Method, stage: Stage, train: TensorData, val: TensorDa
             kept, best_state = epoch, copy.deepcopy(method.state_dict())
         if cfg.checkpoint == "per_view":
             for v, val_v in per_view.items():
-                if val_v < view_best.get(v, float("inf")):
-                    view_best[v] = val_v
+                view_stopper = view_stoppers.setdefault(v, EarlyStopping(cfg.patience, min_delta))
+                view_stopper.update(val_v)
+                if view_stopper.improved_best:
                     result.view_states[v] = copy.deepcopy(method.state_dict())
                     result.best_epochs[v] = epoch
-        if stopper.should_stop:
+            if view_stoppers and all(s.should_stop for s in view_stoppers.values()):
+                break
+        elif stopper.should_stop:
             break
     if cfg.checkpoint == "final" or (cfg.checkpoint == "best" and best_state is None):
         kept = epoch

@@ -386,3 +386,11 @@ def test_individual_modality_is_unaffected_by_the_other_modalitys_data() -> None
     for k, v in clean.state_dict().items():
         if ".B." in k:
             assert torch.equal(noisy.state_dict()[k], v), k
+
+
+def test_per_view_early_stopping_waits_for_the_last_view() -> None:
+    # A peaks at epoch 5 and B at epoch 8: with patience 2 training stops at epoch 10, when B is stale too
+    cfg = TrainConfig(max_epochs=30, batch_size=4, lr=0.1, patience=2, min_delta=0.0, monitor="score",
+                      checkpoint="per_view")
+    result = fit(TwoViews(TWO_SPEC), TWO_DATA, TWO_DATA, cfg)
+    assert result.best_epochs == {"A": 5, "B": 8} and result.epochs_run == 10
