@@ -7,6 +7,8 @@ Examples::
     mdico run --dataset lfmc --methods mdico --variants default,released --protocol released
     mdico run --dataset lfmc --methods mdico --profile paper --split-seed 10 --seeds 0,1,2,3,4
     mdico run --dataset presto_lfmc --methods mdico --modalities S1,S2
+    mdico run --dataset lfmc --methods all --settings original --monitor task
+    mdico methods
     mdico status --profile quick
     mdico table lfmc --profile quick --markdown
     mdico export lfmc --profile paper --out data/archived_runs/lfmc_paper.csv
@@ -24,8 +26,11 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-# = mdico_core.experiments.executors.EXECUTORS, restated so `mdico data ...` does not import torch.
+# = mdico_core.experiments.executors.EXECUTORS, .config.SETTINGS and .training.MONITORS, restated so
+# `mdico data ...` does not import torch.
 EXECUTORS = ("serial", "processes", "dask")
+SETTINGS = ("common", "original")
+MONITORS = ("total", "task", "score")
 
 
 def _ints(text: str) -> list[int | None]:
@@ -73,11 +78,16 @@ def _names(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``mdico`` (each subparser carries its handler as ``func``)."""
     p = argparse.ArgumentParser(prog="mdico", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="command", required=True, metavar="{run,status,table,export,data,book}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{run,status,table,export,methods,data,book}")
 
     def results_arg(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--results", default=None,
                         help="results folder (default: $MDICO_RESULTS_DIR or <repo>/results)")
+
+    def settings_arg(sp: argparse.ArgumentParser, default: str | None = "common") -> None:
+        sp.add_argument("--settings", choices=SETTINGS, default=default,
+                        help="common: one budget for every method; original: each method's official recipe "
+                             "(see `mdico methods`)" + (f" (default: {default})" if default else ""))
 
     r = sub.add_parser("run", help="train and evaluate every run not yet in the results store")
     r.add_argument("--dataset", type=_names, default=None,
@@ -98,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: each training seed draws its own split; 10 with --protocol released)")
     r.add_argument("--modalities", type=_names, default=None,
                    help="train on these modalities of the dataset only, e.g. S1,S2 (default: all)")
+    settings_arg(r)
+    r.add_argument("--monitor", choices=MONITORS, default=None,
+                   help="early-stopping monitor: total (validation loss, the paper's rule), task (the task loss "
+                        "of the single-modality views) or score (their F1 / R²) (default: the recipe's)")
+    r.add_argument("--image-weights", default="", metavar="PATH",
+                   help="local ResNet-50 weights for image modalities (mdico only; SHA-256 in the run id)")
     r.add_argument("--executor", choices=EXECUTORS, default="serial")
     r.add_argument("--workers", type=_positive_int, default=None,
                    help="processes or Dask workers (default: the CPU count; 2 for a local Dask cluster)")
@@ -114,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default=None, help="count pending runs of this profile's main job")
     s.add_argument("--dataset", type=_names, default=None)
     s.add_argument("--methods", type=_names, default=None)
+    settings_arg(s)
     results_arg(s)
     s.set_defaults(func=cmd_status, parser=s)
 
@@ -124,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--markdown", action="store_true", help="print a Markdown table")
     t.add_argument("--all-paper-rows", action="store_true", help="also list the paper's methods we have not run")
     t.add_argument("--archive", default=None, help="read the runs from this `mdico export` CSV, not the store")
+    settings_arg(t)
+    t.add_argument("--monitor", choices=MONITORS, default=None,
+                   help="only runs trained with this early-stopping monitor (default: each method's recipe's)")
     results_arg(t)
     t.set_defaults(func=cmd_table, parser=t)
 
@@ -131,8 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("dataset")
     e.add_argument("--out", required=True, help="CSV file to write, e.g. data/archived_runs/lfmc_paper.csv")
     e.add_argument("--profile", required=True, help="the profile whose runs to export (one per file)")
+    settings_arg(e, default=None)
     results_arg(e)
     e.set_defaults(func=cmd_export, parser=e)
+
+    mth = sub.add_parser("methods", help="every method, its variants and its training settings in both settings")
+    mth.add_argument("--profile", default="paper", help="resolve the budgets of this profile (default: paper)")
+    mth.add_argument("--dataset", default="lfmc", help="with this dataset's overrides (default: lfmc)")
+    mth.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    mth.set_defaults(func=cmd_methods, parser=mth)
 
     sub.add_parser("book", help="run the profile's sweep, execute the notebooks, build the Jupyter Book "
                                 "(see `mdico book --help`)")
@@ -162,15 +189,17 @@ def _configs(args: argparse.Namespace, parser: argparse.ArgumentParser):
         profile = load_profile(args.profile)
         datasets = args.dataset or list(profile.datasets)
         configs = []
+        train = {k: v for k, v in (("device", getattr(args, "device", None)),
+                                    ("monitor", getattr(args, "monitor", None))) if v}
         for name in datasets:
             configs += profile.configs(
                 name, args.methods, variants=args.variants, encoders=args.encoders, protocol=args.protocol,
                 seeds=args.seeds, folds=args.folds, save_features=not args.no_features, split_seed=split_seed,
-                train={"device": args.device} if getattr(args, "device", None) else None,
-                modalities=getattr(args, "modalities", None))
+                train=train or None, modalities=getattr(args, "modalities", None), settings=args.settings,
+                image_weights=getattr(args, "image_weights", ""))
             if args.folds and None in args.folds and not get_dataset_entry(name).official_split:
                 raise ValueError(f"dataset {name!r} has no official split; give test folds, e.g. --folds 0,1,2")
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
     return profile, configs
 
@@ -199,7 +228,7 @@ def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     profile, configs = _configs(args, parser)
     store = _store(args)
-    print(f"{len(configs)} run(s), profile {profile.name!r}, store {store.root}")
+    print(f"{len(configs)} run(s), profile {profile.name!r}, settings {args.settings!r}, store {store.root}")
     error = None
     try:
         report = sweep(configs, store=store, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
@@ -236,8 +265,10 @@ def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     print(f"store {store.root}")
     if records:
         df = pd.DataFrame([{"dataset": r["config"]["dataset"], "method": r["config"]["method"],
-                            "status": r["status"]} for r in records])
-        print(df.groupby(["dataset", "method", "status"]).size().rename("runs").reset_index().to_string(index=False))
+                            "settings": r["config"].get("settings", "common"), "status": r["status"]}
+                           for r in records])
+        print(df.groupby(["dataset", "method", "settings", "status"]).size().rename("runs").reset_index()
+              .to_string(index=False))
     done = sum(r["status"] == "done" for r in records)
     nr = sum(r["status"] == "not_reproduced" for r in records)
     line = f"done: {done}, not reproduced: {nr}, failed: {len(failed)}"
@@ -247,10 +278,10 @@ def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if args.profile:
         ns = argparse.Namespace(profile=args.profile, dataset=args.dataset, methods=args.methods,
                                 variants=["default"], encoders=["tempcnn"], protocol="paper", seeds=None,
-                                folds=None, no_features=False)
+                                folds=None, no_features=False, settings=args.settings)
         _, configs = _configs(ns, parser)
         pending = [c for c in configs if not store.has(c)]
-        line += f", pending ({args.profile} profile): {len(pending)} of {len(configs)}"
+        line += f", pending ({args.profile} profile, {args.settings} settings): {len(pending)} of {len(configs)}"
     running = store.claims()
     if running:
         line += f", being trained now: {len(running)}"
@@ -285,11 +316,14 @@ def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         where = store.root
     if args.profile:
         df = df[df["profile"] == args.profile]
+    from mdico_core.experiments.settings import select_settings
+
+    df = select_settings(df, args.settings, args.monitor)  # settings and monitors never pool in one table
     if df.empty:
         how = (f"export them with `mdico export {args.dataset} --profile <name> --out <file>.csv`" if args.archive
                else f"run e.g. `mdico run --dataset {args.dataset}`")
-        print(f"no runs of {args.dataset!r} in {where}"
-              + (f" under profile {args.profile!r}" if args.profile else "") + f"; {how}", file=sys.stderr)
+        print(f"no runs of {args.dataset!r} in {where}" + (f" under profile {args.profile!r}" if args.profile else "")
+              + f" in {args.settings} settings; {how} (or choose --settings)", file=sys.stderr)
         return 1
     if args.metric is not None:
         known = sorted(df["metric"].dropna().unique())
@@ -320,7 +354,7 @@ def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.error(str(err))
     store = _store(args)
     try:
-        df = export_runs(args.dataset, args.out, profile=args.profile, store=store)
+        df = export_runs(args.dataset, args.out, profile=args.profile, store=store, settings=args.settings)
     except (ValueError, OSError) as err:
         _name_corrupt(store, args.dataset)
         print(f"error: {err}", file=sys.stderr)
@@ -328,12 +362,39 @@ def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     _name_corrupt(store, args.dataset, lead="warning: not in the archive: ")
     per_run = df.drop_duplicates("run_id")
     print(f"wrote {len(per_run)} runs ({len(df)} rows) of {args.dataset!r} to {args.out}")
-    print(per_run.groupby(["method", "variant"], dropna=False).size().rename("runs").to_string())
+    print(per_run.groupby(["method", "variant", "settings"], dropna=False).size().rename("runs").to_string())
     crashed = [f for f in store.failures()
                if f.get("status") != "not_reproduced" and (f.get("config") or {}).get("dataset") == args.dataset]
     if crashed:
         print(f"warning: {len(crashed)} crashed run(s) of {args.dataset!r} are not in the archive; "
               "`mdico status` lists them and a new `mdico run` retries them", file=sys.stderr)
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import pandas as pd
+
+    from mdico_core.experiments.settings import methods_table
+
+    try:
+        table, notes = methods_table(args.profile, args.dataset)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.markdown:
+        from mdico_core.reporting.tables import to_markdown
+
+        print(to_markdown(table))
+        return 0
+    with pd.option_context("display.max_rows", None, "display.width", 250, "display.max_colwidth", 70):
+        print(table.drop(columns=["variants", "stages", "sampling"]).to_string(index=False))
+    print(f"\nbudgets resolved against profile {args.profile!r}" + (f", dataset {args.dataset!r}" if args.dataset else "")
+          + "; '= common': the official recipe is the common one, so both settings name the same runs\n")
+    for name, g in table.drop_duplicates(["method", "settings"]).groupby("method", sort=False):
+        print(f"{name} (variants: {g['variants'].iloc[0]})")
+        for _, r in g.iterrows():
+            print(f"  {r['settings']}: stages: {r['stages']}; sampling: {r['sampling']}")
+        for line in notes.get(name, []):
+            print(f"    - {line}")
     return 0
 
 

@@ -49,7 +49,7 @@ def test_run_status_table(capsys, tmp_path):
     from mdico_core.experiments import load_profile
 
     grid = len(load_profile("smoke").methods)
-    assert f"done: 4, not reproduced: 0, failed: 0, pending (smoke profile): {grid - 2} of {grid}" in out
+    assert f"done: 4, not reproduced: 0, failed: 0, pending (smoke profile, common settings): {grid - 2} of {grid}" in out
 
     assert main(["table", "toy_regression", "--results", res, "--markdown"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -232,3 +232,41 @@ def test_data_seed_into_a_cache_that_is_a_file(capsys, tmp_path, monkeypatch):
     assert main(["data", "seed", str(tmp_path / "src")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is a file, not a folder" in err[0] and "MDICO_DATA_DIR" in err[0], err
+
+
+def test_methods_lists_both_settings_of_every_method(capsys):
+    from mdico_core.methods import METHODS
+
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    for name in METHODS:
+        assert f"{name} (variants:" in out
+    assert "= common (the same runs)" in out and "SGD Nesterov momentum 0.9" in out and "probe" in out
+    assert "momentum 0.99 -> 0.9" in out  # substitutions are listed
+
+
+def test_run_original_settings_and_tables_keep_them_apart(capsys, tmp_path):
+    res = str(tmp_path)
+    argv = ["run", "--dataset", "toy_regression", "--methods", "mdico,shaspec", "--profile", "smoke", "--quiet",
+            "--results", res]
+    assert main([*argv, "--settings", "original", "--monitor", "task"]) == 0
+    assert main(argv) == 0
+    capsys.readouterr()
+    df = ResultsStore(tmp_path).collect("toy_regression")
+    runs = df.drop_duplicates("run_id").set_index(["method", "settings"]).index
+    assert sorted(runs) == [("mdico", "common"), ("mdico", "common"), ("shaspec", "common"), ("shaspec", "original")]
+    from mdico_core.experiments.settings import select_settings
+
+    for settings, monitor in (("original", "task"), ("common", None)):
+        flags = ["--settings", settings] + (["--monitor", monitor] if monitor else [])
+        assert main(["table", "toy_regression", *flags, "--results", res, "--markdown"]) == 0
+        out = capsys.readouterr().out
+        assert "| ShaSpec |" in out and "| MDiCo |" in out
+        chosen = select_settings(df, settings, monitor).drop_duplicates("run_id")
+        assert set(chosen[chosen.method == "shaspec"]["settings"]) == {settings}
+        assert set(chosen["monitor"]) == {monitor or "total"}
+        assert chosen.groupby("method").size().to_dict() == {"mdico": 1, "shaspec": 1}  # one run each: no pooling
+    # the original comparison at each recipe's own monitor: MDiCo's common runs (its recipe), no ShaSpec yet
+    assert main(["table", "toy_regression", "--settings", "original", "--results", res, "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "| MDiCo |" in out and "| ShaSpec |" not in out

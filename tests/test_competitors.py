@@ -1,9 +1,13 @@
 """The competitors of Tables 2-5 behind the one `Method` interface (issue 5).
 
 Every method is checked for the all-but-one setting (a single-modality prediction reads only its
-modality), for learning (a few Adam steps lower the loss on a fixed batch), and for running
-through `fit` on every task; plus DisCoM-KD's gradient reversal, 3-modality use, and the AnySat
-wrapper through its test seam. Budgets are tiny: the whole file runs in seconds on one core.
+modality), for learning (every loss term is live, a few Adam steps lower the loss, adversarial
+terms are ascended by the encoders), for its random training mechanisms (seeded, and drawing
+what the method's paper and code say), and for running through `fit` on every task in both
+settings; plus DisCoM-KD's gradient reversal, DML's mimicry direction, 3-modality use, and the
+AnySat wrapper (and its original recipe) through its test seam. Each mechanism check is shown to
+fail on a broken version of its method (``BROKEN_*``). Budgets are tiny: the whole file runs in
+seconds on one core. The losses themselves are recomputed by hand in ``test_competitor_losses.py``.
 """
 
 from __future__ import annotations
@@ -11,15 +15,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mdico_core.data import get_dataset_entry, load_dataset
 from mdico_core.data.dataset import Normalizer
 from mdico_core.data.synthetic import make_synthetic
+from mdico_core.experiments.config import resolve_train
 from mdico_core.methods import METHODS, ProblemSpec, build_method
 from mdico_core.methods.anysat import WEIGHTS_URL, AnySat, default_band_map, to_anysat
 from mdico_core.methods.base import NotReproducedError
 from mdico_core.methods.discomkd import DisCoMKD, grad_reverse
+from mdico_core.methods.dml import DML
+from mdico_core.methods.embracenet import EmbraceNet
+from mdico_core.methods.fmoddrop import FModDrop
+from mdico_core.methods.shaspec import ShaSpec
 from mdico_core.training import TrainConfig, fit, predict, to_tensors
 
 torch.set_num_threads(1)
@@ -56,11 +66,11 @@ def _data(task: str = "multiclass", n: int = 64, shapes: dict | None = None, see
     return ProblemSpec.from_dataset(ds), to_tensors(ds.modalities, ds.target)
 
 
-def _build(name: str, spec: ProblemSpec, seed: int = 0, **options):
+def _build(name: str, spec: ProblemSpec, seed: int = 0, settings: str = "common", **options):
     torch.manual_seed(seed)
     if name == "anysat":
         return AnySat(spec, model=FakeAnySat(), **options)
-    return build_method(name, spec, "tempcnn", **options)
+    return build_method(name, spec, "tempcnn", settings=settings, **options)
 
 
 def _total(method, batch) -> float:
@@ -118,11 +128,18 @@ def test_inputfu_needs_equal_time_steps():
         build_method("inputfu", spec)
 
 
-@pytest.mark.parametrize("name", TRAINABLE + ["anysat"])
-def test_a_few_adam_steps_lower_the_loss(name):
-    spec, data = _data(n=32)
-    method = _build(name, spec)
-    before = _total(method.eval(), data)
+def check_learns(method, data) -> None:
+    """Every loss term is live, a few Adam steps lower the total, and adversarial terms are contested.
+
+    A term whose weight is 0 is not live; an adversarial term (``adv``) must be ascended by the
+    encoders (with the discriminator fixed) and descended by the discriminator (with the encoders
+    fixed), which fails when the gradient reversal is undone.
+    """
+    with torch.no_grad():
+        terms = method.eval().losses(data)
+    dead = [k for k, v in terms.items() if abs(float(v)) < 1e-6]
+    assert not dead, f"loss terms {dead} are 0: their weight or their mechanism is off"
+    before = float(sum(terms.values()))
     opt = torch.optim.Adam(method.parameters(), lr=1e-3)
     method.train()
     torch.manual_seed(1)  # fixes the stochastic training terms (dropout, subsets, sampling)
@@ -132,16 +149,64 @@ def test_a_few_adam_steps_lower_the_loss(name):
         total.backward()
         opt.step()
     after = _total(method.eval(), data)
-    assert np.isfinite(after) and after < before, f"{name}: eval loss {before:.4f} -> {after:.4f}"
+    assert np.isfinite(after) and after < before, f"eval loss {before:.4f} -> {after:.4f}"
+    if "adv" in terms:
+        check_adversarial(method, data)
 
 
+def check_adversarial(method, data) -> None:
+    """One SGD step on the adversarial term: the encoder side raises it, the discriminator lowers it."""
+    method.eval()  # no dropout: the only change between evaluations is the step
+    start = {k: v.clone() for k, v in method.state_dict().items()}
+    method.zero_grad()
+    method.losses(data)["adv"].backward()
+    with torch.no_grad():
+        for p in method.parameters():
+            if p.grad is not None:
+                p -= 0.05 * p.grad
+    stepped = {k: v.clone() for k, v in method.state_dict().items()}
+
+    def adv(encoders_from: dict, discriminator_from: dict) -> float:
+        method.load_state_dict({k: (discriminator_from if k.startswith("disc_adv") else encoders_from)[k]
+                                for k in start})
+        with torch.no_grad():
+            return float(method.losses(data)["adv"])
+
+    base = adv(start, start)
+    assert adv(stepped, start) > base, "the encoders descend the adversarial loss: the gradient reversal is undone"
+    assert adv(start, stepped) < base, "the discriminator does not learn to tell the modalities apart"
+
+
+@pytest.mark.parametrize("name", TRAINABLE + ["anysat"])
+def test_every_term_is_live_and_a_few_adam_steps_lower_the_loss(name):
+    spec, data = _data(n=32)
+    check_learns(_build(name, spec), data)
+
+
+# The broken versions that the test above must catch.
+BROKEN_LEARNING = {"decur": {"decur_weight": 0.0}, "shaspec": {"alpha": 0.0, "beta": 0.0},
+                   "discomkd": {"grl_lambda": -1.0}}  # lambda -1: the reversal undone
+
+
+@pytest.mark.parametrize("name", list(BROKEN_LEARNING))
+def test_the_learning_check_fails_on_broken_methods(name):
+    spec, data = _data(n=32)
+    with pytest.raises(AssertionError):
+        check_learns(_build(name, spec, **BROKEN_LEARNING[name]), data)
+
+
+@pytest.mark.parametrize("settings", ["common", "original"])
 @pytest.mark.parametrize("task", ["multiclass", "multilabel", "regression"])
 @pytest.mark.parametrize("name", TRAINABLE + ["anysat"])
-def test_fit_smoke_on_every_task(name, task):
+def test_fit_smoke_on_every_task(name, task, settings):
     spec, data = _data(task, n=128)
-    method = _build(name, spec)
-    result = fit(method, data, data, SMOKE, seed=0)
-    assert result.epochs_run == 1 and all(np.isfinite(v) for v in result.history[0].values())
+    method = _build(name, spec, settings=settings)
+    _, cfg = resolve_train(name, settings, SMOKE)
+    result = fit(method, data, data, cfg, seed=0)
+    stages = method.stages(cfg)
+    assert result.epochs_run == len(stages) == len({row["stage"] for row in result.history})
+    assert all(np.isfinite(v) for row in result.history for k, v in row.items() if k != "stage")
+    assert set(result.best_epochs) >= set(method.plain_views())
     for view in method.views():
         p = predict(method, data["x"], view)
         assert np.isfinite(p).all()
@@ -248,10 +313,56 @@ def test_shaspec_mask_path_matches_single_modality_inference():
         torch.testing.assert_close(method.slots(s, f, mask), method.features(data["x"], "S2"))
 
 
-@pytest.mark.parametrize("name", ["embracenet", "fmoddrop", "shaspec"])
-def test_random_training_mechanisms_follow_the_global_seed(name):
+def _draws(method, n_draws: int = 400) -> list[tuple]:
+    """The availability of `n_draws` training batches of 4 samples, one seed each, as tuples of rows."""
+    out = []
+    for seed in range(n_draws):
+        torch.manual_seed(seed)
+        if isinstance(method, EmbraceNet):
+            mask = method.draw_availability(4, 2, torch.device("cpu"))
+        elif isinstance(method, ShaSpec):
+            mask = method.draw_mask(4, torch.device("cpu"))
+        else:
+            subset = method.draw_subset()
+            mask = torch.tensor([[float(m in subset) for m in method.modalities]] * 4)
+        out.append(tuple(tuple(int(v) for v in row) for row in mask.tolist()))
+    return out
+
+
+def _share(draws: list[tuple], pred) -> float:
+    return sum(map(pred, draws)) / len(draws)
+
+
+# What each mechanism must draw (M = 2), from the method's paper and official code.
+def expect_embracenet(draws):  # per batch, p 0.5: every sample keeps one uniform modality; else both
+    single = _share(draws, lambda d: all(sum(r) == 1 for r in d))
+    assert abs(single - 0.5) < 0.1, f"{single:.2f} of the batches dropped to one modality per sample, not 0.5"
+    assert _share(draws, lambda d: all(sum(r) == 2 for r in d)) == pytest.approx(1 - single)
+    first = [r[0] for d in draws if all(sum(r) == 1 for r in d) for r in d]
+    assert abs(np.mean(first) - 0.5) < 0.1, "the kept modality is not uniform"
+
+
+def expect_shaspec_common(draws):  # every sample its own uniform non-empty subset
+    rows = [r for d in draws for r in d]
+    for subset in [(1, 0), (0, 1), (1, 1)]:
+        assert abs(rows.count(subset) / len(rows) - 1 / 3) < 0.05, f"subset {subset} not drawn 1/3 of the time"
+
+
+def expect_shaspec_original(draws):  # one subset per step: size 1 or 2 (1/2 each), then uniform
+    assert all(len(set(d)) == 1 for d in draws), "one step must share one subset"
+    share = {s: _share(draws, lambda d, s=s: d[0] == s) for s in [(1, 1), (1, 0), (0, 1)]}
+    assert abs(share[(1, 1)] - 0.5) < 0.08 and abs(share[(1, 0)] - 0.25) < 0.08 and abs(share[(0, 1)] - 0.25) < 0.08, share
+
+
+def expect_fmoddrop(draws):  # one uniform non-empty subset per batch
+    for subset in [(1, 0), (0, 1), (1, 1)]:
+        assert abs(_share(draws, lambda d, s=subset: d[0] == s) - 1 / 3) < 0.08, f"subset {subset} not 1/3"
+
+
+def check_random_mechanism(method, expect) -> None:
+    """Same seed, same training loss; other seeds, other losses; and the draws follow `expect`."""
     spec, data = _data(n=32)
-    method = _build(name, spec).train()
+    method.train()
     losses = []
     for seed in (3, 3, 4, 5, 6):
         torch.manual_seed(seed)
@@ -259,25 +370,82 @@ def test_random_training_mechanisms_follow_the_global_seed(name):
             losses.append(float(sum(method.losses(data).values())))
     assert losses[0] == losses[1]
     assert len(set(losses[1:])) > 1, "training-mode losses never vary: the random mechanism is inactive"
+    expect(_draws(method))
 
 
-def test_fcom_loss_is_the_mean_over_all_subsets():
-    spec, data = _data(n=16)
-    method = _build("fcom_av", spec).eval()
-    with torch.no_grad():
-        h = {m: method.embed(data["x"][m], m) for m in ("S1", "S2")}
-        copies = [h["S1"], h["S2"], (h["S1"] + h["S2"]) / 2]
-        expected = sum(method.task_loss(method.head(c), data["y"]) for c in copies) / 3
-        torch.testing.assert_close(method.losses(data)["main"], expected)
+MECHANISMS = {
+    "embracenet": ("common", expect_embracenet), "fmoddrop": ("common", expect_fmoddrop),
+    "shaspec": ("common", expect_shaspec_common), "shaspec/original": ("original", expect_shaspec_original),
+}
 
 
-def test_dml_mimicry_vanishes_when_peers_agree():
+@pytest.mark.parametrize("key", list(MECHANISMS))
+def test_random_training_mechanisms_follow_the_seed_and_their_distribution(key):
+    settings, expect = MECHANISMS[key]
+    spec, _ = _data(n=8)
+    method = _build(key.split("/")[0], spec, settings=settings)
+    if settings == "original":
+        method.stage = "random"  # ShaSpec's second stage
+    check_random_mechanism(method, expect)
+
+
+class AllModalitiesShaSpec(ShaSpec):  # the subset forced to all
+    def draw_mask(self, B, device):
+        return torch.ones(B, len(self.modalities), device=device)
+
+
+class NoDropFModDrop(FModDrop):  # the modality dropout off
+    def draw_subset(self):
+        return tuple(self.modalities)
+
+
+@pytest.mark.parametrize("broken, expect", [
+    (lambda spec: AllModalitiesShaSpec(spec), expect_shaspec_common),
+    (lambda spec: NoDropFModDrop(spec), expect_fmoddrop),
+    (lambda spec: EmbraceNet(spec, p_single=0.0), expect_embracenet),
+], ids=["shaspec-subset-forced-to-all", "fmoddrop-dropout-off", "embracenet-p-0"])
+def test_the_mechanism_check_fails_on_broken_methods(broken, expect):
+    spec, _ = _data(n=8)
+    torch.manual_seed(0)
+    with pytest.raises(AssertionError):
+        check_random_mechanism(broken(spec), expect)
+
+
+def check_mimicry(make) -> None:
+    """DML's D(p_teacher ‖ p_student): 0 when the peers agree, positive otherwise, the KL in the
+    direction of the official code (the teacher's distribution weighs the log-ratio), and a constant
+    teacher (no gradient reaches it)."""
     for task in ("multiclass", "multilabel", "regression"):
-        spec, _ = _data(task, n=8)
-        method = _build("dml", spec)
-        out = torch.randn(8, spec.n_outputs)
+        method = make(_data(task, n=8)[0])
+        out = torch.randn(8, method.spec.n_outputs)
         assert float(method.mimicry(out, out)) == pytest.approx(0.0, abs=1e-5)
         assert float(method.mimicry(out, 2 * out + 1.0)) > 1e-3
+    method = make(_data("multiclass", n=8)[0])
+    g = torch.Generator().manual_seed(0)
+    student = torch.randn(8, 4, generator=g, requires_grad=True)
+    teacher = (3 * torch.randn(8, 4, generator=g)).requires_grad_()  # sharp vs flat: the two KLs differ
+    pt, ps = teacher.softmax(-1), student.softmax(-1)
+    kl_teacher_student = float((pt * (pt.log() - ps.log())).sum(-1).mean().detach())
+    got = method.mimicry(student, teacher)
+    assert float(got.detach()) == pytest.approx(kl_teacher_student, rel=1e-4), "the KL runs in the wrong direction"
+    got.backward()
+    assert teacher.grad is None and student.grad.abs().sum() > 0, "the teacher must be a constant"
+
+
+def test_dml_mimicry_is_the_kl_to_the_detached_peer():
+    check_mimicry(lambda spec: _build("dml", spec))
+
+
+class ReversedKLDML(DML):  # KL(p_student ‖ p_teacher): also 0 at agreement, but the wrong direction
+    def mimicry(self, student, teacher):
+        if self.spec.task in ("binary", "multiclass"):
+            return F.kl_div(F.log_softmax(teacher.detach(), -1), F.softmax(student, -1), reduction="batchmean")
+        return super().mimicry(student, teacher)
+
+
+def test_the_mimicry_check_fails_on_the_reversed_kl():
+    with pytest.raises(AssertionError, match="wrong direction"):
+        check_mimicry(ReversedKLDML)
 
 
 # ------------------------------------------------------------------ AnySat
@@ -369,3 +537,45 @@ def test_anysat_loads_local_code_and_weights(tmp_path):
     (code / "hubconf.py").write_text("import hydra_is_not_installed_here\n")
     with pytest.raises(NotReproducedError, match="dependencies"):
         build_method("anysat", spec, weights_path=str(tmp_path / "AnySat.pth"), code_path=str(code))
+
+
+def test_anysat_reads_lfmc_landsat8():
+    x = torch.arange(2 * 4 * 8, dtype=torch.float32).view(2, 4, 8)  # LFMC L8: red green blue swir nir ndvi ndwi nirv
+    key, index = default_band_map({"S1": (4, 3), "L8": (4, 8)})["L8"]
+    assert key == "l8" and len(index) == 11
+    data = to_anysat(x, key, index)
+    assert data["l8"].shape == (2, 4, 11, 1, 1) and data["l8_dates"].shape == (2, 4)
+    got = data["l8"][..., 0, 0]
+    # AnySat's slots: zeros, B1 (coastal, absent), B2 blue, B3 green, B4 red, B5 NIR, B6 SWIR-1, B7, zeros, B10, zeros
+    expected = {2: 2, 3: 1, 4: 0, 5: 4, 6: 3}  # slot -> LFMC channel
+    for slot in range(11):
+        if slot in expected:
+            torch.testing.assert_close(got[:, :, slot], x[:, :, expected[slot]])
+        else:
+            assert got[:, :, slot].abs().sum() == 0, f"slot {slot} should be a zero band"
+
+
+def test_anysat_original_recipe_on_a_random_weight_model():
+    """AnySat's fine-tuning recipe (AdamW 5e-5, warm-up + cosine, early stopping on the validation
+    score with patience 10, best checkpoint), per modality, through the test seam."""
+    spec, data = _data("regression", n=96)
+    method = AnySat(spec, model=FakeAnySat())
+    budget = TrainConfig(max_epochs=30, batch_size=32)
+    settings, cfg = resolve_train("anysat", "original", budget)
+    assert settings == "original"
+    assert (cfg.optimizer, cfg.lr, cfg.schedule, cfg.warmup_epochs, cfg.monitor, cfg.patience, cfg.checkpoint) == (
+        "adamw", 5e-5, "warmup_cosine", 20, "score", 10, "best")
+    stages = method.stages(cfg)
+    assert [(s.name, s.views, s.independent) for s in stages] == [("S1", ("S1",), True), ("S2", ("S2",), True)]
+    before = {k: v.clone() for k, v in method.state_dict().items()}
+    result = fit(method, data, data, cfg, seed=0)
+    rows = {s.name: [r for r in result.history if r["stage"] == s.name] for s in stages}
+    for m, hist in rows.items():
+        assert 1 <= result.best_epochs[m] <= len(hist) <= 30
+        scores = [r["val/monitor_score"] for r in hist]  # negated R², lower is better
+        assert scores[result.best_epochs[m] - 1] == min(scores)
+        if len(hist) < 30:  # stopped: 10 epochs without improvement on the best
+            assert len(hist) - int(np.argmin(scores)) - 1 >= 10
+    changed = {k for k, v in method.state_dict().items() if not torch.equal(v, before[k])}
+    assert any(k.startswith("backbones.S1.") for k in changed)  # the whole model fine-tuned, not frozen
+    assert any(k.startswith("backbones.S2.") for k in changed)

@@ -41,27 +41,91 @@ def _changed(value):
     return value + "_x"
 
 
+# Fields whose change needs a valid value of their own; the local path of the image weights is the
+# one field that is not part of the identity (its digest is).
+NEW_VALUES = {"protocol": "released", "fold": None, "settings": "original", "optimizer": "sgd", "schedule": "poly",
+              "monitor": "task", "checkpoint": "final", "step_milestones": (0.5,), "stages": (("probe", (("lr", 0.5),)),),
+              "image_weights_sha256": "ab" * 32, "modalities": ("S1",), "split_seed": 10}
+NOT_IDENTITY = {"image_weights"}
+
+
 def test_every_field_changes_the_id():
     a = _base()
     ids = {a.run_id}
     for f in dataclasses.fields(RunConfig):
-        if f.name == "train":
+        if f.name in ("train", *NOT_IDENTITY):
             continue
-        value = getattr(a, f.name)
-        if f.name == "protocol":
-            new = "released"
-        elif f.name == "fold":
-            new = None
-        elif f.name == "modalities":
-            new = ("S1",)
-        else:
-            new = _changed(value)
+        new = NEW_VALUES[f.name] if f.name in NEW_VALUES else _changed(getattr(a, f.name))
         ids.add(dataclasses.replace(a, **{f.name: new}).run_id)
     for f in dataclasses.fields(TrainConfig):
-        new_train = dataclasses.replace(a.train, **{f.name: _changed(getattr(a.train, f.name))})
-        ids.add(dataclasses.replace(a, train=new_train).run_id)
-    n_fields = len(dataclasses.fields(RunConfig)) - 1 + len(dataclasses.fields(TrainConfig))
+        new = NEW_VALUES[f.name] if f.name in NEW_VALUES else _changed(getattr(a.train, f.name))
+        ids.add(dataclasses.replace(a, train=dataclasses.replace(a.train, **{f.name: new})).run_id)
+    n_fields = len(dataclasses.fields(RunConfig)) - 1 - len(NOT_IDENTITY) + len(dataclasses.fields(TrainConfig))
     assert len(ids) == n_fields + 1
+
+
+def test_image_weights_are_identified_by_their_digest_not_their_path(tmp_path):
+    from mdico_core.experiments.config import verified_weights
+
+    w1, w2, other = tmp_path / "w1.pth", tmp_path / "copy.pth", tmp_path / "other.pth"
+    w1.write_bytes(b"weights")
+    w2.write_bytes(b"weights")
+    other.write_bytes(b"other weights")
+    a, b, c = (RunConfig("tsaits", "mdico", image_weights=str(p)) for p in (w1, w2, other))
+    assert a.image_weights_sha256 == hashlib.sha256(b"weights").hexdigest()
+    assert a.run_id == b.run_id != c.run_id != RunConfig("tsaits", "mdico").run_id
+    assert str(w1) not in a.canonical_json()
+    assert RunConfig.from_dict({**a.to_dict(), "image_weights": ""}).run_id == a.run_id  # as a record stores it
+    assert verified_weights(str(w2), a.image_weights_sha256) == str(w2)
+    with pytest.raises(ValueError, match="corrupt"):
+        verified_weights(str(other), a.image_weights_sha256)
+    with pytest.raises(FileNotFoundError, match="needs the image-encoder weights"):
+        verified_weights("", a.image_weights_sha256)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        RunConfig("tsaits", "mdico", image_weights=str(tmp_path / "absent.pth"))
+    with pytest.raises(ValueError, match="only mdico"):
+        load_profile("smoke").configs("toy_binary", ["individual"], image_weights=str(w1))
+    cfgs = load_profile("smoke").configs("toy_binary", ["mdico"], image_weights=str(w1))
+    assert cfgs[0].image_weights_sha256 == a.image_weights_sha256
+
+
+# ----------------------------------------------------------------- the two settings
+def test_original_settings_of_methods_whose_recipe_is_the_common_one_are_the_common_runs():
+    p = load_profile("paper")
+    for method in ("mdico", "individual", "inputfu", "mmgf"):
+        common = p.configs("lfmc", [method], folds=[0], seeds=[0])
+        original = p.configs("lfmc", [method], folds=[0], seeds=[0], settings="original")
+        assert [c.run_id for c in common] == [c.run_id for c in original] and original[0].settings == "common"
+        task = p.configs("lfmc", [method], folds=[0], seeds=[0], settings="original", train={"monitor": "task"})
+        assert task[0].train.monitor == "task" and task[0].run_id not in {c.run_id for c in common}
+
+
+def test_original_settings_are_resolved_into_the_run_config():
+    p = load_profile("paper")
+    (sha,) = p.configs("lfmc", ["shaspec"], folds=[0], seeds=[0], settings="original")
+    (common,) = p.configs("lfmc", ["shaspec"], folds=[0], seeds=[0])
+    assert sha.settings == "original" and sha.run_id != common.run_id
+    t = sha.train
+    assert (t.optimizer, t.lr, t.momentum, t.nesterov, t.schedule, t.patience, t.checkpoint, t.batch_size) == (
+        "sgd", 1e-2, 0.9, True, "poly", 0, "final", 32)  # LFMC keeps the common batch size
+    assert t.for_stage("full").max_epochs == 44 and t.for_stage("random").max_epochs == 56
+    (smoke,) = load_profile("smoke").configs("lfmc", ["shaspec"], settings="original")
+    assert smoke.train.for_stage("full").max_epochs == 1 and smoke.train.for_stage("random").max_epochs == 1
+    (decur,) = p.configs("lfmc", ["decur"], folds=[0], seeds=[0], settings="original")
+    assert decur.train.for_stage("pretrain").optimizer == "adamw" and decur.train.for_stage("probe").optimizer == "sgd"
+    # the resolved numbers survive a round trip through a record, and so does the id
+    back = RunConfig.from_dict(json.loads(json.dumps(decur.to_dict())))
+    assert back == decur and back.run_id == decur.run_id
+    for method, field_, value in [("embracenet", "lr", 1e-4), ("dml", "beta1", 0.5), ("discomkd", "checkpoint", "per_view"),
+                                  ("esensi", "min_delta_per_modality", True), ("anysat", "optimizer", "adamw")]:
+        (cfg,) = p.configs("lfmc", [method], folds=[0], seeds=[0], settings="original")
+        assert getattr(cfg.train, field_) == value, method
+    (short,) = p.configs("lfmc", ["shaspec"], folds=[0], seeds=[0], settings="original", train={"max_epochs": 10})
+    assert short.train.for_stage("full").max_epochs == 4 and short.train.for_stage("random").max_epochs == 6
+    (task,) = p.configs("lfmc", ["discomkd"], folds=[0], seeds=[0], settings="original", train={"monitor": "task"})
+    assert task.train.monitor == "task" and task.train.checkpoint == "per_view"  # an explicit setting wins
+    with pytest.raises(ValueError, match="valid settings"):
+        p.configs("lfmc", ["mdico"], settings="own")
 
 
 def test_bad_config_values():
@@ -129,7 +193,7 @@ def test_split_seed_keeps_old_ids_and_is_apart_from_the_training_seed():
     a = _base()
     assert a.split_seed is None and a.effective_split_seed == a.seed == 0
     # at its default the field stays out of the hash: the id is the one of the config before it existed
-    before = {k: v for k, v in a.to_dict().items() if k not in ("split_seed", "modalities")}
+    before = {k: v for k, v in a.to_dict().items() if k not in ("split_seed", "modalities", "image_weights")}
     assert a.run_id == hashlib.sha256(json.dumps(before, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
     b = dataclasses.replace(a, split_seed=10)
     assert b.run_id != a.run_id and (b.seed, b.split_seed, b.effective_split_seed) == (0, 10, 10)

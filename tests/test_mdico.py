@@ -261,3 +261,51 @@ def test_every_temporal_encoder_runs_inside_mdico(encoder: str) -> None:
     torch.stack(list(terms.values())).sum().backward()
     assert all(torch.isfinite(v) for v in terms.values())
     assert mdl.eval().predict(batch()["x"], "B").shape == (N, K)
+
+
+# ----------------------------------------------------------------- the released variant on LFMC
+def lfmc_spec() -> ProblemSpec:
+    return ProblemSpec(SHAPES, "regression", 1, None, target_mean=50.0, target_std=10.0, extra={"dataset": "lfmc"})
+
+
+def test_released_variant_on_lfmc_takes_the_released_config() -> None:
+    torch.manual_seed(0)
+    mdl = build_method("mdico", lfmc_spec(), "mlp", "released").eval()
+    default = build_method("mdico", lfmc_spec(), "mlp").eval()
+    elsewhere = model("released", task="regression")  # a dataset without a released config
+    assert isinstance(mdl.unique["A"][1], torch.nn.LayerNorm) and isinstance(mdl.common["B"][1], torch.nn.LayerNorm)
+    assert not isinstance(default.unique["A"], torch.nn.Sequential)
+    assert not isinstance(elsewhere.unique["A"], torch.nn.Sequential)
+    b = batch("regression")
+    with torch.no_grad():
+        z = {m: hand_features(mdl, b["x"][m], m) for m in SHAPES}
+        for m in SHAPES:  # every embedding is layer-normalised: zero mean, unit variance over its 128 features
+            h = mdl.unique[m](b["x"][m])
+            torch.testing.assert_close(h.mean(-1), torch.zeros(N), atol=1e-5, rtol=0)
+        mu, sigma = 103.9868, 39.562313  # the released norm-mse: the head predicts raw LFMC
+        main = sum(sum(((mdl.heads[m](torch.cat([z[m][0], z[m][1]], 1))[i, 0] - mu) / sigma - (b["y"][i] - mu) / sigma)
+                       ** 2 for i in range(N)) / N for m in SHAPES) / 2
+        assert mdl.losses(b)["main"].item() == pytest.approx(float(main), rel=1e-5)
+        raw = mdl.heads["A"](torch.cat(z["A"][:2], 1))[:, 0]
+        torch.testing.assert_close(mdl.predict({"A": b["x"]["A"]}, "A"), raw)  # no de-normalisation
+
+
+def test_image_weights_reach_only_the_image_encoders(monkeypatch) -> None:
+    import mdico_core.methods.mdico as mdico_module
+
+    calls = []
+    real = mdico_module.build_encoder
+
+    def recording(name, shape, **options):
+        calls.append((tuple(shape), options))
+        return real("mlp", (4, 3)) if len(shape) == 3 else real(name, shape, **options)
+
+    monkeypatch.setattr(mdico_module, "build_encoder", recording)
+    shapes = {"img": (4, 8, 8), "A": (4, 3)}
+    for variant, conv1 in (("default", "adapt"), ("released", "fresh")):
+        calls.clear()
+        build_method("mdico", ProblemSpec(shapes, "multiclass", K, WEIGHTS), "mlp", variant, image_weights="w.pth")
+        image = [o for s, o in calls if len(s) == 3]
+        series = [o for s, o in calls if len(s) == 2]
+        assert len(image) == 2 and all(o == {"weights_path": "w.pth", "conv1_init": conv1} for o in image)
+        assert len(series) == 2 and all("weights_path" not in o for o in series)

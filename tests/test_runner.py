@@ -137,3 +137,29 @@ def test_code_version_outside_a_checkout(tmp_path, monkeypatch):
     finally:
         runner.code_version.cache_clear()
     assert v["git_commit"] is None and v["git_dirty"] is None and v["package_version"]
+
+
+def test_original_settings_record_per_view_epochs(tmp_path):
+    from mdico_core.experiments.config import resolve_train
+
+    settings, cfg = resolve_train("discomkd", "original", SMOKE)
+    st = ResultsStore(tmp_path)
+    rec = run_one(RunConfig("toy_multiclass", "discomkd", settings=settings, train=cfg, save_features=False), st)
+    assert rec["config"]["settings"] == "original" and rec["config"]["train"]["checkpoint"] == "per_view"
+    assert set(rec["best_epochs"]) == {"S1", "S2"} and all(1 <= e <= 2 for e in rec["best_epochs"].values())
+    assert all("val/monitor_score" in row for row in rec["history"])
+    ind = run_one(RunConfig("toy_multiclass", "individual", train=SMOKE, save_features=False), st)
+    assert [row["stage"] for row in ind["history"]] == ["S1", "S1", "S2", "S2"] and ind["epochs_run"] == 4
+    df = st.collect("toy_multiclass")
+    assert set(df["settings"]) == {"original", "common"}
+    kept = df[df.method == "individual"].groupby("view")["best_epoch"].first().to_dict()
+    assert kept == ind["best_epochs"]
+
+
+def test_image_weights_are_verified_before_training(tmp_path):
+    weights = tmp_path / "resnet50.pth"
+    weights.write_bytes(b"the weights")
+    cfg = RunConfig("toy_binary", "mdico", train=SMOKE, image_weights=str(weights))
+    weights.write_bytes(b"corrupted!!")
+    with pytest.raises(ValueError, match="corrupt"):
+        execute(cfg)

@@ -102,3 +102,39 @@ def test_classification_members_have_their_own_class_weights():
     assert not torch.equal(weights[0], weights[1])
     for (m, _, _), w in zip(runs, weights):
         assert torch.equal(m.task_loss.class_weights, w)
+
+
+def test_individual_stacks_its_per_modality_stages(ds):
+    """K stacked Individual runs: one stacked stage per modality, each member stopping on its own."""
+    runs = []
+    for fold in (0, 1):
+        tr, va, te = ds.split_indices(fold, 5, 0)
+        x = ds.fit_normalizer(tr).transform(ds.modalities)
+        torch.manual_seed(0)
+        m = build_method("individual", ProblemSpec.from_dataset(ds, tr))
+        runs.append((m, to_tensors({k: v[tr] for k, v in x.items()}, ds.target[tr]),
+                     to_tensors({k: v[va] for k, v in x.items()}, ds.target[va]), (te, to_tensors(
+                         {k: v[te] for k, v in x.items()}, ds.target[te]))))
+    results = fit_stacked([r[0] for r in runs], [r[1] for r in runs], [r[2] for r in runs], CFG, [0, 0])
+    from mdico_core.training import evaluate_losses
+
+    for (method, _, va, te), res in zip(runs, results):
+        stages = [row["stage"] for row in res.history]
+        assert stages == sorted(stages, key=["S1", "S2"].index) and set(stages) == {"S1", "S2"}
+        assert set(res.best_epochs) == {"S1", "S2"}
+        for m in ("S1", "S2"):  # each modality restored to its own stage's best epoch
+            hist = [row for row in res.history if row["stage"] == m]
+            best = hist[res.best_epochs[m] - 1]["val/total"]
+            assert best == min(row["val/total"] for row in hist)
+            method.stage = m
+            assert evaluate_losses(method, va)["total"] == pytest.approx(best, rel=1e-4)
+            method.stage = None
+        assert _r2(ds, method, te) > 0.3
+
+
+def test_per_view_checkpoints_are_not_stacked(ds):
+    spec = ProblemSpec.from_dataset(ds)
+    d = to_tensors(ds.modalities, ds.target)
+    cfg = TrainConfig(max_epochs=1, monitor="score", checkpoint="per_view")
+    with pytest.raises(ValueError, match="per-view"):
+        fit_stacked([build_method("individual", spec)], [d], [d], cfg, [0])

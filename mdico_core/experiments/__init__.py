@@ -21,6 +21,7 @@ from mdico_core.experiments.config import (
     RunConfig,
     configs_for,
     load_profile,
+    resolve_train,
     train_config,
 )
 from mdico_core.experiments.store import ResultsStore
@@ -40,5 +41,6 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ENV_COLUMNS", "EXECUTORS", "PROFILES", "Profile", "ResultsStore", "RunConfig", "SweepReport", "SweepStopped",
-    "configs_for", "environment", "environments", "execute", "load_profile", "run_one", "sweep", "train_config",
+    "configs_for", "environment", "environments", "execute", "load_profile", "resolve_train", "run_one", "sweep",
+    "train_config",
 ]

@@ -1,9 +1,15 @@
 """Run configurations and budget profiles.
 
 A `RunConfig` names one training run completely: dataset, method, variant, encoder, protocol,
-fold, seed and the training budget. Its canonical JSON (sorted keys, no whitespace) hashes to
-``run_id``, the name of its record in the results store, so the same run is never computed
-twice and any change of any field (including a new `TrainConfig` default) gives a new id.
+settings, fold, seed and the training budget. Its canonical JSON (sorted keys, no whitespace)
+hashes to ``run_id``, the name of its record in the results store, so the same run is never
+computed twice and any change of any field (including a new `TrainConfig` default) gives a new id.
+
+Settings: "common" trains every method under the profile's budget; "original" under its official
+recipe (``Method.original_recipe``). The recipe is resolved when the configs are built
+(`resolve_train`), so ``RunConfig.train`` holds the actual optimiser, learning rate, schedule and
+stage settings, and the run id captures them. A method whose official recipe is the common one
+resolves to its common run (same id), never to a duplicate.
 
 A `Profile` is a named budget (``profiles/{smoke,quick,paper}.yaml``, shipped as package data):
 which folds and seeds, the default `TrainConfig`, per-dataset overrides, and what the book's main
@@ -16,9 +22,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from mdico_core.training import TrainConfig
@@ -28,6 +36,7 @@ PROTOCOLS = ("paper", "released")
 # np.array_split. Our unstratified folds (regression: LFMC) are exactly those (tests/test_lfmc.py);
 # classification folds are stratified, so on CropHarvest they are not the authors'.
 RELEASED_SPLIT_SEED = 10
+SETTINGS = ("common", "original")
 # Keys of `dataset_overrides` that change the run grid rather than the TrainConfig.
 _GRID_KEYS = ("folds", "n_folds", "seeds")
 
@@ -44,26 +53,87 @@ def train_config(values: Mapping[str, Any] | TrainConfig | None = None, base: Tr
         return base
     if isinstance(values, TrainConfig):
         values = dataclasses.asdict(values)
-    valid = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    out = {k: _coerce(k, v) for k, v in _checked(values).items()}
+    return dataclasses.replace(base, **out)
+
+
+def _checked(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    valid = [f.name for f in dataclasses.fields(TrainConfig)]
     unknown = sorted(set(values) - set(valid))
     if unknown:
         raise ValueError(f"unknown training settings {unknown}; valid ones: {', '.join(valid)}")
-    out = {}
-    for k, v in values.items():
-        default = getattr(TrainConfig(), k)
-        if v is None or default is None:
-            out[k] = None if v is None else (int(v) if k == "max_steps_per_epoch" else v)
-        elif isinstance(default, bool):
-            out[k] = bool(v)
-        elif isinstance(default, int):
-            if float(v) != int(v):
-                raise ValueError(f"training setting {k}={v!r} must be an integer")
-            out[k] = int(v)
-        elif isinstance(default, float):
-            out[k] = float(v)
-        else:
-            out[k] = type(default)(v)
-    return dataclasses.replace(base, **out)
+    return values
+
+
+def _coerce(k: str, v: Any) -> Any:
+    """`v` as the type of TrainConfig field `k` (JSON lists back to tuples; stages canonical)."""
+    default = getattr(TrainConfig(), k)
+    if k == "stages":  # {name: {field: value}} or [[name, [[field, value], ...]], ...]
+        items = v.items() if isinstance(v, Mapping) else v
+        return tuple(sorted(
+            (str(name), tuple(sorted((f, _coerce(f, x)) for f, x in _checked(dict(over)).items() if f != "stages")))
+            for name, over in items))
+    if v is None or default is None:
+        return None if v is None else (int(v) if k == "max_steps_per_epoch" else v)
+    if isinstance(default, tuple):
+        return tuple(float(x) for x in v)
+    if isinstance(default, bool):
+        return bool(v)
+    if isinstance(default, int):
+        if float(v) != int(v):
+            raise ValueError(f"training setting {k}={v!r} must be an integer")
+        return int(v)
+    if isinstance(default, float):
+        return float(v)
+    return type(default)(v)
+
+
+def resolve_train(method: str, settings: str, budget: TrainConfig) -> tuple[str, TrainConfig]:
+    """(effective settings, TrainConfig) of `method` in `settings` on top of the profile's `budget`.
+
+    "original" applies the method's official recipe (optimiser, learning rate, schedule, monitor,
+    checkpoint rule, per-stage settings; a stage's ``epochs_fraction`` becomes that share of the
+    budget's max_epochs, at least 1). A method without one (its recipe is the common one) resolves
+    to "common" and the budget as it is, so both settings name the same run.
+    """
+    from mdico_core.methods import get_method, recipe
+
+    cls = get_method(method)
+    rec = recipe(cls, settings)
+    effective = "original" if settings == "original" and cls.original_recipe is not None else "common"
+    cfg = train_config(dict(rec.train), base=budget)
+    stages = {}
+    for stage, over in rec.stage_train.items():
+        over = dict(over)
+        fraction = over.pop("epochs_fraction", None)
+        if fraction is not None:
+            over["max_epochs"] = max(1, round(fraction * budget.max_epochs))
+        stages[stage] = over
+    if stages:
+        cfg = dataclasses.replace(cfg, stages=_coerce("stages", stages))
+    return effective, cfg
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a local file (memoised per path, size and modification time)."""
+    from mdico_core.data.cache import file_digest
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"weights file {p} not found; give the path of a local file (nothing is downloaded)")
+    return file_digest(p)
+
+
+def verified_weights(path: str, sha256: str) -> str:
+    """`path` if it exists and its SHA-256 is `sha256`; a clear error otherwise."""
+    if not path:
+        raise FileNotFoundError(f"this run needs the image-encoder weights file with SHA-256 {sha256}; pass its "
+                                f"path (`mdico run --image-weights PATH`, RunConfig.image_weights)")
+    digest = file_sha256(path)
+    if digest != sha256:
+        raise ValueError(f"weights file {path} has SHA-256 {digest}, not the {sha256} this run was configured "
+                         f"with: the file is corrupt or another one; restore the right file")
+    return path
 
 
 @dataclass(frozen=True)
@@ -78,6 +148,8 @@ class RunConfig:
         protocol: "paper" (validation = a seeded 10% of the training folds, z-score statistics
             on training rows) or "released" (validation = the test fold, statistics over all
             rows, as the authors' released code does).
+        settings: "common" (the profile's budget for every method) or "original" (the method's
+            official recipe, already resolved into `train`; see `resolve_train`).
         fold: test fold, or None for the dataset's official split.
         n_folds: folds of the cross-validation.
         seed: seeds the training: initialisation, batch order and dropout; and the data split
@@ -91,6 +163,10 @@ class RunConfig:
             them. Stored sorted and without repeats, so equal subsets hash equally; the names are
             checked against the dataset by `Profile.configs` and by the runner. A field added after
             run ids were first archived: left out of `canonical_json` while None, so those ids stay.
+        image_weights: path of a local pretrained ResNet-50 state dict for the image modalities
+            (TreeSatAI-TS's aerial; MDiCo only), never downloaded. Not part of the run id.
+        image_weights_sha256: its SHA-256, part of the run id and the provenance (computed from
+            the file when only the path is given; checked against the file before training).
 
     The inner validation split follows `split_seed`, not `seed`. The (train, val, test) rows of
     a run are then a function of (split_seed, fold) alone: runs that share a split seed and
@@ -119,10 +195,17 @@ class RunConfig:
     save_features: bool = True
     split_seed: int | None = None
     modalities: tuple[str, ...] | None = None
+    settings: str = "common"
+    image_weights: str = ""
+    image_weights_sha256: str = ""
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {self.protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
+        if self.settings not in SETTINGS:
+            raise ValueError(f"unknown settings {self.settings!r}; valid settings: {', '.join(SETTINGS)}")
+        if self.image_weights and not self.image_weights_sha256:
+            object.__setattr__(self, "image_weights_sha256", file_sha256(self.image_weights))
         # Frozen dataclass: normalise field types in place so equal runs hash equally.
         object.__setattr__(self, "train", train_config(self.train))
         object.__setattr__(self, "fold", None if self.fold is None else int(self.fold))
@@ -141,8 +224,8 @@ class RunConfig:
             raise ValueError(f"fold {self.fold} is outside 0..{self.n_folds - 1}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (the training config nested under "train")."""
-        return dataclasses.asdict(self)
+        """Plain JSON dict (the training config nested under "train"; tuples as lists, as read back)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RunConfig:
@@ -160,14 +243,19 @@ class RunConfig:
         """The seed of the folds and the validation split: `split_seed`, else `seed`."""
         return self.seed if self.split_seed is None else self.split_seed
 
-    def canonical_json(self) -> str:
-        """The exact string hashed into `run_id`: sorted keys, no whitespace (fields of
-        `_HASHED_UNLESS_NONE` left out while None)."""
+    def identity(self) -> dict[str, Any]:
+        """`to_dict` without the local path of the image weights (their digest identifies them) and
+        without the fields of `_HASHED_UNLESS_NONE` that are None."""
         d = self.to_dict()
+        d.pop("image_weights")
         for k in _HASHED_UNLESS_NONE:
             if d[k] is None:
                 del d[k]
-        return json.dumps(d, sort_keys=True, separators=(",", ":"))
+        return d
+
+    def canonical_json(self) -> str:
+        """The exact string hashed into `run_id`: `identity` with sorted keys, no whitespace."""
+        return json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
 
     @property
     def run_id(self) -> str:
@@ -179,6 +267,7 @@ class RunConfig:
         fold = "official" if self.fold is None else f"fold {self.fold}"
         variant = "" if self.variant == "default" else f"/{self.variant}"
         split = "" if self.split_seed is None else f" split {self.split_seed}"
+        variant += " (original)" if self.settings == "original" else ""
         mods = "" if self.modalities is None else f" on {'+'.join(self.modalities)}"
         return f"{self.dataset} {self.method}{variant}{mods} {self.encoder} {fold}{split} seed {self.seed}"
 
@@ -282,6 +371,8 @@ class Profile:
         train: Mapping[str, Any] | None = None,
         split_seed: int | None = None,
         modalities: str | Sequence[str] | None = None,
+        settings: str = "common",
+        image_weights: str = "",
     ) -> list[RunConfig]:
         """Every run of `dataset` x `methods` x `variants` x `encoders` x seeds x folds.
 
@@ -289,11 +380,14 @@ class Profile:
         for the methods that define it; a variant no chosen method defines raises a `ValueError`,
         as do unknown dataset, method and encoder names (each message lists the valid names).
         Runs are ordered seed, fold, method, variant, encoder, so a partial sweep covers whole
-        folds first. `train` overrides training settings on top of the profile's (e.g.
-        ``{"device": "cuda"}``). `split_seed` fixes the data split of every run (None: each
-        seed draws its own; the CLI's ``--protocol released`` passes `RELEASED_SPLIT_SEED`).
-        `modalities` trains every run on that subset of the dataset's modalities (None, or all of
-        them: the whole dataset, the same runs as without it).
+        folds first. `settings` is "common" or "original" (each method's official recipe, resolved
+        by `resolve_train`; methods whose recipe is the common one give their common runs). `train`
+        overrides training settings on top of the resolved ones (e.g. ``{"device": "cuda"}``,
+        ``{"monitor": "task"}``). `image_weights` is a local ResNet-50 weights file for the image
+        modalities (methods that take ``image_weights``: MDiCo). `split_seed` fixes the data split of
+        every run (None: each seed draws its own; the CLI's ``--protocol released`` passes
+        `RELEASED_SPLIT_SEED`). `modalities` trains every run on that subset of the dataset's
+        modalities (None, or all of them: the whole dataset, the same runs as without it).
         """
         from mdico_core.data import get_dataset_entry
         from mdico_core.encoders import ENCODERS
@@ -315,21 +409,39 @@ class Profile:
                 raise ValueError(f"unknown encoder {e!r}; valid encoders: {', '.join(sorted(ENCODERS))}")
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
+        if settings not in SETTINGS:
+            raise ValueError(f"unknown settings {settings!r}; valid settings: {', '.join(SETTINGS)}")
+        if image_weights:
+            import inspect
+
+            refusing = [c.name for c in classes if "image_weights" not in inspect.signature(c.__init__).parameters]
+            if refusing:
+                raise ValueError(f"image_weights: methods {refusing} do not take pretrained image-encoder "
+                                 f"weights (only mdico does); run them without --image-weights")
+            digest = file_sha256(image_weights)
         default_folds, n_folds, default_seeds = self.grid_for(dataset)
         fold_list = list(default_folds if folds is None else folds)
         seed_list = list(default_seeds if seeds is None else seeds)
-        budget = train_config(train, base=self.train_for(dataset))
+        # `train` shapes the budget a recipe is resolved on (its stages' epochs), and wins over the recipe
+        base = train_config(train, base=self.train_for(dataset))
+        resolved = {}
+        for cls in classes:
+            effective, cfg = resolve_train(cls.name, settings, base)
+            resolved[cls.name] = effective, train_config(train, base=cfg)
         subset = check_modalities(dataset, modalities)
         out = []
         for seed in seed_list:
             for fold in fold_list:
                 for cls in classes:
+                    effective, budget = resolved[cls.name]
                     for v in variant_list:
                         if v not in cls.variants:
                             continue
                         for e in encoder_list:
-                            out.append(RunConfig(dataset, cls.name, v, e.lower(), protocol, fold, n_folds, seed,
-                                                 budget, save_features, split_seed=split_seed, modalities=subset))
+                            out.append(RunConfig(
+                                dataset, cls.name, v, e.lower(), protocol, fold, n_folds, seed, budget, save_features,
+                                split_seed=split_seed, modalities=subset, settings=effective,
+                                image_weights=image_weights, image_weights_sha256=digest if image_weights else ""))
         return out
 
 

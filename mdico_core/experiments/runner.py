@@ -9,11 +9,13 @@ One run:
    split). Protocol "paper" carves validation from the training folds and fits the z-score on
    training rows; protocol "released" validates on the test fold and fits the z-score on all
    rows, as the released code;
-2. seeds torch, numpy and ``random`` with ``cfg.seed`` and builds the method
-   (`NotReproducedError` -> a "not_reproduced" record with the message, no training);
-3. trains with `mdico_core.training.fit`, timing it and measuring peak memory;
-4. scores every view of ``method.views()`` on the test rows, saves predictions (float32) and,
-   if ``cfg.save_features``, features (float16) of every view to the .npz, then the JSON record.
+2. seeds torch, numpy and ``random`` with ``cfg.seed`` and builds the method in its variant and
+   settings (`NotReproducedError` -> a "not_reproduced" record with the message, no training);
+3. trains with `mdico_core.training.fit` (every stage of the method), timing it and measuring
+   peak memory;
+4. scores every view of ``method.views()`` on the test rows, each with the weights its checkpoint
+   rule kept for it (``best_epochs``), saves predictions (float32) and, if
+   ``cfg.save_features``, features (float16) of every view to the .npz, then the JSON record.
 
 Same seed, same code, same hardware and thread count -> identical metrics (the thread count is
 recorded in the provenance as ``torch_threads``; every executor of `sweep` fixes it, to 1 by default).
@@ -134,9 +136,11 @@ def seed_everything(seed: int) -> None:
 
 
 def _base_record(cfg: RunConfig, profile: str, task: str) -> dict[str, Any]:
+    # the config without the weights' local path: their digest identifies them
     return {
-        "run_id": cfg.run_id, "config": cfg.to_dict(), "status": "done", "message": None, "task": task,
-        "metrics": {}, "history": [], "best_epoch": 0, "epochs_run": 0, "wall_time_s": 0.0,
+        "run_id": cfg.run_id, "config": {**cfg.to_dict(), "image_weights": ""}, "status": "done", "message": None,
+        "task": task, "metrics": {}, "history": [], "best_epoch": 0, "best_epochs": {}, "epochs_run": 0,
+        "wall_time_s": 0.0,
         "peak_memory_mb": None, "memory_measure": None, "n_train": 0, "n_val": 0, "n_test": 0,
         "provenance": {},
     }
@@ -157,10 +161,11 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
     ``memory_measure`` says which one was recorded.
     """
     from mdico_core.data import load_dataset
+    from mdico_core.experiments.config import verified_weights
     from mdico_core.methods import build_method
     from mdico_core.methods.base import NotReproducedError, ProblemSpec
     from mdico_core.metrics import score
-    from mdico_core.training import features, fit, predict, to_tensors
+    from mdico_core.training import features, fit, predict, to_tensors, use_view_weights
 
     t_start = time.perf_counter()
     ds = load_dataset(cfg.dataset)
@@ -182,10 +187,14 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
         "device": _device_name(device), "profile": profile, "hostname": socket.gethostname(),
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    options = {}
+    if cfg.image_weights_sha256:
+        options["image_weights"] = verified_weights(cfg.image_weights, cfg.image_weights_sha256)
+        record["provenance"]["image_weights_sha256"] = cfg.image_weights_sha256
 
     seed_everything(cfg.seed)
     try:
-        method = build_method(cfg.method, spec, cfg.encoder, cfg.variant)
+        method = build_method(cfg.method, spec, cfg.encoder, cfg.variant, settings=cfg.settings, **options)
     except NotReproducedError as err:
         record.update(status="not_reproduced", message=str(err), wall_time_s=time.perf_counter() - t_start)
         return record, {}
@@ -204,7 +213,8 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
         from tqdm.auto import tqdm
 
         # delay: only long runs get an epoch bar; short ones would just flicker.
-        bar = tqdm(total=cfg.train.max_epochs, desc=cfg.label(), unit="epoch", leave=False, delay=20)
+        epochs = sum(stage.cfg.max_epochs for stage in method.stages(cfg.train))
+        bar = tqdm(total=epochs, desc=cfg.label(), unit="epoch", leave=False, delay=20)
 
     def on_epoch(epoch: int, row: dict[str, float]) -> None:
         if bar is not None:
@@ -220,6 +230,7 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
     y_true = ds.target[test_idx]
     arrays: dict[str, np.ndarray] = {"test_idx": test_idx.astype(np.int64), "y_true": y_true}
     for view in method.views():
+        use_view_weights(method, result, view)
         pred = predict(method, test["x"], view)
         record["metrics"][view] = {k: float(v) for k, v in score(ds.task, y_true, pred).items()}
         arrays[f"pred/{view}"] = pred.astype(np.float32)
@@ -236,8 +247,9 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
         record["peak_memory_mb"] = peak_rss_mb()
         record["memory_measure"] = "process_peak_rss"
     record.update(
-        history=[{"epoch": i + 1, **row} for i, row in enumerate(result.history)],
-        best_epoch=result.best_epoch, epochs_run=result.epochs_run, wall_time_s=result.wall_time_s,
+        history=[{"epoch": i + 1, **row} for i, row in enumerate(result.history)],  # epochs count within a stage
+        best_epoch=result.best_epoch, best_epochs=result.best_epochs, epochs_run=result.epochs_run,
+        wall_time_s=result.wall_time_s,
     )
     record["provenance"]["total_time_s"] = time.perf_counter() - t_start  # loading + training + evaluation
     return record, arrays

@@ -58,9 +58,9 @@ CORRUPT = "_corrupt"
 CLAIMS = "_claims"
 _NOT_DATASETS = (FAILED, CORRUPT, CLAIMS)
 # modalities: the run's training modalities joined by commas, None (missing) when it trained on all of them
-COLUMNS = ["run_id", "dataset", "method", "variant", "encoder", "protocol", "fold", "n_folds", "seed", "modalities",
-           "view", "metric", "value", "epochs_run", "best_epoch", "wall_time_s", "task", "status", "profile",
-           "message", "git_commit", "git_dirty", "device", "timestamp",
+COLUMNS = ["run_id", "dataset", "method", "variant", "encoder", "protocol", "settings", "monitor", "fold", "n_folds",
+           "seed", "modalities", "view", "metric", "value", "epochs_run", "best_epoch", "wall_time_s", "task",
+           "status", "profile", "message", "git_commit", "git_dirty", "device", "timestamp",
            # split_seed: missing where the split came from `seed`; n_*: rows per part (the corrected
            # resampled t-test needs n_test / n_train); then where the run ran (`provenance.environment`)
            "split_seed", "n_train", "n_val", "n_test", *ENV_COLUMNS]
@@ -289,8 +289,9 @@ class ResultsStore:
         Columns: `COLUMNS` (the run's config, view, metric, value, its budget use, status, and the
         provenance a page states: profile, git commit and dirty flag, device, timestamp), then its
         split seed (missing: from `seed`), train/val/test sizes and environment (`ENV_COLUMNS`;
-        missing in records written before they were recorded). A not-reproduced run gets one row
-        with view, metric and value empty and its message.
+        missing in records written before they were recorded). ``best_epoch`` is the epoch of the
+        weights that view was scored with. A not-reproduced run gets one row with view, metric and
+        value empty and its message.
         """
         rows = []
         for rec in self.records(dataset):
@@ -298,7 +299,9 @@ class ResultsStore:
             prov = rec.get("provenance") or {}
             base = {
                 "run_id": rec["run_id"], "dataset": c["dataset"], "method": c["method"], "variant": c["variant"],
-                "encoder": c["encoder"], "protocol": c["protocol"], "fold": c["fold"], "n_folds": c.get("n_folds"),
+                "encoder": c["encoder"], "protocol": c["protocol"], "settings": c.get("settings", "common"),
+                "monitor": (c.get("train") or {}).get("monitor", "total"),
+                "fold": c["fold"], "n_folds": c.get("n_folds"),
                 "seed": c["seed"], "modalities": ",".join(c["modalities"]) if c.get("modalities") else None,
                 "epochs_run": rec.get("epochs_run"), "best_epoch": rec.get("best_epoch"),
                 "wall_time_s": rec.get("wall_time_s"), "task": rec.get("task"), "status": rec.get("status"),
@@ -311,9 +314,11 @@ class ResultsStore:
             if rec.get("status") != "done":
                 rows.append({**base, "view": None, "metric": None, "value": np.nan, "message": rec.get("message")})
                 continue
+            kept = rec.get("best_epochs") or {}  # per view where the views keep their own weights (Individual)
             for view, metrics in rec["metrics"].items():
                 for metric, value in metrics.items():
-                    rows.append({**base, "view": view, "metric": metric, "value": value, "message": None})
+                    rows.append({**base, "view": view, "metric": metric, "value": value, "message": None,
+                                 "best_epoch": kept.get(view, base["best_epoch"])})
         return tidy_frame(rows)
 
     def failures(self) -> list[dict]:

@@ -1,7 +1,8 @@
 """MDiCo and its competitors, all behind `Method` (``methods/base.py``).
 
 `METHODS` maps the command-line name of each method to its class; `build_method` builds one
-from a `ProblemSpec`, an encoder and a variant name.
+from a `ProblemSpec`, an encoder, a variant name and a setting ("common" or "original": the
+method's official recipe, ``Method.original_recipe``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mdico_core.methods.anysat import AnySat
-from mdico_core.methods.base import FUSION, Method, ProblemSpec, TaskLoss
+from mdico_core.methods.base import FUSION, Method, ProblemSpec, Recipe, Stage, TaskLoss
 from mdico_core.methods.decur import DeCUR
 from mdico_core.methods.discomkd import DisCoMKD
 from mdico_core.methods.dml import DML
@@ -35,15 +36,28 @@ def get_method(name: str) -> type[Method]:
     return METHODS[key]
 
 
+SETTINGS = ("common", "original")
+
+
+def recipe(cls: type[Method], settings: str) -> Recipe:
+    """The `Recipe` of method class `cls` in `settings` (the common one where the original is)."""
+    if settings not in SETTINGS:
+        raise ValueError(f"unknown settings {settings!r}; valid settings: {', '.join(SETTINGS)}")
+    original = cls.original_recipe if settings == "original" else None
+    return original if original is not None else cls.common_recipe
+
+
 def build_method(name: str, spec: ProblemSpec, encoder: str = "tempcnn", variant: str = "default",
-                 **options: Any) -> Method:
-    """Method `name` in `variant` (its named options), with `options` on top."""
+                 settings: str = "common", **options: Any) -> Method:
+    """Method `name` in `variant` (its named options) and `settings` (its recipe's options), with
+    `options` on top."""
     cls = get_method(name)
     if variant not in cls.variants:
         raise ValueError(
             f"unknown variant {variant!r} of {cls.name}; valid variants: {', '.join(cls.variants)}"
         )
-    return cls(spec, encoder=encoder, **{**cls.variants[variant], **options})
+    return cls(spec, encoder=encoder, **{**cls.variants[variant], **recipe(cls, settings).options, **options})
 
 
-__all__ = ["FUSION", "METHODS", "Method", "ProblemSpec", "TaskLoss", "build_method", "get_method"]
+__all__ = ["FUSION", "METHODS", "SETTINGS", "Method", "ProblemSpec", "Recipe", "Stage", "TaskLoss", "build_method",
+           "get_method", "recipe"]

@@ -10,9 +10,18 @@ Follows the MDiCo authors' wrapper (``fmenat/MDiCo`` ``code/models/single/encode
 
 As the paper's footnote says ("fine-tuned in each single-modality inference case"), every
 modality gets its own copy of the pretrained model, fine-tuned on that modality alone with the
-task loss (`TaskLoss`, any task); each view reads only its modality. Image modalities (e.g. the
-aerial ``(C, H, W)`` tiles) are reordered along the band axis and passed without dates. The
-``encoder`` argument is ignored: AnySat is the encoder.
+task loss (`TaskLoss`, any task), as its own independent training stage (its own optimiser state,
+early stopping and kept weights, like Individual); each view reads only its modality. Image
+modalities (e.g. the aerial ``(C, H, W)`` tiles) are reordered along the band axis and passed
+without dates. The ``encoder`` argument is ignored: AnySat is the encoder.
+
+Common settings: the shared trainer (Adam 1e-3, early stopping on the validation loss), how the
+MDiCo authors most likely ran it. Original settings (``AnySat.original_recipe``, AnySat's
+TreeSatAI-TS fine-tuning configs): the whole model fine-tuned (not frozen), AdamW 5e-5 without
+weight decay, a 20-epoch linear warm-up then cosine, early stopping on the validation score
+(weighted F1; R² for regression) with patience 10, the best checkpoint; head dropout 0.2.
+Substitution: the 200-epoch cap and global batch 256 become the 100-epoch cap and the common
+batch size.
 
 The weights are required and nothing is downloaded. The constructor needs a LOCAL checkpoint
 (``weights_path`` or the environment variable ``MDICO_ANYSAT_WEIGHTS``) and a local clone of the
@@ -41,7 +50,8 @@ import torch
 from torch import Tensor, nn
 
 from mdico_core.encoders import EMB_DIM
-from mdico_core.methods.base import Batch, Method, NotReproducedError, ProblemSpec
+from mdico_core.methods.base import Batch, Method, NotReproducedError, ProblemSpec, Recipe, Stage
+from mdico_core.methods.individual import per_modality_stages
 
 WEIGHTS_URL = "https://huggingface.co/g-astruc/AnySat/resolve/main/models/AnySat.pth"
 CODE_URL = "https://github.com/gastruc/AnySat"
@@ -54,6 +64,9 @@ ANYSAT_BANDS: dict[str, tuple[str, ...]] = {
     "s2": ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12"),
     "s1-asc": ("VV", "VH"),
     "s1": ("VV", "VH", "ratio"),
+    # Landsat-8/9, 11 inputs as AnySat's SICKLE loader fills them (``src/data/Sickle.py``): zeros,
+    # SR_B1..SR_B7, zeros, ST_B10, zeros; the "unused" slots are always zero.
+    "l8": ("unused0", "B1", "B2", "B3", "B4", "B5", "B6", "B7", "unused8", "B10", "unused10"),
 }
 # Channel layouts of this project's datasets, by (modality, number of channels).
 KNOWN_CHANNELS: dict[tuple[str, int], tuple[str, ...]] = {
@@ -62,6 +75,9 @@ KNOWN_CHANNELS: dict[tuple[str, int], tuple[str, ...]] = {
     ("S2", 10): ANYSAT_BANDS["s2"],
     # CropHarvest: B2-B12 without B10, then NDVI
     ("S2", 12): ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12", "NDVI"),
+    # LFMC's Landsat-8 (Rao et al. 2020): red, green, blue, swir, nir (Landsat-8 B4, B3, B2, B6, B5;
+    # "swir" taken as SWIR-1, B6, inferred), then NDVI, NDWI, NIRv, which AnySat has no slot for
+    ("L8", 8): ("B4", "B3", "B2", "B6", "B5", "NDVI", "NDWI", "NIRv"),
 }
 
 
@@ -80,7 +96,7 @@ def default_band_map(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[s
             raise ValueError(f"AnySat: no known band layout for modality {m!r} with {c} channels; pass "
                              f"band_map={{{m!r}: (sensor_key, channel_index_per_anysat_band)}} with a key of "
                              f"{sorted(ANYSAT_BANDS)} or an image key ('aerial', 'spot', 'naip'), -1 for absent bands")
-        key = "s2" if m.upper() == "S2" else ("s1-asc" if c == 2 else "s1")
+        key = {"S2": "s2", "L8": "l8"}.get(m.upper(), "s1-asc" if c == 2 else "s1")
         out[m] = (key, band_index(names, key))
     return out
 
@@ -141,6 +157,15 @@ class AnySat(Method):
 
     name = "anysat"
     paper_name = "AnySat"
+    common_recipe = Recipe(stages="one per modality, independent (a fine-tuned copy each)")
+    original_recipe = Recipe(
+        train={"optimizer": "adamw", "lr": 5e-5, "weight_decay": 0.0, "schedule": "warmup_cosine",
+               "warmup_epochs": 20, "monitor": "score", "patience": 10, "min_delta": 0.0, "checkpoint": "best"},
+        stages="one per modality, independent (a fine-tuned copy each, not frozen)",
+        notes=("200-epoch cap and global batch 256 -> the 100-epoch cap and the common batch size",
+               "synthetic dates and this project's z-scores, not AnySat's normalisation",
+               "needs the pretrained weights: without them the run is recorded as not reproduced"),
+    )
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", weights_path: str | None = None,
                  code_path: str | None = None, band_map: Mapping[str, tuple[str, tuple[int, ...]]] | None = None,
@@ -157,6 +182,9 @@ class AnySat(Method):
                                    for m in spec.shapes})
         self.heads = nn.ModuleDict({m: nn.Linear(EMB_DIM, spec.n_outputs) for m in spec.shapes})
 
+    def stages(self, cfg) -> list[Stage]:
+        return per_modality_stages(self, cfg, ("backbones", "proj", "heads"))
+
     def features(self, x: Mapping[str, Tensor], view: str) -> Tensor:
         key, index = self.band_map[view]
         backbone = self.backbones[view]
@@ -170,5 +198,5 @@ class AnySat(Method):
 
     def losses(self, batch: Batch) -> dict[str, Tensor]:
         y = batch["y"]
-        return {"main": sum(self.task_loss(self._predict(batch["x"], m), y) for m in self.modalities)
-                / len(self.modalities)}
+        mods = [self.stage] if self.stage in self.spec.shapes else self.modalities
+        return {"main": sum(self.task_loss(self._predict(batch["x"], m), y) for m in mods) / len(mods)}

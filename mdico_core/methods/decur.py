@@ -13,8 +13,8 @@ cross-correlation of two standardised batches and λ = 0.0051 (official):
                  pushed to 1), C_unique = the rest (diagonal pushed to 0)
     L_DeCUR    = (Σ_m intra_m + mean_{i<j} cross_ij) / (M + 1)       = the official mean of 3 for M = 2
 
-Supervised co-learning adaptation (INFERRED: the paper marks DeCUR as "based on pre-training" but
-does not say how it was adapted): each modality keeps its encoder and a linear head, trained with
+Common settings, a supervised co-learning adaptation (INFERRED): each modality keeps its encoder
+and a linear head, trained jointly under the shared trainer with
 
     L = 1/M Σ_m L_pred(y, H_m(E_m(X_m))) + w · L_DeCUR / p
 
@@ -22,6 +22,26 @@ where p is the projector width (the Barlow-Twins sums grow with p; dividing keep
 next to the task loss) and w = 1. With ``pretrain_steps`` = N > 0 the first N training steps are
 DeCUR pre-training: the heads then read detached embeddings (linear probes), so the encoders learn
 from L_DeCUR only; afterwards everything is fine-tuned jointly (variant ``pretrain``).
+
+Original settings (``DeCUR.original_recipe``, what the paper's asterisk "based on pre-training"
+means; README, ``pretrain_mm.py``, ``linear_BE_resnet.py``): two stages. "pretrain": encoders and
+projectors on L_DeCUR alone (official scale, no label), AdamW with weight decay 1e-6 and a cosine
+schedule, batch 256, the budget's epochs (official 100), final weights. "probe": a linear head per
+modality on the FROZEN encoder (eval mode: no dropout, fixed BatchNorm statistics), trained on the
+sum of the per-modality task losses (each head its own gradient), SGD momentum 0.9, x0.1 at
+60% and 80% of its epochs (official 60 and 80 of 100), batch 64, final weights. Two substitutions
+make the probe train on a regression loss: its features are standardised (a BatchNorm without
+affine parameters before the linear layer, as MAE-style linear probes do; still a linear map at
+inference), and its lr is 0.01 instead of the official 0.5, which was tuned for cross-entropy on
+ResNet-50 features. On LFMC (MSE) the official 0.5 and 0.05 diverge to NaN within a few probe
+epochs, raw or standardised, and 0.01 on raw features diverges after 100 pre-training epochs (the
+features' correlation matrix reaches an eigenvalue of ~36); on standardised 128-d features
+heavy-ball SGD is stable while lr x lambda_max(H) < 2 (1 + momentum), and lambda_max(H) <= 2 x 128
+for the MSE, so any lr < 0.0148 is, whatever the pre-training did.
+Substitution: the released pre-training learning rate (0.05 with AdamW, because the condition
+``'vit' or ...`` that picks AdamW over LARS is always true; LARS's rate handed to AdamW) is an
+artefact, so AdamW runs at 1e-3, the common Adam rate; the released bias / BatchNorm rate (0.0048)
+is not separated. The probe's selection rule is not stated in the source: its final weights.
 
 Other adaptations: the projector is scaled from 8192-8192-8192 to 512-512-512 with
 ``dim_common`` = 448 (87.5 %, the SAR-MS scripts' 7168/8192 ratio); each modality has its own
@@ -31,8 +51,7 @@ batch x 4 GPUs). Augmentations for time series (training mode only, torch's glob
 jitter (σ = 0.1 on z-scored inputs), per-channel scaling by N(1, 0.1²), and zeroing a random window
 of 20 % of the time steps (not for a single step, which it would erase); images get jitter,
 scaling and a random horizontal flip. In eval mode the views are not augmented, so the loss is
-deterministic. The official AdamW / cosine schedule is replaced by the shared trainer. The task
-loss is `TaskLoss`; any M >= 2.
+deterministic. The task loss is `TaskLoss`; any M >= 2.
 
 Inference from modality m: H_m(E_m(X_m)), reading only X_m.
 """
@@ -48,7 +67,7 @@ import torch
 from torch import Tensor, nn
 
 from mdico_core.encoders import EMB_DIM, build_encoder
-from mdico_core.methods.base import Batch, Method, ProblemSpec
+from mdico_core.methods.base import Batch, Method, ProblemSpec, Recipe, Stage
 
 
 def projector(in_dim: int, width: int) -> nn.Sequential:
@@ -103,6 +122,7 @@ class DeCUR(Method):
         lambd: weight of the off-diagonal terms (official 0.0051).
         decur_weight: weight w of L_DeCUR / p next to the task loss.
         pretrain_steps: training steps of DeCUR-only encoder training before joint fine-tuning.
+        linear_probe: train in the official two stages, "pretrain" then "probe" (see `stages`).
         **encoder_options: passed to the encoders.
     """
 
@@ -110,18 +130,51 @@ class DeCUR(Method):
     paper_name = "DeCUR"
     min_modalities = 2  # cross-modal correlations
     variants = {"default": {}, "pretrain": {"pretrain_steps": 300}}
+    common_recipe = Recipe(stages="one: task loss + DeCUR loss / p, jointly (variant pretrain: 300 DeCUR-only "
+                                  "steps first)")
+    original_recipe = Recipe(
+        train={"patience": 0, "checkpoint": "final"},
+        stage_train={
+            "pretrain": {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-6, "schedule": "cosine",
+                         "batch_size": 256},
+            "probe": {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "schedule": "step",
+                      "step_milestones": (0.6, 0.8), "step_gamma": 0.1, "batch_size": 64},
+        },
+        options={"linear_probe": True},
+        stages="pretrain (DeCUR loss alone, encoders + projectors) -> probe (linear heads, frozen encoders)",
+        notes=("pre-training lr: AdamW 1e-3 instead of the released 0.05 (LARS's rate reaching AdamW through an "
+               "always-true condition); biases and BatchNorm not given their own rate",
+               "projector 8192-8192-8192 -> 512 with 448 common dimensions (87.5%, the SAR-MS ratio)",
+               "time-series augmentations (jitter, scaling, time mask) for the image ones",
+               "probe: standardised features (BatchNorm without affine) and lr 0.01 instead of 0.5: 0.5 and 0.05 "
+               "diverge on LFMC's MSE, raw or standardised; 0.01 on raw features diverges after 100 pre-training "
+               "epochs; 0.01 on standardised features is provably stable (lr < 2(1+momentum) / (2 x 128))",
+               "probe selection rule not stated: final weights"),
+    )
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", proj_dim: int = 512, dim_common: int = 448,
                  lambd: float = 0.0051, decur_weight: float = 1.0, pretrain_steps: int = 0,
-                 **encoder_options: Any):
+                 linear_probe: bool = False, **encoder_options: Any):
         super().__init__(spec, encoder)
         if not 0 < dim_common <= proj_dim:
             raise ValueError(f"dim_common must be in 1..proj_dim={proj_dim}, got {dim_common}")
         self.proj_dim, self.dim_common, self.lambd = proj_dim, dim_common, lambd
         self.decur_weight, self.pretrain_steps, self.steps_done = decur_weight, pretrain_steps, 0
+        self.linear_probe = linear_probe
         self.encoders = nn.ModuleDict({m: build_encoder(encoder, s, **encoder_options) for m, s in spec.shapes.items()})
-        self.heads = nn.ModuleDict({m: nn.Linear(EMB_DIM, spec.n_outputs) for m in spec.shapes})
+        if linear_probe:  # a linear probe on standardised features (see `original_recipe`)
+            self.heads = nn.ModuleDict({m: nn.Sequential(nn.BatchNorm1d(EMB_DIM, affine=False),
+                                                         nn.Linear(EMB_DIM, spec.n_outputs)) for m in spec.shapes})
+        else:
+            self.heads = nn.ModuleDict({m: nn.Linear(EMB_DIM, spec.n_outputs) for m in spec.shapes})
         self.projectors = nn.ModuleDict({m: projector(EMB_DIM, proj_dim) for m in spec.shapes})
+
+    def stages(self, cfg: Any) -> list[Stage]:
+        if not self.linear_probe:
+            return super().stages(cfg)
+        return [Stage("pretrain", cfg.for_stage("pretrain"), params=("encoders", "projectors"), mode="pretrain",
+                      views=()),
+                Stage("probe", cfg.for_stage("probe"), params=("heads",), mode="probe")]
 
     def features(self, x: Mapping[str, Tensor], view: str) -> Tensor:
         return self.encoders[view](x[view])  # (B, 128)
@@ -142,8 +195,23 @@ class DeCUR(Method):
             cross = cross + (common + unique) / 2
         return (intra + cross / len(pairs)) / (len(mods) + 1)
 
+    def views_of(self, xs: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Projections of two views per modality: augmented in training, the inputs themselves in eval."""
+        z1, z2 = {}, {}
+        for m in self.modalities:
+            if self.training:
+                z1[m] = self.projectors[m](self.encoders[m](augment(xs[m])))
+                z2[m] = self.projectors[m](self.encoders[m](augment(xs[m])))
+            else:
+                z1[m] = z2[m] = self.projectors[m](self.encoders[m](xs[m]))
+        return z1, z2
+
     def losses(self, batch: Batch) -> dict[str, Tensor]:
         y, xs = batch["y"], batch["x"]
+        if self.stage == "pretrain":  # the official pre-training: DeCUR alone, its own scale
+            return {"decur": self.decur_loss(*self.views_of(xs))}
+        if self.stage == "probe":  # one linear probe per modality; the sum gives each head its own gradient
+            return {"main": sum(self.task_loss(self.heads[m](self.encoders[m](xs[m])), y) for m in self.modalities)}
         probing = False
         if self.training:
             self.steps_done += 1

@@ -28,8 +28,13 @@ Adaptations, and where this departs from the released code:
   512, halves of 256 and a 256-d projection); every head is one linear layer.
 - The released code is classification-only; the task terms use `TaskLoss`, so multilabel and
   regression work too. The modality losses classify among M modalities, so any M >= 2 works.
-- The released per-modality checkpoint selection (best validation F1 per modality) and its Adam
-  1e-4 / 300 epochs are replaced by the shared trainer and early-stopping rule.
+
+Common settings: the shared trainer (Adam 1e-3) and early-stopping rule (total validation loss).
+Original settings (``DisCoMKD.original_recipe``, ``functions.py``, ``main_DisCoM-KD.py``): Adam
+1e-4, constant, no weight decay, no early stopping, and every modality evaluated with the weights
+of its own best validation score (weighted F1; R² for regression), checked every epoch.
+Substitutions: 300 epochs -> the 100-epoch cap; paired batches and integer modality labels (above)
+kept; the official flip / rotation augmentation has no time-series counterpart here.
 
 Inference from modality m: C_m([z_sha ‖ z_spe]), reading only X_m.
 """
@@ -44,7 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mdico_core.encoders import EMB_DIM, build_encoder
-from mdico_core.methods.base import Batch, Method, ProblemSpec
+from mdico_core.methods.base import Batch, Method, ProblemSpec, Recipe
 
 
 class _GradientReversal(torch.autograd.Function):
@@ -79,6 +84,12 @@ class DisCoMKD(Method):
     name = "discomkd"
     paper_name = "DisCoM-KD"
     min_modalities = 2  # distils across modalities
+    original_recipe = Recipe(
+        train={"lr": 1e-4, "patience": 0, "monitor": "score", "checkpoint": "per_view"},
+        notes=("300 epochs -> the 100-epoch cap",
+               "paired batches and integer modality labels (the released code: unpaired, soft float labels)",
+               "no flip / rotation augmentation for time series"),
+    )
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", grl_lambda: float = 1.0, ortho: str = "abs",
                  **encoder_options: Any):

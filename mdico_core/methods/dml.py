@@ -16,9 +16,18 @@ Mimicry D by task (the official code is classification-only; the other two are a
     regression: MSE between the z-scored outputs, the peer's detached.
 
 Returned terms: ``main`` = mean over k of L_pred, ``mimic`` = mean over k of the mimicry (weight
-1, official); their sum is the mean of the L_k. Not carried over: the official person re-ID
-settings (Adam 2e-4 with β1 = 0.5, label smoothing 0.1, batch 16); the shared trainer's Adam 1e-3
-and `TaskLoss` are used instead. Inference: each modality's own network. Needs M >= 2.
+1, official); their sum is the mean of the L_k (``reduction="sum"``: the sums, so that each
+network gets exactly the gradient of its own L_k). Inference: each modality's own network.
+Needs M >= 2.
+
+Common settings: the shared trainer (Adam 1e-3, early stopping) and `TaskLoss`, mean reduction.
+Original settings (``DML.original_recipe``, ``train_models.py`` and its Market-1501 script): Adam
+2e-4 with β1 0.5 (β2 0.999, ε 1e-8), coupled L2 weight decay 4e-5, label smoothing 0.1 on the
+cross-entropy (classification), KL weight 1, T 1, and one optimiser per network: Adam is
+elementwise and every parameter belongs to one network, so one Adam over all of them with the
+sum reduction (each network's gradient is that of its own L_k, plus its own decay) is exactly one
+Adam per network. Substitution: the official 200k steps at batch 16 and final model (a budget
+tied to Market-1501) become the common batch size, the 100-epoch cap and early stopping.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mdico_core.encoders import EMB_DIM, build_encoder
-from mdico_core.methods.base import Batch, Method, ProblemSpec
+from mdico_core.methods.base import Batch, Method, ProblemSpec, Recipe, TaskLoss
 
 
 class DML(Method):
@@ -41,17 +50,32 @@ class DML(Method):
         encoder: encoder name (one per modality).
         mimic_weight: weight of the mimicry term (official: 1).
         temperature: softmax temperature of the KL mimicry (official: 1); classification only.
+        label_smoothing: of the task cross-entropy (official: 0.1); classification only.
+        reduction: "mean" or "sum" of the networks' losses.
         **encoder_options: passed to the encoders.
     """
 
     name = "dml"
     paper_name = "DML"
     min_modalities = 2  # the networks mimic each other
+    original_recipe = Recipe(
+        train={"lr": 2e-4, "beta1": 0.5, "weight_decay": 4e-5},
+        options={"label_smoothing": 0.1, "reduction": "sum"},
+        stages="one (one Adam per network: the sum of the L_k under one elementwise Adam)",
+        notes=("200k steps at batch 16, final model (tied to Market-1501) -> the common batch size, the 100-epoch "
+               "cap and early stopping",
+               "label smoothing applies to classification only; multilabel / regression mimicry adapted"),
+    )
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", mimic_weight: float = 1.0,
-                 temperature: float = 1.0, **encoder_options: Any):
+                 temperature: float = 1.0, label_smoothing: float = 0.0, reduction: str = "mean",
+                 **encoder_options: Any):
         super().__init__(spec, encoder)
-        self.mimic_weight, self.temperature = mimic_weight, temperature
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.mimic_weight, self.temperature, self.reduction = mimic_weight, temperature, reduction
+        if label_smoothing:
+            self.task_loss = TaskLoss(spec, label_smoothing=label_smoothing)
         self.encoders = nn.ModuleDict({m: build_encoder(encoder, s, **encoder_options) for m, s in spec.shapes.items()})
         self.heads = nn.ModuleDict({m: nn.Linear(EMB_DIM, spec.n_outputs) for m in spec.shapes})
 
@@ -77,6 +101,7 @@ class DML(Method):
         y, mods = batch["y"], self.modalities
         out = {m: self._predict(batch["x"], m) for m in mods}
         M = len(mods)
-        main = sum(self.task_loss(out[m], y) for m in mods) / M
-        mimic = sum(self.mimicry(out[k], out[j]) for k in mods for j in mods if j != k) / (M * (M - 1))
+        scale = 1 if self.reduction == "sum" else M
+        main = sum(self.task_loss(out[m], y) for m in mods) / scale
+        mimic = sum(self.mimicry(out[k], out[j]) for k in mods for j in mods if j != k) / (scale * (M - 1))
         return {"main": main, "mimic": self.mimic_weight * mimic}

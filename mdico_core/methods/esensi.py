@@ -11,9 +11,14 @@ Follows the authors' reference code (``fmenat/CoM-views``: ``config/baseline_ens
 At inference the ensemble averages the predictions of the available modalities; from one
 modality that is its own prediction ŷ_m, which reads only X_m. Nothing is random.
 
-Defaults: head = Linear(128) → BN → ReLU → Dropout(0.2) → Linear (the CoM-views head); Adam 1e-3
-(the shared trainer). The task loss is `TaskLoss`, so every task is supported. Works for any
-M >= 1 (with M = 1 it is a single model with a bias vector).
+Defaults: head = Linear(128) → BN → ReLU → Dropout(0.2) → Linear (the CoM-views head). The task
+loss is `TaskLoss`, so every task is supported. Works for any M >= 1 (with M = 1 it is a single
+model with a bias vector).
+
+Common settings: the shared trainer (Adam 1e-3, early stopping, min_delta 0.01). Original settings
+(``ESensI.original_recipe``, ``train_baseline_ensemble.py``): the authors' framework defaults, with
+early stopping's min_delta scaled to 0.01 x M, since the monitored loss is the sum over M
+modalities.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from mdico_core.encoders import EMB_DIM, build_encoder
-from mdico_core.methods.base import Batch, Method, ProblemSpec
+from mdico_core.methods.base import Batch, Method, ProblemSpec, Recipe
 from mdico_core.methods.fcom import mlp_head
 
 
@@ -42,6 +47,7 @@ class ESensI(Method):
 
     name = "esensi"
     paper_name = "ESensI"
+    original_recipe = Recipe(train={"min_delta_per_modality": True})
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", hidden: int = 128, dropout: float = 0.2,
                  **encoder_options: Any):

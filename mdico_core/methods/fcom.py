@@ -14,7 +14,12 @@ training and evaluation compute the same loss.
 
 Defaults (reference code): LayerNorm on the 128-d embedding; head = Linear(128) → BN → ReLU →
 Dropout(0.2) → Linear; Adam 1e-3, batch 128 (the shared trainer's). As in the reference code
-the head's BatchNorm sees the (2^M - 1)-fold batch. Adaptation for this project: the task loss is
+the head's BatchNorm sees the (2^M - 1)-fold batch.
+
+Common settings: the shared trainer, early stopping on the total validation loss (over all
+subsets). Original settings (``FCoMAv.original_recipe``): the same framework defaults (Adam 1e-3,
+patience 5, min_delta 0.01, best weights), but validated as the reference code does, on the
+full-modality forward only (``val_loss="full"``). Adaptation for this project: the task loss is
 `TaskLoss` (class-balanced CE, BCE, or MSE on the z-scored target), so every task is supported.
 Works for any M >= 1; the number of subsets grows as 2^M - 1.
 
@@ -32,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from mdico_core.encoders import EMB_DIM, build_encoder
-from mdico_core.methods.base import Batch, Method, ProblemSpec
+from mdico_core.methods.base import Batch, Method, ProblemSpec, Recipe
 
 
 def mlp_head(n_outputs: int, in_dim: int = EMB_DIM, hidden: int = 128, dropout: float = 0.2) -> nn.Sequential:
@@ -55,15 +60,25 @@ class FCoMAv(Method):
         use_norm: LayerNorm on each 128-d embedding (reference config: True).
         hidden: hidden units of the MLP head.
         dropout: dropout of the MLP head.
+        val_loss: "subsets" (eval-mode loss over all subsets, as training) or "full" (the
+            full-modality loss, as the reference framework validates).
         **encoder_options: passed to the encoders.
     """
 
     name = "fcom_av"
     paper_name = "FCoM-av"
+    common_recipe = Recipe(sampling="all 2^M - 1 subsets in every batch; validation: all subsets")
+    original_recipe = Recipe(
+        options={"val_loss": "full"},
+        sampling="all 2^M - 1 subsets in every batch; validation: the full-modality loss",
+    )
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", use_norm: bool = True, hidden: int = 128,
-                 dropout: float = 0.2, **encoder_options: Any):
+                 dropout: float = 0.2, val_loss: str = "subsets", **encoder_options: Any):
         super().__init__(spec, encoder)
+        if val_loss not in ("subsets", "full"):
+            raise ValueError(f"val_loss must be 'subsets' or 'full', got {val_loss!r}")
+        self.val_loss = val_loss
         self.encoders = nn.ModuleDict({m: build_encoder(encoder, s, **encoder_options) for m, s in spec.shapes.items()})
         self.norms = nn.ModuleDict({m: nn.LayerNorm(EMB_DIM) if use_norm else nn.Identity() for m in spec.shapes})
         self.head = mlp_head(spec.n_outputs, EMB_DIM, hidden, dropout)
@@ -75,9 +90,10 @@ class FCoMAv(Method):
 
     def losses(self, batch: Batch) -> dict[str, Tensor]:
         h = {m: self.embed(batch["x"][m], m) for m in self.modalities}  # encoders run once
-        fused = torch.cat([torch.stack([h[m] for m in s]).mean(0) for s in self.subsets])  # (S*B, 128)
+        subsets = [tuple(self.modalities)] if self.val_loss == "full" and not self.training else self.subsets
+        fused = torch.cat([torch.stack([h[m] for m in s]).mean(0) for s in subsets])  # (S*B, 128)
         y = batch["y"]
-        y_all = y.repeat(len(self.subsets), *([1] * (y.ndim - 1)))  # (S*B,) or (S*B, K)
+        y_all = y.repeat(len(subsets), *([1] * (y.ndim - 1)))  # (S*B,) or (S*B, K)
         return {"main": self.task_loss(self.head(fused), y_all)}
 
     def features(self, x: Mapping[str, Tensor], view: str) -> Tensor:

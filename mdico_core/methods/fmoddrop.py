@@ -18,8 +18,14 @@ deterministic. Inference from modality m: S = {m}, i.e. [CLS, t_m], reading only
 
 Adaptations: e_m is a learned per-modality embedding instead of the reference's sinusoidal
 encoding of the token's slot position (which puts a lone second modality in slot 0 and so tells
-the model the wrong sensor). The task loss is `TaskLoss`, so every task is supported; the shared
-trainer's Adam 1e-3 is used. Any M >= 1.
+the model the wrong sensor). The task loss is `TaskLoss`, so every task is supported. Any M >= 1.
+
+Common settings: the shared trainer (Adam 1e-3, early stopping on the total validation loss, here
+the mean over the subsets). Original settings (``FModDrop.original_recipe``): the authors'
+framework defaults (CoM-views: Adam 1e-3, no weight decay, no schedule, patience 5, min_delta
+0.01, best weights), whose validation loss is the FULL-modality forward only (``base_fusion.py``
+``loss_batch`` in eval mode), so early stopping watches it (``val_loss="full"``). The official
+MultiMAE segmentation recipe (AdamW, 1,600 epochs) does not transfer to this model.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from mdico_core.encoders import EMB_DIM, build_encoder
-from mdico_core.methods.base import Batch, Method, ProblemSpec
+from mdico_core.methods.base import Batch, Method, ProblemSpec, Recipe
 from mdico_core.methods.fcom import mlp_head, nonempty_subsets
 
 
@@ -44,16 +50,28 @@ class FModDrop(Method):
         n_heads, dim_ff, n_layers, attn_dropout: the fusion Transformer (reference: 8, 128, 1, 0.4).
         use_norm: LayerNorm on each 128-d embedding (reference: True).
         hidden, dropout: the MLP head.
+        val_loss: "subsets" (eval-mode loss = the mean over the 2^M - 1 subsets) or "full" (the
+            full-modality loss, as the reference framework validates).
         **encoder_options: passed to the encoders.
     """
 
     name = "fmoddrop"
     paper_name = "FModDrop"
+    common_recipe = Recipe(sampling="one uniform non-empty subset per batch; validation: mean over the subsets")
+    original_recipe = Recipe(
+        options={"val_loss": "full"},
+        sampling="one uniform non-empty subset per batch; validation: the full-modality loss",
+        notes=("Mena's time-series version (CoM-views -Chen config) with the framework's defaults; the official "
+               "MultiMAE recipe (AdamW, 1,600 epochs) is for its segmentation transformer",),
+    )
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", n_heads: int = 8, dim_ff: int = 128,
                  n_layers: int = 1, attn_dropout: float = 0.4, use_norm: bool = True, hidden: int = 128,
-                 dropout: float = 0.2, **encoder_options: Any):
+                 dropout: float = 0.2, val_loss: str = "subsets", **encoder_options: Any):
         super().__init__(spec, encoder)
+        if val_loss not in ("subsets", "full"):
+            raise ValueError(f"val_loss must be 'subsets' or 'full', got {val_loss!r}")
+        self.val_loss = val_loss
         mods = list(spec.shapes)
         self.encoders = nn.ModuleDict({m: build_encoder(encoder, s, **encoder_options) for m, s in spec.shapes.items()})
         self.norms = nn.ModuleDict({m: nn.LayerNorm(EMB_DIM) if use_norm else nn.Identity() for m in mods})
@@ -83,8 +101,13 @@ class FModDrop(Method):
     def losses(self, batch: Batch) -> dict[str, Tensor]:
         y = batch["y"]
         if self.training:
-            subset = self.subsets[int(torch.randint(len(self.subsets), ()))]
+            subset = self.draw_subset()
             return {"main": self.task_loss(self.head(self.fuse([self.token(batch["x"][m], m) for m in subset])), y)}
         t = {m: self.token(batch["x"][m], m) for m in self.modalities}
-        total = sum(self.task_loss(self.head(self.fuse([t[m] for m in s])), y) for s in self.subsets)
-        return {"main": total / len(self.subsets)}
+        subsets = [tuple(self.modalities)] if self.val_loss == "full" else self.subsets
+        total = sum(self.task_loss(self.head(self.fuse([t[m] for m in s])), y) for s in subsets)
+        return {"main": total / len(subsets)}
+
+    def draw_subset(self) -> tuple[str, ...]:
+        """The modalities of one training batch: a uniform non-empty subset (global RNG)."""
+        return self.subsets[int(torch.randint(len(self.subsets), ()))]

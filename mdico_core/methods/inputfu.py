@@ -11,6 +11,10 @@ as a multi-modal reference, not in the single-modality columns. The modalities m
 time axis (equal T; for images, equal H and W), otherwise a clear error is raised: resampling one
 sensor's series onto another's dates would be a different method. Works for any M >= 1. The loss
 is `TaskLoss`, so every task is supported.
+
+Settings: its original recipe (the authors' framework defaults: Adam 1e-3, no weight decay, no
+schedule, early stopping with patience 5 and min_delta 0.01 on the validation loss, which is the
+full-modality loss here, best weights) is the common budget, so both settings name the same runs.
 """
 
 from __future__ import annotations

@@ -27,7 +27,15 @@ P_aux(z_spe) (``"S1:specific"``), which the auxiliary loss trains on each space 
 Variants (``MDiCo.variants``): the Table 6 ablations, and ``released``, the authors' released code
 (τ = 0.1 with SimCLR NT-Xent over both modalities' 2B vectors summed over ordered modality pairs;
 the second discriminator on the shared instead of the unused features; L_aux and L_mod halved
-again, as its ``loss_batch`` does).
+again, as its ``loss_batch`` does; and, on LFMC, its ``config/lfmc_full.yaml``: a LayerNorm on
+every encoder's 128-d embedding (``use_norm``) and prediction in raw LFMC units with the
+``norm-mse`` loss, MSE((ŷ - 103.9868) / 39.562313, (y - 103.9868) / 39.562313), the constants as
+released). With ``image_weights`` (a local ResNet-50 state dict, e.g. torchvision's IMAGENET1K_V2
+saved with ``torch.save``) the image encoders start from it; the released variant keeps the
+released code's freshly initialised 4-band ``conv1``, the others adapt the RGB filters.
+
+Settings: MDiCo's own recipe (paper Sec. 4.3) is the common budget, so "original" names the same
+runs.
 """
 
 from __future__ import annotations
@@ -42,7 +50,12 @@ from torch import Tensor, nn
 
 from mdico_core.encoders import EMB_DIM, build_encoder
 from mdico_core.losses import UncertaintyWeighting, nt_xent, symmetric_info_nce
-from mdico_core.methods.base import Batch, Method, ProblemSpec
+from mdico_core.methods.base import Batch, Method, ProblemSpec, TaskLoss
+
+# The released code's per-dataset settings that the `released` variant takes (by registry name).
+RELEASED_CONFIG: dict[str, dict[str, Any]] = {
+    "lfmc": {"use_norm": True, "target_norm": (103.9868, 39.562313)},  # config/lfmc_full.yaml, losses.py
+}
 
 
 class MDiCo(Method):
@@ -64,7 +77,12 @@ class MDiCo(Method):
             cross-modal negatives come from different samples (locations), i.e. the modalities
             are no longer co-registered.
         weighting: "sum" (Eq. 6) or "uncertainty" (Kendall et al. 2018, Table 6 "weighted loss").
-        released: reproduce the released code's losses (see the module docstring).
+        released: reproduce the released code's losses and, for the datasets of `RELEASED_CONFIG`
+            (``spec.extra["dataset"]``), its config (see the module docstring).
+        use_norm: LayerNorm on every encoder's embedding (None: the released config's, else off).
+        target_norm: (mean, std): regression heads predict raw target units, trained with the
+            released ``norm-mse`` (None: the released config's, else the z-scored target).
+        image_weights: local ResNet-50 weights for the image modalities (None: random init).
         **encoder_options: passed to the encoders.
     """
 
@@ -86,7 +104,9 @@ class MDiCo(Method):
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", d: int = 64, tau: float = 0.07,
                  use_main: bool = True, use_aux: bool = True, use_cont: bool = True, use_mod: bool = True,
                  use_unused: bool = True, shared_encoders: bool = False, paired: bool = True,
-                 weighting: str = "sum", released: bool = False, **encoder_options: Any):
+                 weighting: str = "sum", released: bool = False, use_norm: bool | None = None,
+                 target_norm: tuple[float, float] | None = None, image_weights: str | None = None,
+                 **encoder_options: Any):
         super().__init__(spec, encoder)
         if EMB_DIM != 2 * d:
             raise ValueError(f"d={d}: the encoders output {EMB_DIM} = 2d features, so d must be {EMB_DIM // 2}")
@@ -98,9 +118,20 @@ class MDiCo(Method):
             use_unused, shared_encoders, paired, released)
         self.stackable = paired  # the unpaired shuffle draws a randperm, which vmap cannot batch
         mods = list(spec.shapes)
-        self.unique = nn.ModuleDict({m: build_encoder(encoder, s, **encoder_options) for m, s in spec.shapes.items()})
-        self.common = None if shared_encoders else nn.ModuleDict(
-            {m: build_encoder(encoder, s, **encoder_options) for m, s in spec.shapes.items()})
+        config = RELEASED_CONFIG.get(spec.extra.get("dataset", ""), {}) if released else {}
+        use_norm = config.get("use_norm", False) if use_norm is None else use_norm
+        target_norm = config.get("target_norm") if target_norm is None else target_norm
+        if target_norm is not None and spec.task == "regression":
+            self.task_loss = TaskLoss(spec, raw_target=target_norm)
+
+        def encoder_for(shape: tuple[int, ...]) -> nn.Module:
+            image = {"weights_path": image_weights, "conv1_init": "fresh" if released else "adapt"}
+            options = {**encoder_options, **image} if len(shape) == 3 and image_weights else encoder_options
+            enc = build_encoder(encoder, shape, **options)
+            return nn.Sequential(enc, nn.LayerNorm(EMB_DIM)) if use_norm else enc
+
+        self.unique = nn.ModuleDict({m: encoder_for(s) for m, s in spec.shapes.items()})
+        self.common = None if shared_encoders else nn.ModuleDict({m: encoder_for(s) for m, s in spec.shapes.items()})
         self.shared_proj = nn.ModuleDict(
             {m: nn.Sequential(nn.Linear(EMB_DIM, d), nn.BatchNorm1d(d), nn.ReLU()) for m in mods})
         self.heads = nn.ModuleDict({m: nn.Linear(2 * d, spec.n_outputs) for m in mods})

@@ -23,18 +23,30 @@ Adaptations for EO time series (each says why):
 - Missing slots take the mean shared feature of the available modalities (``fill="mean"``, the
   paper's description); ``fill="first"`` takes the first available one, as the official code.
   With one available modality, as at single-modality inference, both are that modality's s_m.
-- The missing-modality schedule: the official code trains on all modalities (80k iterations),
-  then on a random non-empty modality subset per iteration (batch 1). Here every training sample
-  draws its own subset uniformly among the 2^M - 1 non-empty ones (the per-iteration draw of a
-  batch of one), after ``warmup_steps`` optimiser steps on all modalities (default 0: the trainer
-  sets no iteration budget; the author recommends a warm-up, ShaSpec issue #7). Draws use
-  torch's global RNG, in training mode only.
-- The L1 and modality terms are masked to the available modalities (the official loss is not,
-  ShaSpec issue #4).
-- In eval mode `losses` is the exact expectation of the task term over the 2^M - 1 subsets (each
-  applied to the whole batch), with the L1 and modality terms on all modalities: deterministic.
-- The official SGD (lr 1e-2, Nesterov momentum 0.99, poly decay, batch 1) is replaced by the
-  shared trainer; the task loss is `TaskLoss`, so every task is supported. Any M >= 2.
+- The task loss is `TaskLoss` (the official Dice + BCE is for segmentation), so every task is
+  supported. Any M >= 2. In eval mode `losses` is the exact expectation of the task term over the
+  2^M - 1 subsets (each applied to the whole batch), with the L1 and modality terms on all
+  modalities: deterministic. Draws use torch's global RNG, in training mode only.
+
+Common settings (the shared trainer: Adam 1e-3, early stopping): every training sample draws its
+own subset uniformly among the 2^M - 1 non-empty ones (the per-iteration draw of a batch of one),
+after ``warmup_steps`` optimiser steps on all modalities (default 0); missing slots take the mean
+shared feature; the L1 and modality terms are masked to the available modalities (the official
+loss is not, ShaSpec issue #4); the L1 term runs over the single pair for M = 2.
+
+Original settings (``ShaSpec.original_recipe``, from ``train_SS.py`` and ``run.sh``): SGD with
+Nesterov momentum, lr 1e-2, poly decay (1 - it/max)^0.9 per step over a fixed budget, no
+weight decay (the script's 5e-4 never reaches SGD), no early stopping, the final model. Two
+stages sharing one optimiser and one schedule: all modalities for 80/180 of the steps, then one
+subset per step drawn as the official code draws it (size k ~ U{1..M}, then a uniform subset of
+size k; for M = 2 both with 1/2, each single one with 1/4); missing slots take the FIRST available
+modality's shared feature; encoders and the L1 / modality terms see every modality (unmasked); the
+L1 term runs over the literal ring of consecutive modalities (for M = 2 the pair counts twice;
+summed over the ring, inferred). Substitutions: batch 1 for 180k iterations (a memory limit of 3-D
+BraTS volumes) becomes the common batch size and the 100-epoch cap, the stage boundary a fraction;
+momentum 0.99 becomes 0.9: with 0.99 (an effective step of lr / (1 - 0.99) = 1) TempCNN on LFMC
+diverges to NaN within the first epoch (batch 32, MSE on the z-scored target), while 0.9 trains
+stably (validation loss 0.79 -> 0.60 over 18 epochs of fold 0).
 
 Inference from modality m: slots = g_m for m and s_m for every other modality; reads only X_m.
 """
@@ -49,7 +61,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mdico_core.encoders import EMB_DIM, build_encoder
-from mdico_core.methods.base import Batch, Method, ProblemSpec
+from mdico_core.methods.base import Batch, Method, ProblemSpec, Recipe, Stage
 from mdico_core.methods.fcom import nonempty_subsets
 
 
@@ -78,7 +90,13 @@ class ShaSpec(Method):
         alpha: weight of the L1 domain term between shared features (official 0.1).
         beta: weight of the specific-feature modality classification (official 0.02).
         fill: "mean" or "first": what fills an absent modality's slot.
-        warmup_steps: training steps on all modalities before the random subsets start.
+        warmup_steps: training steps on all modalities before the random subsets start (common).
+        staged: train in the official two stages, "full" then "random" (see `stages`).
+        draw: "sample" (a uniform non-empty subset per sample) or "size_first" (one subset per
+            step: its size uniform in 1..M, then a uniform subset of that size; official).
+        ring: the L1 term over the literal ring of M consecutive pairs (official), else over the
+            single pair for M = 2.
+        mask_aux: mask the L1 and modality terms to the available modalities.
         shared_channels: C_s of the input projections (None: the largest C_m).
         **encoder_options: passed to the encoders.
     """
@@ -87,9 +105,26 @@ class ShaSpec(Method):
     paper_name = "ShaSpec"
     min_modalities = 2  # shared features are aligned across modalities
     variants = {"default": {}, "first_fill": {"fill": "first"}}
+    common_recipe = Recipe(sampling="a uniform non-empty subset per sample; mean fill; L1 / modality terms masked")
+    original_recipe = Recipe(
+        train={"optimizer": "sgd", "lr": 1e-2, "momentum": 0.9, "nesterov": True, "schedule": "poly",
+               "poly_power": 0.9, "weight_decay": 0.0, "patience": 0, "checkpoint": "final"},
+        stage_train={"full": {"epochs_fraction": 80 / 180}, "random": {"epochs_fraction": 100 / 180}},
+        options={"fill": "first", "staged": True, "draw": "size_first", "ring": True, "mask_aux": False},
+        stages="full (all modalities, 80/180 of the budget) -> random (same optimiser and poly schedule)",
+        sampling="one subset per step: size k ~ U{1..M}, then a uniform k-subset; first-available fill",
+        notes=("batch 1 for 180k iterations -> the common batch size and the 100-epoch cap; stage boundary "
+               "80k/180k kept as a fraction",
+               "momentum 0.99 -> 0.9: 0.99 diverges to NaN within the first epoch on LFMC (TempCNN, batch 32, MSE); "
+               "0.9 trains stably",
+               "task loss: TaskLoss instead of Dice + BCE (segmentation)",
+               "per-modality input projection and time resampling (one shared encoder needs one input shape)",
+               "L1 ring summed over the M consecutive pairs (for M = 2 the pair twice): inferred"),
+    )
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", alpha: float = 0.1, beta: float = 0.02,
                  fill: str = "mean", warmup_steps: int = 0, shared_channels: int | None = None,
+                 staged: bool = False, draw: str = "sample", ring: bool = False, mask_aux: bool = True,
                  **encoder_options: Any):
         super().__init__(spec, encoder)
         shapes = {m: tuple(s) for m, s in spec.shapes.items()}
@@ -98,7 +133,10 @@ class ShaSpec(Method):
                              f"for all of them; got {shapes}. Images are not supported by this adaptation")
         if fill not in ("mean", "first"):
             raise ValueError(f"fill must be 'mean' or 'first', got {fill!r}")
+        if draw not in ("sample", "size_first"):
+            raise ValueError(f"draw must be 'sample' or 'size_first', got {draw!r}")
         self.alpha, self.beta, self.fill, self.warmup_steps = alpha, beta, fill, warmup_steps
+        self.staged, self.draw, self.mask_aux = staged, draw, mask_aux
         self.steps_done = 0
         steps = max(s[0] for s in shapes.values())
         channels = shared_channels or max(s[1] for s in shapes.values())
@@ -112,7 +150,30 @@ class ShaSpec(Method):
         subsets = nonempty_subsets(mods)
         self.register_buffer("subset_masks", torch.tensor([[float(m in s) for m in mods] for s in subsets]),
                              persistent=False)  # (2^M - 1, M)
-        self.pairs = [(0, 1)] if len(mods) == 2 else [(i, (i + 1) % len(mods)) for i in range(len(mods))]
+        ring_pairs = [(i, (i + 1) % len(mods)) for i in range(len(mods))]
+        self.pairs = ring_pairs if ring or len(mods) > 2 else [(0, 1)]
+
+    def stages(self, cfg: Any) -> list[Stage]:
+        if not self.staged:
+            return super().stages(cfg)
+        return [Stage("full", cfg.for_stage("full"), mode="full"),
+                Stage("random", cfg.for_stage("random"), mode="random", resume=True)]
+
+    def draw_mask(self, B: int, device: torch.device) -> Tensor:
+        """The availability mask (B, M) of a training step (global RNG), as the schedule says."""
+        M = len(self.modalities)
+        if self.stage == "full":
+            return torch.ones(B, M, device=device)
+        if self.stage is None:  # the common schedule: a warm-up on all modalities
+            self.steps_done += 1
+            if self.steps_done <= self.warmup_steps:
+                return torch.ones(B, M, device=device)
+        if self.draw == "size_first":
+            k = int(torch.randint(1, M + 1, ()))
+            mask = torch.zeros(M)
+            mask[torch.randperm(M)[:k]] = 1.0
+            return mask.to(device).expand(B, M)
+        return self.subset_masks[torch.randint(len(self.subset_masks), (B,)).to(device)]  # (B, M)
 
     def encode(self, x: Tensor, m: str) -> tuple[Tensor, Tensor]:
         """(shared, specific) features of modality `m`, each (B, 128)."""
@@ -145,16 +206,14 @@ class ShaSpec(Method):
         f = torch.stack([e[1] for e in enc], 1)  # (B, M, 128)
         B, M = s.shape[:2]
         if self.training:
-            self.steps_done += 1
-            if self.steps_done <= self.warmup_steps:
-                mask = torch.ones(B, M, device=s.device)
-            else:
-                mask = self.subset_masks[torch.randint(len(self.subset_masks), (B,)).to(s.device)]  # (B, M)
+            mask = self.draw_mask(B, s.device)
             main = self.task_loss(self.head(self.slots(s, f, mask)), y)
         else:  # the exact expectation over the subsets, deterministic
             mask = torch.ones(B, M, device=s.device)
             main = sum(self.task_loss(self.head(self.slots(s, f, sub.expand(B, M))), y)
                        for sub in self.subset_masks) / len(self.subset_masks)
+        if not self.mask_aux:
+            mask = torch.ones(B, M, device=s.device)
         dom = 0.0
         for i, j in self.pairs:
             both = mask[:, i] * mask[:, j]  # (B,)

@@ -35,8 +35,12 @@ _NEEDED = ("run_id", "dataset", "method", "variant", "encoder", "protocol", "fol
            "value", "status", "profile", "git_commit")
 
 
-def export_runs(dataset: str, path: str | Path, profile: str, store: ResultsStore | None = None) -> pd.DataFrame:
+def export_runs(dataset: str, path: str | Path, profile: str, store: ResultsStore | None = None,
+                settings: str | None = None) -> pd.DataFrame:
     """Write the tidy metrics of `dataset`'s runs of `profile` in `store` to the CSV file `path`.
+
+    Both settings go to one file unless `settings` selects one ("common" or "original", see
+    ``experiments.settings.select_settings``); the ``settings`` column tells them apart.
 
     One profile per file, so that a table never pools budgets. The file is written to a temporary
     name and renamed, so an interrupted export leaves the old archive intact. Returns the exported
@@ -45,10 +49,14 @@ def export_runs(dataset: str, path: str | Path, profile: str, store: ResultsStor
     store = store if store is not None else ResultsStore()
     df = store.collect(dataset)
     df = df[df["profile"] == profile]
+    if settings is not None:
+        from mdico_core.experiments.settings import select_settings
+
+        df = select_settings(df, settings)
     if df.empty:
         raise ValueError(f"no runs of {dataset!r} under profile {profile!r} in {store.root}; run them first, "
                          f"e.g. `mdico run --dataset {dataset} --profile {profile}`, or pass the store with --results")
-    df = df.sort_values(["method", "variant", "encoder", "protocol", "seed", "fold", "run_id", "view", "metric"],
+    df = df.sort_values(["method", "variant", "encoder", "protocol", "settings", "seed", "fold", "run_id", "view", "metric"],
                         kind="stable", na_position="first").reset_index(drop=True)
     # pandas writes the shortest repr of each float, which `read_runs` parses back exactly
     atomic_write(Path(path), lambda f: df.to_csv(f, index=False), mode="w")
@@ -72,8 +80,8 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     p = resolve_archive(path)
     fix = "re-export it with `mdico export <dataset> --profile <profile> --out <file>.csv`"
     text_cols = {c: str for c in ("run_id", "dataset", "method", "variant", "encoder", "protocol", "modalities",
-                                  "view", "metric", "task", "status", "profile", "message", "git_commit", "device",
-                                  "timestamp", *ENV_TEXT_COLUMNS)}
+                                  "settings", "monitor", "view", "metric", "task", "status", "profile", "message",
+                                  "git_commit", "device", "timestamp", *ENV_TEXT_COLUMNS)}
     try:
         # round_trip: the default parser may be off by one ulp; an archive must equal its store exactly
         df = pd.read_csv(p, dtype=text_cols, float_precision="round_trip")
@@ -91,6 +99,8 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     except (TypeError, ValueError) as e:
         raise ValueError(f"{p}: column {col!r} holds a non-numeric value ({e}); {fix}") from None
     df["profile"] = df["profile"].fillna("")  # as `collect` writes a record without one
+    df["settings"] = df["settings"].fillna("common")  # archives written before the two settings existed
+    df["monitor"] = df["monitor"].fillna("total")  # ... and before the early-stopping monitor was an option
     df["git_dirty"] = df["git_dirty"].map({True: True, False: False, "True": True, "False": False})
     # rebuilt from plain rows like `collect` builds its frame, so that dtypes match whatever pandas infers
     rows = df[COLUMNS].astype(object).where(df[COLUMNS].notna(), None).to_dict("records")
