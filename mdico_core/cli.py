@@ -26,11 +26,12 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-# = mdico_core.experiments.executors.EXECUTORS, .config.SETTINGS and .training.MONITORS, restated so
+# = mdico_core.experiments.executors.EXECUTORS, .config.SETTINGS and PROTOCOLS, .training.MONITORS, restated so
 # `mdico data ...` does not import torch.
 EXECUTORS = ("serial", "processes", "dask")
 SETTINGS = ("common", "original")
 MONITORS = ("total", "task", "score")
+PROTOCOLS = ("paper", "released", "released_validation", "released_statistics")
 
 
 def _ints(text: str) -> list[int | None]:
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=_seeds, default=None, help="seeds, e.g. 0,1 (default: the profile's)")
     r.add_argument("--folds", type=_ints, default=None,
                    help="test folds, e.g. 0,1,2, or 'official' (default: the profile's)")
-    r.add_argument("--protocol", choices=("paper", "released"), default="paper",
+    r.add_argument("--protocol", choices=PROTOCOLS, default="paper",
                    help="paper (validation carved from the training folds) or released (the authors' code: "
                         "validation on the test fold, and split seed 10 unless --split-seed is given)")
     r.add_argument("--split-seed", type=int, default=None,

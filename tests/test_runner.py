@@ -163,3 +163,20 @@ def test_image_weights_are_verified_before_training(tmp_path):
     weights.write_bytes(b"corrupted!!")
     with pytest.raises(ValueError, match="corrupt"):
         execute(cfg)
+
+
+def test_each_released_protocol_difference_alone(monkeypatch):
+    from mdico_core.data.dataset import MultiModalDataset
+    from mdico_core.experiments.config import STATISTICS_ON_ALL_ROWS, VALIDATES_ON_TEST
+
+    assert set(VALIDATES_ON_TEST) ^ set(STATISTICS_ON_ALL_ROWS) == {"released_validation", "released_statistics"}
+    fitted_on = []
+    real = MultiModalDataset.fit_normalizer
+    monkeypatch.setattr(MultiModalDataset, "fit_normalizer", lambda self, idx: fitted_on.append(len(idx)) or real(self, idx))
+    runs = {p: execute(RunConfig("toy_binary", "individual", protocol=p, train=SMOKE))[0]
+            for p in ("paper", "released_validation", "released_statistics", "released")}
+    val, stats, paper = runs["released_validation"], runs["released_statistics"], runs["paper"]
+    assert val["n_val"] == val["n_test"] and val["n_train"] + val["n_test"] == 256  # validation = the test fold
+    assert (stats["n_train"], stats["n_val"]) == (paper["n_train"], paper["n_val"])  # validation carved as the paper
+    # z-score statistics: training rows (paper, released_validation) or every row (released_statistics, released)
+    assert fitted_on == [paper["n_train"], val["n_train"], 256, 256]

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mdico_core.experiments.config import RunConfig
+from mdico_core.experiments.config import STATISTICS_ON_ALL_ROWS, VALIDATES_ON_TEST, RunConfig
 from mdico_core.experiments.machine import environment
 from mdico_core.experiments.store import ResultsStore
 
@@ -172,12 +172,13 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
     hashes = data_hashes(cfg.dataset, ds)  # of the whole dataset: memoised on the loaded object
     if cfg.modalities is not None:
         ds = ds.select(cfg.modalities)
-    released = cfg.protocol == "released"
+    on_test = cfg.protocol in VALIDATES_ON_TEST
     train_idx, val_idx, test_idx = ds.split_indices(
-        cfg.fold, cfg.n_folds, cfg.effective_split_seed, validation="test" if released else "split")
+        cfg.fold, cfg.n_folds, cfg.effective_split_seed, validation="test" if on_test else "split")
     # The released code's statistics cover every row of its CV file (test folds included), but
     # only the training file of an official split (TreeSatAI-TS).
-    norm = ds.fit_normalizer(np.arange(len(ds)) if released and cfg.fold is not None else train_idx)
+    all_rows = cfg.protocol in STATISTICS_ON_ALL_ROWS and cfg.fold is not None
+    norm = ds.fit_normalizer(np.arange(len(ds)) if all_rows else train_idx)
     spec = ProblemSpec.from_dataset(ds, train_idx)
     record = _base_record(cfg, profile, ds.task)
     record.update(n_train=len(train_idx), n_val=len(val_idx), n_test=len(test_idx))

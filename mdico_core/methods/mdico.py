@@ -24,12 +24,14 @@ E_m^com is followed by its Linear → BN → ReLU projection to d. At inference 
 ŷ_m = P_m([z_sha ‖ z_spe]) (view ``"S1"``), or, for Table 7, P_aux(z_sha) (``"S1:shared"``) and
 P_aux(z_spe) (``"S1:specific"``), which the auxiliary loss trains on each space separately.
 
-Variants (``MDiCo.variants``): the Table 6 ablations, and ``released``, the authors' released code
-(τ = 0.1 with SimCLR NT-Xent over both modalities' 2B vectors summed over ordered modality pairs;
-the second discriminator on the shared instead of the unused features; L_aux and L_mod halved
-again, as its ``loss_batch`` does; and, on LFMC, its ``config/lfmc_full.yaml``: a LayerNorm on
-every encoder's 128-d embedding (``use_norm``) and prediction in raw LFMC units with the
-``norm-mse`` loss, MSE((ŷ - 103.9868) / 39.562313, (y - 103.9868) / 39.562313), the constants as
+Variants (``MDiCo.variants``): the Table 6 ablations, and ``released``, the authors' released code,
+which differs from the paper in six ways, each also a variant of its own so that the book can
+measure it alone: ``rel_tau`` (τ = 0.1), ``rel_contrastive`` (SimCLR NT-Xent over both modalities'
+2B vectors, summed over ordered modality pairs), ``rel_disc_shared`` (the second discriminator on
+the shared instead of the unused features), ``rel_halves`` (L_aux and L_mod halved again, as its
+``loss_batch`` does), and, on LFMC, its ``config/lfmc_full.yaml``: ``rel_norm`` (a LayerNorm on every
+encoder's 128-d embedding, ``use_norm``) and ``rel_raw_target`` (prediction in raw LFMC units with
+the ``norm-mse`` loss, MSE((ŷ - 103.9868) / 39.562313, (y - 103.9868) / 39.562313), the constants as
 released). With ``image_weights`` (a local ResNet-50 state dict, e.g. torchvision's IMAGENET1K_V2
 saved with ``torch.save``) the image encoders start from it; the released variant keeps the
 released code's freshly initialised 4-band ``conv1``, the others adapt the RGB filters.
@@ -77,11 +79,17 @@ class MDiCo(Method):
             cross-modal negatives come from different samples (locations), i.e. the modalities
             are no longer co-registered.
         weighting: "sum" (Eq. 6) or "uncertainty" (Kendall et al. 2018, Table 6 "weighted loss").
-        released: reproduce the released code's losses and, for the datasets of `RELEASED_CONFIG`
-            (``spec.extra["dataset"]``), its config (see the module docstring).
+        released: every difference of the released code at once (the four loss switches below,
+            and for the datasets of `RELEASED_CONFIG` (``spec.extra["dataset"]``) its config).
+        contrastive: "paper" (Eq. 10: symmetric InfoNCE averaged over modality pairs) or
+            "released" (NT-Xent over the 2B vectors of a pair, summed over ordered pairs).
+        disc_second_on: "unused" (Eq. 11: P^unu reads z_unu) or "shared" (the released code's
+            second discriminator reads z_sha, so z_unu gets no gradient).
+        halve_aux_mod: multiply L_aux and L_mod by 1/2 once more, as the released ``loss_batch``.
         use_norm: LayerNorm on every encoder's embedding (None: the released config's, else off).
         target_norm: (mean, std): regression heads predict raw target units, trained with the
             released ``norm-mse`` (None: the released config's, else the z-scored target).
+        raw_target: take `target_norm` from the released config of this dataset (``rel_raw_target``).
         image_weights: local ResNet-50 weights for the image modalities (None: random init).
         **encoder_options: passed to the encoders.
     """
@@ -99,28 +107,47 @@ class MDiCo(Method):
         "shared_encoders": {"shared_encoders": True},
         "weighted": {"weighting": "uncertainty"},
         "released": {"released": True, "tau": 0.1},
+        "rel_tau": {"tau": 0.1},
+        "rel_contrastive": {"contrastive": "released"},
+        "rel_disc_shared": {"disc_second_on": "shared"},
+        "rel_halves": {"halve_aux_mod": True},
+        "rel_norm": {"use_norm": True},
+        "rel_raw_target": {"raw_target": True},
     }
 
     def __init__(self, spec: ProblemSpec, encoder: str = "tempcnn", d: int = 64, tau: float = 0.07,
                  use_main: bool = True, use_aux: bool = True, use_cont: bool = True, use_mod: bool = True,
                  use_unused: bool = True, shared_encoders: bool = False, paired: bool = True,
-                 weighting: str = "sum", released: bool = False, use_norm: bool | None = None,
-                 target_norm: tuple[float, float] | None = None, image_weights: str | None = None,
-                 **encoder_options: Any):
+                 weighting: str = "sum", released: bool = False, contrastive: str = "paper",
+                 disc_second_on: str = "unused", halve_aux_mod: bool = False, use_norm: bool | None = None,
+                 target_norm: tuple[float, float] | None = None, raw_target: bool = False,
+                 image_weights: str | None = None, **encoder_options: Any):
         super().__init__(spec, encoder)
         if EMB_DIM != 2 * d:
             raise ValueError(f"d={d}: the encoders output {EMB_DIM} = 2d features, so d must be {EMB_DIM // 2}")
         if weighting not in ("sum", "uncertainty"):
             raise ValueError(f"weighting must be 'sum' or 'uncertainty', got {weighting!r}")
+        if contrastive not in ("paper", "released"):
+            raise ValueError(f"contrastive must be 'paper' or 'released', got {contrastive!r}")
+        if disc_second_on not in ("unused", "shared"):
+            raise ValueError(f"disc_second_on must be 'unused' or 'shared', got {disc_second_on!r}")
+        if released:
+            contrastive, disc_second_on, halve_aux_mod = "released", "shared", True
         self.d, self.tau = d, tau
+        self.contrastive, self.disc_second_on, self.halve_aux_mod = contrastive, disc_second_on, halve_aux_mod
         self.use = {"main": use_main, "aux": use_aux, "cont": use_cont, "mod": use_mod}
         self.use_unused, self.shared_encoders, self.paired, self.released = (
             use_unused, shared_encoders, paired, released)
         self.stackable = paired  # the unpaired shuffle draws a randperm, which vmap cannot batch
         mods = list(spec.shapes)
-        config = RELEASED_CONFIG.get(spec.extra.get("dataset", ""), {}) if released else {}
+        dataset = spec.extra.get("dataset", "")
+        if raw_target and "target_norm" not in RELEASED_CONFIG.get(dataset, {}):
+            raise ValueError(f"raw_target: the released code predicts raw units only on "
+                             f"{[k for k, v in RELEASED_CONFIG.items() if 'target_norm' in v]}, not on {dataset!r}")
+        config = RELEASED_CONFIG.get(dataset, {}) if released else {}
         use_norm = config.get("use_norm", False) if use_norm is None else use_norm
-        target_norm = config.get("target_norm") if target_norm is None else target_norm
+        if target_norm is None:
+            target_norm = RELEASED_CONFIG[dataset]["target_norm"] if raw_target else config.get("target_norm")
         if target_norm is not None and spec.task == "regression":
             self.task_loss = TaskLoss(spec, raw_target=target_norm)
 
@@ -138,7 +165,7 @@ class MDiCo(Method):
         self.aux_head = nn.Linear(d, spec.n_outputs)
         self.disc_spe = nn.Linear(d, len(mods))
         # The paper's P^unu reads z_unu; the released code's second discriminator reads z_sha.
-        self.disc_unu = nn.Linear(d, len(mods)) if (use_unused or released) else None
+        self.disc_unu = nn.Linear(d, len(mods)) if (use_unused or disc_second_on == "shared") else None
         self.weighting = UncertaintyWeighting(["main", "aux", "cont", "mod"]) if weighting == "uncertainty" else None
 
     # ------------------------------------------------------------------ features
@@ -178,7 +205,7 @@ class MDiCo(Method):
                 ys[m] = y[perm]
         z = {m: self.encode(xs[m], m) for m in mods}  # each modality encoded once, reused by every term
         M = len(mods)
-        half = 0.5 if self.released else 1.0  # the released code's extra 1/2 on L_aux and L_mod
+        half = 0.5 if self.halve_aux_mod else 1.0  # the released code's extra 1/2 on L_aux and L_mod
         terms: dict[str, Tensor] = {}
         if self.use["main"]:
             terms["main"] = sum(self.task_loss(self.heads[m](torch.cat(z[m][:2], -1)), ys[m]) for m in mods) / M
@@ -196,7 +223,7 @@ class MDiCo(Method):
 
     def _contrastive(self, shared: list[Tensor]) -> Tensor:
         pairs = list(combinations(range(len(shared)), 2))
-        if self.released:  # NT-Xent counted once per ordered pair, summed, not averaged
+        if self.contrastive == "released":  # NT-Xent counted once per ordered pair, summed, not averaged
             return sum(nt_xent(shared[i], shared[j], self.tau) + nt_xent(shared[j], shared[i], self.tau)
                        for i, j in pairs)
         return sum(symmetric_info_nce(shared[i], shared[j], self.tau) for i, j in pairs) / len(pairs)
@@ -207,7 +234,7 @@ class MDiCo(Method):
             z_sha, z_spe, z_unu = z[m]
             label = torch.full((len(z_spe),), k, dtype=torch.long, device=z_spe.device)
             total = total + F.cross_entropy(self.disc_spe(z_spe), label)
-            if self.released:
+            if self.disc_second_on == "shared":
                 total = total + F.cross_entropy(self.disc_unu(z_sha), label)
             elif self.use_unused:
                 total = total + F.cross_entropy(self.disc_unu(z_unu), label)

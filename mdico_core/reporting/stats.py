@@ -195,7 +195,8 @@ def split_ratio(runs: pd.DataFrame) -> float:
                          f"n_folds ({list(ks)}) and protocol ({list(protocols)}); pass test_train_ratio= "
                          "explicitly or select runs of one protocol")
     k = int(ks[0])
-    return 1.0 / (k - 1) if protocols[0] == "released" else 1.0 / ((k - 1) * (1 - VAL_FRACTION))
+    on_test = protocols[0] in ("released", "released_validation")  # = experiments.config.VALIDATES_ON_TEST
+    return 1.0 / (k - 1) if on_test else 1.0 / ((k - 1) * (1 - VAL_FRACTION))
 
 
 # ---------------------------------------------------------------------------------- the policy
