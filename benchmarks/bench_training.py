@@ -41,6 +41,14 @@ from mdico_core.stacking import fit_stacked
 from mdico_core.training import TrainConfig, fit, make_optimizer, to_tensors
 
 
+def loadavg() -> str:
+    """The 1-minute load average (how busy the machine was), or "n/a" off Linux."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "n/a"
+
+
 def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
     """Dense float32 GEMM rate of this process (FLOP/s), best of `repeats`."""
     a, b = torch.randn(n, n), torch.randn(n, n)
