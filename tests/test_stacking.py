@@ -100,3 +100,28 @@ def test_classification_members_have_their_own_class_weights():
     assert not torch.equal(weights[0], weights[1])
     for (m, _, _), w in zip(runs, weights):
         assert torch.equal(m.task_loss.class_weights, w)
+
+
+@pytest.mark.parametrize("method", ["mdico", "individual"])
+def test_stacked_validation_equals_evaluate_losses_per_member(ds, method):
+    """The vmapped validation of fit_stacked is evaluate_losses of each member: same batches (full
+    ones shared, last ones of different lengths grouped), same sample-weighted means."""
+    from mdico_core.stacking import _stacked_losses, _stacked_model
+    from mdico_core.training import evaluate_losses
+
+    methods, vals = [], []
+    for k, n_val in enumerate((20, 21, 23)):  # unequal lengths: tails of 4, 5 and 7 rows at batch 8
+        torch.manual_seed(k)
+        m = build_method(method, ProblemSpec.from_dataset(ds))
+        rows = np.arange(k, k + n_val)
+        vals.append(to_tensors({name: v[rows] for name, v in ds.modalities.items()}, ds.target[rows]))
+        fit(m, vals[-1], vals[-1], TrainConfig(max_epochs=1, batch_size=8, patience=0), seed=k)  # non-trivial BN stats
+        methods.append(m)
+    base, params, buffers, batched_terms = _stacked_model(methods, list(ds.modalities))
+    base.eval()
+    stacked = _stacked_losses(batched_terms, params, buffers, vals, list(ds.modalities), batch_size=8)
+    for m, va, got in zip(methods, vals, stacked):
+        want = evaluate_losses(m, va, batch_size=8)
+        assert set(got) == set(want)
+        for name in want:
+            assert got[name] == pytest.approx(want[name], rel=1e-5, abs=1e-7), name
