@@ -12,7 +12,7 @@ ARGS   ?=
 # e.g. `make book TORCH_SPEC="torch torchvision"` or a CPU-only wheel index.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: book test venv lint lab data clean-book
+.PHONY: book test venv lint lab data clean-book bench
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ book: $(STAMP)
 ## The test suite (CI runs exactly this, after seeding the data cache).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
+
+## Training speed on this machine (a few minutes): epoch times, memory per worker, and each case's
+## fraction of this machine's float32 matmul rate, measured around it in the same process.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_training.py --out results/bench $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check mdico_core tests benchmarks

@@ -11,6 +11,11 @@ step. Each member keeps everything that makes it an independent run:
 - its own Adam state (Adam is elementwise, so one Adam over stacked tensors is K Adams),
 - its own early stopping and best-weights restore.
 
+Validation is stacked too: every member's `evaluate_losses` (the same batches and sample-weighted
+means) in one vmapped pass per batch, so an epoch launches the validation model once per batch,
+not once per batch and member (what dominates on a GPU, where each small launch costs more than
+its arithmetic).
+
 The one difference from `fit`: every member takes ``floor(min_k n_k / batch)`` full batches per
 epoch (vmap needs equal shapes), so the few rows of a last partial batch are skipped in an epoch
 (they differ from epoch to epoch). Results therefore agree with separate runs in distribution,
