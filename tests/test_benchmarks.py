@@ -50,3 +50,18 @@ def test_gpu_check_script_at_tiny_size(tmp_path, real_data):
     assert {(r["method"], r["view"]) for r in r2} >= {("mdico", "L8"), ("mdico", "S1:shared"), ("individual", "S1")}
     assert all(r["n_device"] == 2 and r["n_archive"] == 50 for r in r2)
     assert (tmp_path / "gpu_check_tiny_cpu.md").read_text().startswith("# GPU check")
+
+
+@pytest.mark.slow
+def test_bench_case_reports_a_fraction_of_the_matmul_rate_and_memory(real_data):
+    from bench_training import bench_case, markdown
+
+    from mdico_core.data import get_dataset_entry
+
+    real_data(*get_dataset_entry("lfmc").files)
+    row = bench_case("lfmc", "individual", 32, 1, 1, None, 1)
+    assert row["mode"] == "single, fit epochs" and row["n_train"] > 2000
+    assert 0 < row["fraction_of_matmul"] <= 1 and row["matmul_gflop_per_s"] > 0
+    assert row["fraction_of_matmul"] == pytest.approx(row["gflop_per_s"] / row["matmul_gflop_per_s"], rel=0.02)
+    assert row["peak_rss_mb"] > 100 and (row["private_mb"] is None or 0 < row["private_mb"] < row["peak_rss_mb"])
+    assert markdown([row]).splitlines()[0].startswith("| dataset | method |")
