@@ -5,7 +5,8 @@ Every run is prepared as ``runner.execute`` prepares it (the paper protocol's sp
 training rows, balanced spec, ``seed_everything(seed)`` then ``build_method``), so the runs are
 those of ``data/archived_runs/lfmc_paper.csv`` (10 folds x seeds 0-4 per method). A stackable method
 trains in stacks of ``--stack`` runs with `fit_stacked` (one vmapped model); a method that is not
-stackable trains run by run with ``runner.execute`` on the same device (the script says which).
+stackable, or whose training `fit_stacked` refuses, trains run by run with ``runner.execute`` on
+the same device (the timings table says which).
 
 **Within noise.** Stacked and CPU runs are not bit-identical (floating-point order, dropout draws,
 the last partial batch of an epoch), so the check is statistical. For each (method, view) the
@@ -63,7 +64,8 @@ def device_matmul_rate(device: torch.device) -> float:
 
 
 def prepare(cfg, device: str):
-    """(method, train, val, test_idx, test) of one run, exactly as ``runner.execute`` builds them."""
+    """(method, train, val, test_idx, test) of one run, as ``runner.execute`` builds them (keep in step
+    with it: the split seed, a modality selection and the training settings where the config has them)."""
     from mdico_core.data import load_dataset
     from mdico_core.experiments.runner import seed_everything
     from mdico_core.methods import build_method
@@ -73,11 +75,15 @@ def prepare(cfg, device: str):
     if cfg.protocol != "paper":
         raise ValueError("the GPU check runs the paper protocol only (the archive's)")
     ds = load_dataset(cfg.dataset)
-    train_idx, val_idx, test_idx = ds.split_indices(cfg.fold, cfg.n_folds, cfg.seed, validation="split")
+    if getattr(cfg, "modalities", None) is not None:
+        ds = ds.select(cfg.modalities)
+    split_seed = getattr(cfg, "effective_split_seed", cfg.seed)
+    train_idx, val_idx, test_idx = ds.split_indices(cfg.fold, cfg.n_folds, split_seed, validation="split")
     norm = ds.fit_normalizer(train_idx)
     spec = ProblemSpec.from_dataset(ds, train_idx)
     seed_everything(cfg.seed)
-    method = build_method(cfg.method, spec, cfg.encoder, cfg.variant)
+    settings = {"settings": cfg.settings} if hasattr(cfg, "settings") else {}
+    method = build_method(cfg.method, spec, cfg.encoder, cfg.variant, **settings)
 
     def rows(idx):
         return to_tensors(norm.transform({m: v[idx] for m, v in ds.modalities.items()}), ds.target[idx], device)
@@ -97,29 +103,34 @@ def run_method(cfgs: list, stack: int) -> tuple[list[dict], dict]:
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     rows, t0, epochs = [], time.perf_counter(), []
     stacked = is_stackable(prepare(cfgs[0], device)[0])
-    if not stacked:  # e.g. a method trained as independent per-modality models: the runner's own path
+    why = "" if stacked else "not stackable"
+    if stacked:
+        y_all = load_dataset(cfgs[0].dataset).target
+        try:
+            for start in range(0, len(cfgs), stack):
+                chunk = cfgs[start:start + stack]
+                runs = [prepare(cfg, device) for cfg in chunk]
+                results = fit_stacked([r[0] for r in runs], [r[1] for r in runs], [r[2] for r in runs],
+                                      chunk[0].train, [cfg.seed for cfg in chunk])
+                for cfg, (method, _, _, test_idx, test), res in zip(chunk, runs, results):
+                    epochs.append(res.epochs_run)
+                    for view in method.views():
+                        pred = predict(method, test["x"], view)
+                        for metric, value in score("regression", y_all[test_idx], pred).items():
+                            rows.append(_row(cfg, view, metric, value, res.epochs_run))
+        except ValueError as err:  # e.g. stages fit_stacked does not run: train every run as the runner does
+            print(f"{cfgs[0].method}: not stacked ({err})", file=sys.stderr)
+            stacked, rows, epochs, why = False, [], [], str(err)
+    if not stacked:  # the runner's own path, run by run on the same device
         for cfg in cfgs:
             record, _ = execute(cfg)
             epochs.append(record["epochs_run"])
             rows += [_row(cfg, view, metric, value, record["epochs_run"])
                      for view, metrics in record["metrics"].items() for metric, value in metrics.items()]
-    else:
-        y_all = load_dataset(cfgs[0].dataset).target
-        for start in range(0, len(cfgs), stack):
-            chunk = cfgs[start:start + stack]
-            runs = [prepare(cfg, device) for cfg in chunk]
-            results = fit_stacked([r[0] for r in runs], [r[1] for r in runs], [r[2] for r in runs], chunk[0].train,
-                                  [cfg.seed for cfg in chunk])
-            for cfg, (method, _, _, test_idx, test), res in zip(chunk, runs, results):
-                epochs.append(res.epochs_run)
-                for view in method.views():
-                    pred = predict(method, test["x"], view)
-                    for metric, value in score("regression", y_all[test_idx], pred).items():
-                        rows.append(_row(cfg, view, metric, value, res.epochs_run))
     sync()
     wall = time.perf_counter() - t0
     timing = {"method": cfgs[0].method, "runs": len(cfgs), "mode": f"stacked K={min(stack, len(cfgs))}" if stacked
-              else "run by run (not stackable)", "wall_s": round(wall, 1), "mean_epochs": round(float(np.mean(epochs)), 1),
+              else f"run by run ({why})", "wall_s": round(wall, 1), "mean_epochs": round(float(np.mean(epochs)), 1),
               "max_epochs_run": int(max(epochs)), "s_per_run_epoch": round(wall / max(sum(epochs), 1), 4)}
     return rows, timing
 
