@@ -14,7 +14,7 @@ ARGS   ?=
 # `make book TORCH_SPEC="torch torchvision"` or a CPU-only wheel index.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: book test test-fast venv lint lab data clean-book
+.PHONY: book test test-fast venv lint lab data clean-book bench
 
 venv: $(STAMP)
 
@@ -36,6 +36,11 @@ book: $(STAMP)
 ## The whole test suite (CI runs exactly this, after `make lint` and seeding the data cache).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
+
+## Training speed on this machine (a few minutes): epoch times, memory per worker, and each case's
+## fraction of this machine's float32 matmul rate, measured around it in the same process.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_training.py --out results/bench $(ARGS)
 
 ## The edit-test loop: everything but the slow tests and the book (a few minutes on 2 cores).
 test-fast: $(STAMP)

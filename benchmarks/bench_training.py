@@ -1,44 +1,69 @@
-"""Training speed against the machine's limit (issue 8): FLOPs, matmul rate, wall time, memory.
+"""Training speed against the machine's limit (issues 8, 17, 19): FLOPs, matmul rate, wall time, memory.
 
 For MDiCo and Individual with the TempCNN encoder, on LFMC (real) and on a CropHarvest-sized
 synthetic set (69,800 samples x 12 steps; S1 2 channels, S2 12 channels), this script
 
 - counts the FLOPs of one training step (forward + backward) with ``torch.utils.flop_counter``
   and scales them to an epoch,
-- measures the dense float32 matrix-multiply rate of this machine in the same run,
 - times training epochs (single runs with `fit`, and K runs stacked with `fit_stacked`),
-- and reports epoch wall time, samples/s, achieved FLOP/s as a fraction of the matmul rate, and
-  peak memory (resident set size of the process).
+- measures the dense float32 matrix-multiply rate of this machine right before and right after
+  each timed case, in the same process, and divides by their mean: the **fraction of the matmul
+  rate** is the figure that travels between machines and loads; the seconds do not,
+- and reports each case's peak resident memory and its private memory at the end (Linux), each
+  case in a fresh process, as one worker of a sweep would have.
 
-Usage (a few minutes on 2 cores; ``--quick`` for a one-minute smoke run)::
+Usage (a few minutes on 2 cores; ``make bench`` runs it; ``--quick`` for a one-minute smoke run)::
 
-    python benchmarks/bench_training.py [--threads 2] [--stack 10] [--quick] [--out benchmarks/results]
+    python benchmarks/bench_training.py [--threads 1] [--stack 10] [--quick] [--out DIR] [--name NAME]
 
 LFMC rows time whole `fit` epochs (validation included). CropHarvest-sized epochs are long on a
 CPU, so those rows time ``--steps`` optimiser steps and scale them to an epoch (training only;
-stated in the ``mode`` column), at the paper's batch 128 and at 1024. Comparisons are ratios
-within one run.
+stated in the ``mode`` column), at the paper's batch 128 and at 1024.
+
+Memory columns: ``peak_rss_mb`` is the case process's peak resident set (``getrusage``), which
+counts torch's library pages in full (with the CUDA wheel ~470 MB more than with the CPU-only wheel:
+its CUDA libraries load even without a GPU); ``private_mb`` is the memory only this process can hold
+at the end (``/proc/self/smaps_rollup``, private dirty pages), i.e. what each extra worker adds on
+top of the library pages that all workers share.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mdico_core.data import load_dataset
 from mdico_core.data.dataset import MultiModalDataset
-from mdico_core.data.synthetic import make_synthetic
 from mdico_core.experiments.runner import peak_rss_mb
 from mdico_core.methods import ProblemSpec, build_method
 from mdico_core.stacking import fit_stacked
 from mdico_core.training import TrainConfig, fit, make_optimizer, to_tensors
+
+
+def loadavg() -> str:
+    """The 1-minute load average (how busy the machine was), or "n/a" off Linux."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "n/a"
+
+
+def private_mb() -> float | None:
+    """Memory no other process can share (private dirty pages: heap, tensors, modified pages), in MiB;
+    None off Linux. Clean library pages are left out: they are page cache, shared by every worker."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:])
+    except OSError:
+        return None
+    return int(fields["Private_Dirty"].split()[0]) / 1024
 
 
 def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
@@ -96,24 +121,29 @@ def time_steps(method, train, batch_size: int, steps: int) -> float:
     return (time.perf_counter() - t) / steps
 
 
-def bench_case(ds: MultiModalDataset, method_name: str, batch_size: int, epochs: int, stack: int,
-               steps: int | None, rate: float) -> list[dict]:
-    """Rows for one (dataset, method): full `fit` epochs (validation included) when `steps` is
-    None, else `steps` timed optimiser steps scaled to an epoch (training only); then K stacked."""
-    rows = []
+def dataset(name: str) -> MultiModalDataset:
+    if name == "lfmc":
+        from mdico_core.data import load_dataset
+
+        return load_dataset("lfmc")
+    from mdico_core.data.synthetic import make_synthetic
+
+    big = make_synthetic("binary", n=69_800, shapes={"S1": (12, 2), "S2": (12, 12)}, seed=0)
+    big.name = "cropharvest_sized_synthetic"
+    return big
+
+
+def bench_case(ds_name: str, method_name: str, batch_size: int, epochs: int, stack: int, steps: int | None,
+               threads: int) -> dict:
+    """One row, in the calling (fresh) process: `stack` == 1 times single runs (whole `fit` epochs,
+    validation included, when `steps` is None, else `steps` optimiser steps scaled to an epoch,
+    training only); `stack` > 1 times K runs stacked with `fit_stacked`."""
+    torch.set_num_threads(threads)
+    ds = dataset(ds_name)
     spec, train, val = prepared(ds, 0, 0)
     torch.manual_seed(0)
     method = build_method(method_name, spec)
-    flops = step_flops(method, train, batch_size)
-    n_train = len(train["y"])
-    steps_per_epoch = n_train // batch_size
-    epoch_flops = flops * steps_per_epoch
-    if steps is None:
-        res = fit(method, train, val, TrainConfig(max_epochs=epochs, batch_size=batch_size, patience=0), seed=0)
-        per_epoch, mode = res.wall_time_s / res.epochs_run, "single, fit epochs"
-    else:
-        per_epoch, mode = time_steps(method, train, batch_size, steps) * steps_per_epoch, f"single, {steps} steps"
-    rows.append(_row(ds.name, method_name, mode, 1, batch_size, n_train, per_epoch, epoch_flops, rate))
+    epoch_flops = step_flops(method, train, batch_size) * (len(train["y"]) // batch_size)
     cfg = TrainConfig(max_epochs=epochs, batch_size=batch_size, patience=0, max_steps_per_epoch=steps)
     if stack > 1:
         methods, trains, vals = [], [], []
@@ -123,59 +153,82 @@ def bench_case(ds: MultiModalDataset, method_name: str, batch_size: int, epochs:
             methods.append(build_method(method_name, spec_k))
             trains.append(tr_k)
             vals.append(va_k)
+    rate_before = matmul_rate()
+    if stack > 1:
         t = time.perf_counter()
         results = fit_stacked(methods, trains, vals, cfg, [k // 10 for k in range(stack)])
-        wall = time.perf_counter() - t
-        run_epochs = sum(r.epochs_run for r in results)
-        per_run_epoch = wall / run_epochs
-        rows.append(_row(ds.name, method_name, f"stacked K={stack}, fit epochs", stack, batch_size, n_train, per_run_epoch,
-                         epoch_flops, rate))
-    return rows
-
-
-def _row(dataset, method, mode, k, batch, n_train, per_run_epoch, epoch_flops, rate) -> dict:
+        per_epoch = (time.perf_counter() - t) / sum(r.epochs_run for r in results)
+        mode = f"stacked K={stack}, fit epochs"
+    elif steps is None:
+        res = fit(method, train, val, cfg, seed=0)
+        per_epoch, mode = res.wall_time_s / res.epochs_run, "single, fit epochs"
+    else:
+        per_epoch, mode = time_steps(method, train, batch_size, steps) * (len(train["y"]) // batch_size), \
+            f"single, {steps} steps"
+    rate = (rate_before + matmul_rate()) / 2
+    n_train = len(train["y"])
+    private = private_mb()
     return {
-        "dataset": dataset, "method": method, "mode": mode, "K": k, "batch_size": batch, "n_train": n_train,
-        "s_per_run_epoch": round(per_run_epoch, 3), "samples_per_s": round(n_train / per_run_epoch, 1),
-        "gflop_per_epoch": round(epoch_flops / 1e9, 2), "gflop_per_s": round(epoch_flops / per_run_epoch / 1e9, 2),
-        "fraction_of_matmul": round(epoch_flops / per_run_epoch / rate, 3), "peak_rss_mb": round(peak_rss_mb(), 1),
+        "dataset": ds.name, "method": method_name, "mode": mode, "K": stack, "batch_size": batch_size,
+        "n_train": n_train, "s_per_run_epoch": round(per_epoch, 3), "samples_per_s": round(n_train / per_epoch, 1),
+        "gflop_per_epoch": round(epoch_flops / 1e9, 2), "gflop_per_s": round(epoch_flops / per_epoch / 1e9, 2),
+        "matmul_gflop_per_s": round(rate / 1e9, 1), "fraction_of_matmul": round(epoch_flops / per_epoch / rate, 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1), "private_mb": None if private is None else round(private, 1),
     }
+
+
+def in_fresh_process(*args) -> dict:
+    """`bench_case(*args)` in a new process, so that its memory is its own, as a sweep worker's."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(bench_case, *args).result()
+
+
+def markdown(rows: list[dict]) -> str:
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(str(r[h]) for h in header) + " |" for r in rows])
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per case (a sweep worker has 1)")
     ap.add_argument("--stack", type=int, default=10, help="K runs stacked (1 disables)")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--steps", type=int, default=40, help="steps timed per CropHarvest-sized epoch")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 1 epoch, few steps")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 1 epoch, few steps, no stacking")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--name", default=None, help="file name of the table (default: training_t<threads>)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    epochs = 1 if args.quick else args.epochs
-    rate = matmul_rate()
-    print(f"threads={args.threads}  float32 matmul rate: {rate / 1e9:.1f} GFLOP/s")
+    epochs, stack = (1, 1) if args.quick else (args.epochs, args.stack)
+    cases = []
+    for name in ("individual", "mdico"):
+        cases.append(("lfmc", name, 32, epochs, 1, None))
+        if stack > 1:
+            cases.append(("lfmc", name, 32, epochs, stack, None))
+    for name in ("individual", "mdico"):
+        cases.append(("cropharvest", name, 128, 1, 1, 5 if args.quick else args.steps))
+        cases.append(("cropharvest", name, 1024, 1, 1, 2 if args.quick else max(args.steps // 8, 3)))
+    load_before, t0 = loadavg(), time.perf_counter()
     rows = []
-    lfmc = load_dataset("lfmc")
-    for name in ("individual", "mdico"):
-        rows += bench_case(lfmc, name, 32, epochs, args.stack, None, rate)
-    big = make_synthetic("binary", n=69_800, shapes={"S1": (12, 2), "S2": (12, 12)}, seed=0)
-    big.name = "cropharvest_sized_synthetic"
-    for name in ("individual", "mdico"):
-        rows += bench_case(big, name, 128, 1, 1, 5 if args.quick else args.steps, rate)
-        rows += bench_case(big, name, 1024, 1, 1, 2 if args.quick else max(args.steps // 8, 3), rate)
-    header = list(rows[0])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(r[h]) for h in header) + " |" for r in rows]
-    table = "\n".join(lines)
-    print(table)
+    for case in cases:
+        rows.append(in_fresh_process(*case, args.threads))
+        print(f"{case[0]} {case[1]} {rows[-1]['mode']} batch {case[2]}: {rows[-1]['fraction_of_matmul']:.1%} of "
+              f"the matmul rate", flush=True)
+    meta = {"threads": args.threads, "torch": torch.__version__, "numpy": np.__version__,
+            "machine": platform.processor() or platform.machine(), "cpu_capability":
+            torch.backends.cpu.get_cpu_capability(), "quick": args.quick, "load_before": load_before,
+            "load_after": loadavg(), "wall_s": round(time.perf_counter() - t0, 1),
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    rates = [r["matmul_gflop_per_s"] for r in rows]
+    head = (f"threads={args.threads}, float32 matmul {min(rates)}-{max(rates)} GFLOP/s (measured around each case, "
+            f"in its process), torch {meta['torch']} ({meta['cpu_capability']}), load average "
+            f"{meta['load_before']} -> {meta['load_after']}, {meta['wall_s']} s")
+    table = markdown(rows)
+    print(f"\n{head}\n\n{table}")
+    name = args.name or f"training_t{args.threads}"
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"threads": args.threads, "matmul_gflop_per_s": round(rate / 1e9, 1), "torch": torch.__version__,
-            "machine": platform.processor() or platform.machine(), "quick": args.quick,
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"), "numpy": np.__version__}
-    (args.out / f"training_t{args.threads}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    (args.out / f"training_t{args.threads}.md").write_text(
-        f"threads={args.threads}, matmul {meta['matmul_gflop_per_s']} GFLOP/s, torch {meta['torch']}\n\n{table}\n")
+    (args.out / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    (args.out / f"{name}.md").write_text(f"{head}\n\n{table}\n")
 
 
 if __name__ == "__main__":

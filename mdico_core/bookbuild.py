@@ -156,7 +156,8 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
         profile: budget profile ("smoke", "quick", "paper").
         seeds, folds: override the profile's (``"5,6"``, ``"0,official"`` or a list); runs already
             stored are reused.
-        executor, workers: how the sweep runs (``"serial"``, ``"processes"``, ``"dask"``).
+        executor, workers: how the sweep runs (``"serial"``, ``"processes"``, ``"dask"``); with
+            ``"processes"`` the notebooks also run `workers` at a time (default: the CPU count).
         skip_sweep: do not sweep (the pages show what the store holds and say what it lacks).
         only: page names (e.g. ``"05_encoders"``, ``"02_main_results_lfmc"`` or ``"02_main_results"``
             for every main-results page) to sweep and execute; the other pages keep their last
@@ -198,14 +199,16 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     timings: dict[str, float] = {}
     previous = os.environ.get("MDICO_BOOK_BUILD_INFO")
     os.environ["MDICO_BOOK_BUILD_INFO"] = str(info_path)  # read by the reproducibility page's kernel
-    try:
-        _execute_pages(chosen, generated, base, kernel, info, info_path, timings)
+    t_notebooks = time.perf_counter()
+    try:  # the sweep's parallelism also runs the pages, each its own kernel (none when serial)
+        _execute_pages(chosen, generated, base, kernel, info, info_path, timings,
+                       workers=(workers or os.cpu_count() or 1) if executor == "processes" else 1)
     finally:
         if previous is None:
             os.environ.pop("MDICO_BOOK_BUILD_INFO", None)
         else:
             os.environ["MDICO_BOOK_BUILD_INFO"] = previous
-    info["notebooks_s"] = round(sum(timings.values()), 1)
+    info["notebooks_s"] = round(time.perf_counter() - t_notebooks, 1)
     info_path.write_text(json.dumps(info, indent=1))
     if build:
         jupyter_book_build(book)
@@ -234,8 +237,14 @@ def _sweep(chosen: list | None, profile: str, seeds: tuple | None, folds: tuple 
 
 
 def _execute_pages(chosen: list, generated: Path, base: dict[str, Any], kernel: str | None, info: dict[str, Any],
-                   info_path: Path, timings: dict[str, float]) -> None:
-    """Execute the `chosen` pages in order; the others keep their last build or get a stub."""
+                   info_path: Path, timings: dict[str, float], workers: int = 1) -> None:
+    """Execute the `chosen` pages, `workers` at a time; the others keep their last build or get a stub.
+
+    Each page gets its own kernel, in its own process when ``workers > 1``: pages share nothing but
+    the results store, which they only read. The reproducibility page runs last, alone, because it
+    reports this build's timings.
+    """
+    jobs, last = [], None
     for source, name, extra in pages():
         src = NOTEBOOK_DIR / f"{source}.ipynb"
         dest = generated / f"{name}.ipynb"
@@ -244,13 +253,43 @@ def _execute_pages(chosen: list, generated: Path, base: dict[str, Any], kernel: 
             if not dest.is_file():
                 stub_notebook(src, dest, title)
             continue
-        if source == book_plan.REPRODUCIBILITY:  # it reports this build: write the log before it runs
-            info["notebooks_s"] = round(sum(timings.values()), 1)
-            info["slowest_pages"] = ", ".join(f"{k} {v:.0f} s" for k, v in
-                                              sorted(timings.items(), key=lambda kv: -kv[1])[:3])
-            info_path.write_text(json.dumps(info, indent=1))
-        print(f"executing {name} ...", file=sys.stderr)
-        timings[name] = execute_notebook(src, dest, {**base, **extra}, kernel=kernel, title=title)
+        job = (name, (src, dest, {**base, **extra}, kernel, title))
+        if source == book_plan.REPRODUCIBILITY:
+            last = job
+        else:
+            jobs.append(job)
+    t0 = time.perf_counter()
+    _run_notebooks(jobs, workers, timings)
+    if last is not None:  # it reports this build: write the log before it runs
+        info["notebooks_s"] = round(time.perf_counter() - t0, 1)
+        info["slowest_pages"] = ", ".join(f"{k} {v:.0f} s" for k, v in
+                                          sorted(timings.items(), key=lambda kv: -kv[1])[:3])
+        info_path.write_text(json.dumps(info, indent=1))
+        print(f"executing {last[0]} ...", file=sys.stderr)
+        timings[last[0]] = execute_notebook(*last[1])
+
+
+def _run_notebooks(jobs: list, workers: int, timings: dict[str, float]) -> None:
+    """`execute_notebook(*args)` for every ``(name, args)`` of `jobs`, `workers` processes at a time
+    (in this process when 1); a failing page stops the build with its error, as when run in turn."""
+    if workers <= 1 or len(jobs) <= 1:
+        for name, args in jobs:
+            print(f"executing {name} ...", file=sys.stderr)
+            timings[name] = execute_notebook(*args)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    print(f"executing {len(jobs)} pages, {workers} at a time ...", file=sys.stderr)
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(execute_notebook, *args): name for name, args in jobs}
+        try:
+            for future in as_completed(futures):
+                timings[futures[future]] = future.result()
+                print(f"executed {futures[future]} ({timings[futures[future]]:.0f} s)", file=sys.stderr)
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # pages not started yet are dropped
+            raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:

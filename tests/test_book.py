@@ -96,6 +96,32 @@ def test_build_book_rejects_unknown_page(tmp_path):
 
 
 @pytest.mark.book
+def test_pages_run_in_parallel_processes_and_a_failing_page_stops_the_build(tmp_path):
+    """Two workers execute notebooks side by side, each in its own kernel; a page that raises
+    surfaces its error (pickled across the process boundary) as it does when pages run in turn."""
+    def notebook(name: str, source: str) -> Path:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 0", metadata={"tags": ["parameters"]}),
+                                             nbformat.v4.new_code_cell(source)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+        return tmp_path / f"{name}.ipynb"
+
+    jobs = [(f"p{i}", (notebook(f"p{i}", "import os; pid = os.getpid(); y = x + 1"), tmp_path / f"out{i}.ipynb",
+                       {"x": i}, None, None)) for i in range(3)]
+    timings: dict[str, float] = {}
+    bookbuild._run_notebooks(jobs, 2, timings)
+    assert sorted(timings) == ["p0", "p1", "p2"] and all(t > 0 for t in timings.values())
+    for i in range(3):
+        out = nbformat.read(tmp_path / f"out{i}.ipynb", as_version=4)
+        assert f"x = {i}" in out.cells[1].source  # the injected parameters, hidden from the page
+        assert "remove-cell" in out.cells[1].metadata["tags"]
+    broken = [("bad", (notebook("bad", "raise RuntimeError('page 7 is broken')"), tmp_path / "bad_out.ipynb", {}, None,
+                       None)), *jobs[:1]]
+    with pytest.raises(Exception, match="page 7 is broken"):
+        bookbuild._run_notebooks(broken, 2, {})
+
+
+@pytest.mark.book
 def test_absent_benchmark_page_says_how_to_get_it(tmp_path, monkeypatch):
     """TreeSatAI-TS at the quick profile (no synthetic fallback) when its imagery is absent: no run."""
     import papermill as pm

@@ -1,0 +1,67 @@
+"""The benchmark scripts: the GPU check runs end to end at a tiny size, and its noise rule can fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from gpu_check import compare  # noqa: E402
+
+
+def _runs(mean: float, sd: float, n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"method": "mdico", "view": "L8", "metric": "r2", "fold": np.arange(n) % 10,
+                         "seed": np.arange(n) // 10, "value": rng.normal(mean, sd, n), "status": "done"})
+
+
+def test_noise_rule_passes_a_replicate_and_fails_a_shift():
+    archive = _runs(0.40, 0.07, 50, 0)
+    same = compare(_runs(0.40, 0.07, 50, 1), archive)
+    assert same["within_noise"].item()
+    tol = same["tolerance"].item()
+    assert tol == pytest.approx(3 * archive["value"].std(ddof=1) * np.sqrt(2 / 50))
+    shifted = compare(_runs(0.40 - 2 * tol, 0.07, 50, 1), archive)
+    assert not shifted["within_noise"].item()
+
+
+@pytest.mark.slow
+def test_gpu_check_script_at_tiny_size(tmp_path, real_data):
+    from mdico_core.data import get_dataset_entry
+
+    real_data(*get_dataset_entry("lfmc").files)
+    env = {**os.environ, "PYTHON": sys.executable, "GPU_CHECK_TINY": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([str(REPO / "benchmarks" / "gpu_check.sh"), "--device", "cpu", "--out", str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads((tmp_path / "gpu_check_tiny_cpu.json").read_text())
+    assert out["meta"]["tiny"] and out["meta"]["runs"] == 4 and out["meta"]["matmul_gflop_per_s"] > 0
+    assert {t["method"] for t in out["timings"]} == {"mdico", "individual"}
+    assert all(t["mode"] == "stacked K=2" and t["wall_s"] > 0 for t in out["timings"])
+    r2 = [r for r in out["comparison"] if r["metric"] == "r2"]
+    assert {(r["method"], r["view"]) for r in r2} >= {("mdico", "L8"), ("mdico", "S1:shared"), ("individual", "S1")}
+    assert all(r["n_device"] == 2 and r["n_archive"] == 50 for r in r2)
+    assert (tmp_path / "gpu_check_tiny_cpu.md").read_text().startswith("# GPU check")
+
+
+@pytest.mark.slow
+def test_bench_case_reports_a_fraction_of_the_matmul_rate_and_memory(real_data):
+    from bench_training import bench_case, markdown
+
+    from mdico_core.data import get_dataset_entry
+
+    real_data(*get_dataset_entry("lfmc").files)
+    row = bench_case("lfmc", "individual", 32, 1, 1, None, 1)
+    assert row["mode"] == "single, fit epochs" and row["n_train"] > 2000
+    assert 0 < row["fraction_of_matmul"] <= 1 and row["matmul_gflop_per_s"] > 0
+    assert row["fraction_of_matmul"] == pytest.approx(row["gflop_per_s"] / row["matmul_gflop_per_s"], rel=0.02)
+    assert row["peak_rss_mb"] > 100 and (row["private_mb"] is None or 0 < row["private_mb"] < row["peak_rss_mb"])
+    assert markdown([row]).splitlines()[0].startswith("| dataset | method |")
