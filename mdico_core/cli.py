@@ -26,12 +26,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-# = mdico_core.experiments.executors.EXECUTORS, .config.SETTINGS and PROTOCOLS, .training.MONITORS, restated so
-# `mdico data ...` does not import torch.
-EXECUTORS = ("serial", "processes", "dask")
-SETTINGS = ("common", "original")
-MONITORS = ("total", "task", "score")
-PROTOCOLS = ("paper", "released", "released_validation", "released_statistics")
+from mdico_core.options import EXECUTORS, MONITORS, PROTOCOLS, RELEASED_SPLIT_SEED, SETTINGS
 
 
 def _ints(text: str) -> list[int | None]:
@@ -181,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------------- commands
 def _configs(args: argparse.Namespace, parser: argparse.ArgumentParser):
     from mdico_core.data import get_dataset_entry
-    from mdico_core.experiments.config import RELEASED_SPLIT_SEED, load_profile
+    from mdico_core.experiments.profile import load_profile
 
     split_seed = getattr(args, "split_seed", None)
     if split_seed is None and args.protocol == "released":

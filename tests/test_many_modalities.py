@@ -21,7 +21,7 @@ from mdico_core.cli import _configs, build_parser
 from mdico_core.data import DATASETS, DatasetEntry
 from mdico_core.data.synthetic import make_synthetic
 from mdico_core.experiments import ResultsStore, RunConfig, execute, run_one, train_config
-from mdico_core.experiments.config import check_modalities, load_profile
+from mdico_core.experiments.profile import check_modalities, load_profile
 from mdico_core.methods import FUSION, METHODS, ProblemSpec, build_method
 from mdico_core.methods.anysat import AnySat
 from mdico_core.methods.base import Method

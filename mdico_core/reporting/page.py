@@ -22,7 +22,7 @@ from mdico_core.reporting.provenance import provenance_banner, record_versions
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mdico_core.experiments.config import Profile
+    from mdico_core.experiments.profile import Profile
 
 
 @runtime_checkable
@@ -141,7 +141,7 @@ class Page:
         """Tidy metrics (``ResultsStore.collect`` columns) of this page's runs only."""
         import pandas as pd
 
-        from mdico_core.experiments.store import COLUMNS
+        from mdico_core.experiments.records import COLUMNS
 
         ids = {c.run_id for c in self.configs}
         parts = [self.store.collect(d) for d in dict.fromkeys(c.dataset for c in self.configs)]
