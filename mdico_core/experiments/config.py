@@ -111,7 +111,7 @@ def resolve_train(method: str, settings: str, budget: TrainConfig) -> tuple[str,
 
 def file_sha256(path: str | os.PathLike) -> str:
     """SHA-256 of a local file (memoised per path, size and modification time)."""
-    from mdico_core.data.cache import file_digest
+    from mdico_core.data.checksums import file_digest
 
     p = Path(path).expanduser()
     if not p.is_file():
