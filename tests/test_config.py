@@ -230,14 +230,14 @@ def test_split_seed_keeps_old_ids_and_is_apart_from_the_training_seed():
 
 
 def test_cli_released_protocol_runs_on_the_released_split_seed_unless_given():
-    from mdico_core.cli import _configs, build_parser
+    from mdico_core.cli import build_parser, run_configs
 
     parser = build_parser()
 
     def split_seeds(*argv: str) -> list[tuple[int, int]]:
         args = parser.parse_args(["run", "--dataset", "toy_binary", "--methods", "individual", "--profile", "smoke",
                                   "--seeds", "0,1", "--folds", "0", *argv])
-        return [(c.seed, c.effective_split_seed) for c in _configs(args, parser)[1]]
+        return [(c.seed, c.effective_split_seed) for c in run_configs(args, parser)[1]]
 
     assert split_seeds() == [(0, 0), (1, 1)]
     assert split_seeds("--protocol", "released") == [(0, 10), (1, 10)]
