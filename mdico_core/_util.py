@@ -1,4 +1,5 @@
-"""Small helpers written once for the whole package: the checkout root, the code version, comma lists.
+"""Small helpers written once for the whole package: where the checkout is, atomic writes, the code
+version, the thread variables, comma lists.
 
 Everything here is dependency-free (standard library only), so that any module may import it
 without pulling torch or pandas in.
@@ -6,7 +7,11 @@ without pulling torch or pandas in.
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
+import os
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +19,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+# ---------------------------------------------------------------------------------- locations
 def repo_root() -> Path:
     """The folder that holds ``mdico_core/``: in a checkout, the one with notebooks/, book/ and data/.
 
@@ -21,6 +27,69 @@ def repo_root() -> Path:
     (``bookbuild``, the archived sweeps).
     """
     return Path(__file__).resolve().parents[1]
+
+
+def checkout_root() -> Path | None:
+    """`repo_root` when running from a checkout (pyproject.toml beside ``mdico_core/``); None for an
+    installed package, whose site-packages folder is no place for a data cache or a results store."""
+    root = repo_root()
+    return root if (root / "pyproject.toml").is_file() and (root / "mdico_core").is_dir() else None
+
+
+# ---------------------------------------------------------------------------------- atomic writes
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files, which would hide records and cached data from the other users of a
+# shared store or cache; files get the mode that open() would give them instead. Read once:
+# os.umask is process-global.
+FILE_MODE = 0o666 & ~_umask()
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    """Write through `write(file)` into a temp file beside `path`, fsync, then rename it over `path`.
+
+    `path` either keeps its old content or gets the whole new one: a process killed at any moment
+    leaves at most a hidden ``.<name>.*.tmp`` file beside it, and an exception raised by `write`
+    (e.g. a checksum that does not match what was written) leaves nothing. The file gets
+    `FILE_MODE`, as if created by ``open()``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            share(f.fileno())
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def share(file: int | str | Path) -> None:
+    """Give `file` (a path or an open descriptor) `FILE_MODE`, for files created by others' code."""
+    try:
+        if isinstance(file, int):
+            os.fchmod(file, FILE_MODE)
+        else:
+            os.chmod(file, FILE_MODE)
+    except OSError:  # some network filesystems refuse; the write still matters more
+        pass
+
+
+# ---------------------------------------------------------------------------------- threads
+# The variables that size the OpenMP / BLAS pools of a process (and of the processes it starts).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def thread_env(n: int) -> dict[str, str]:
+    """`THREAD_VARIABLES` set to `n`: for ``os.environ.update`` or a worker's environment."""
+    return {var: str(n) for var in THREAD_VARIABLES}
 
 
 # ---------------------------------------------------------------------------------- code version
@@ -46,6 +115,18 @@ def git_state(root: Path | str | None = None) -> tuple[str | None, bool | None]:
     return commit.strip(), None if status is None else bool(status.strip())
 
 
+@functools.lru_cache(maxsize=8)
+def code_version(root: Path | None = None) -> dict[str, Any]:
+    """What a run record says about the code: package version, git commit and dirty flag (None
+    outside a git checkout), of `root` (default: this repository); computed once per process."""
+    try:
+        version = importlib.metadata.version("mdico-core")
+    except importlib.metadata.PackageNotFoundError:
+        from mdico_core import __version__ as version
+    commit, dirty = git_state(root)
+    return {"package_version": version, "git_commit": commit, "git_dirty": dirty}
+
+
 def git_version(root: Path | str | None = None) -> str:
     """The short code version shown on pages: ``<12-hex commit>`` plus ``+dirty`` when modified."""
     commit, dirty = git_state(root)
@@ -66,6 +147,16 @@ def as_int(text: str | int) -> int:
         raise ValueError(f"{text!r} is not an integer (expected e.g. 0,1,2)") from None
 
 
+def as_seed(text: str | int) -> int:
+    """A seed: an integer in [0, 2**32), the range numpy, torch and scikit-learn all accept."""
+    if str(text).strip().lower() in OFFICIAL:
+        raise ValueError(f"seeds are integers from 0 to 2**32 - 1; got {text!r}")
+    n = as_int(text)
+    if not 0 <= n < 2**32:
+        raise ValueError(f"seeds are integers from 0 to 2**32 - 1; got {n}")
+    return n
+
+
 def as_fold(text: str | int | None) -> int | None:
     """A test fold: an integer, or ``"official"`` / ``"none"`` for the dataset's official split (None)."""
     if text is None or str(text).strip().lower() in OFFICIAL:
@@ -80,7 +171,7 @@ def parse_list(value: str | Iterable[Any] | None, item: Callable[[Any], T] = str
     """A comma-separated list (or a sequence) as a tuple of ``item(part)``; None or ``""`` -> None.
 
     None means "the default" to every caller (the profile's seeds, the book plan's datasets).
-    `item` converts one part: `str` (names), `as_int` (seeds) or `as_fold` (folds).
+    `item` converts one part: `str` (names), `as_int`, `as_seed` (seeds) or `as_fold` (folds).
 
     >>> parse_list("croph_b, lfmc")
     ('croph_b', 'lfmc')

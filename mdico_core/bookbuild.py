@@ -12,11 +12,11 @@
 3. ``jupyter-book build book/ -W``: any Sphinx warning fails the build.
 
 The reproducibility page runs last and reads ``generated/build_info.json``, this build's log.
+The command line (``mdico book --help``) is ``mdico_core/cli/book.py``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -290,33 +290,3 @@ def _run_notebooks(jobs: list, workers: int, timings: dict[str, float]) -> None:
         except BaseException:
             pool.shutdown(cancel_futures=True)  # pages not started yet are dropped
             raise
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``mdico book``: see `build_book`."""
-    p = argparse.ArgumentParser(prog="mdico book", description=__doc__.splitlines()[0])
-    p.add_argument("--profile", default="quick", help="budget profile: smoke, quick or paper (default: quick)")
-    p.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 5,6 (default: the profile's)")
-    p.add_argument("--folds", default=None,
-                   help="comma-separated folds, e.g. 0,1, or 'official' (default: the profile's)")
-    p.add_argument("--executor", default="serial", choices=("serial", "processes", "dask"))
-    p.add_argument("--workers", type=int, default=None, help="parallel workers of the executor")
-    p.add_argument("--skip-sweep", action="store_true",
-                   help="do not train: the pages show what the store holds and say what it lacks")
-    p.add_argument("--sweep-only", action="store_true",
-                   help="only train the runs of the pages (all, or --only); execute no notebook")
-    p.add_argument("--only", default=None, help="comma-separated pages to execute, e.g. 05_encoders")
-    p.add_argument("--results-dir", default=None, help="results store (default: $MDICO_RESULTS_DIR or results/)")
-    p.add_argument("--book-dir", default=None, help="book folder (default: book/)")
-    p.add_argument("--kernel", default=None, help="Jupyter kernel for the notebooks (default: python3)")
-    p.add_argument("--no-build", action="store_true", help="execute the notebooks but do not run jupyter-book")
-    a = p.parse_args(argv)
-    index = build_book(a.profile, a.seeds, a.folds, a.executor, a.workers, a.skip_sweep, a.only, a.results_dir,
-                       a.book_dir, a.kernel, build=not a.no_build, sweep_only=a.sweep_only)
-    if index is not None:
-        print(index)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -74,7 +74,7 @@ def test_export_then_read_gives_back_the_store_frame_exactly(tmp_path):
 
 
 def test_an_archive_from_before_the_environment_columns_reads_them_as_missing(tmp_path):
-    from mdico_core.experiments.store import COLUMNS
+    from mdico_core.experiments.records import COLUMNS
 
     store = ResultsStore(tmp_path / "store")
     _fill(store)

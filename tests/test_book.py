@@ -149,7 +149,7 @@ def test_a_notebook_on_an_empty_store_names_the_command_and_trains_nothing(tmp_p
                         parameters={"profile": "smoke", "results_dir": str(store)}, progress_bar=False)
     text = json.dumps(nbformat.read(out, as_version=4).cells)
     assert "planned runs are not in the results store" in text
-    assert f"mdico book --profile smoke --only 07_loss_curves --results-dir {store} --sweep-only" in text
+    assert f"mdico book --profile smoke --only 07_loss_curves --results {store} --sweep-only" in text
     assert not store.exists()  # nothing was trained
 
 

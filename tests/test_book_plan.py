@@ -16,7 +16,7 @@ def toy_world(present_only):
 
 
 def test_configs_per_notebook(toy_world):
-    from mdico_core.experiments.config import load_profile
+    from mdico_core.experiments.profile import load_profile
 
     assert book_plan.configs("01_data_overview", "smoke") == []
     main = book_plan.configs("02_main_results", "smoke", "lfmc")
@@ -60,7 +60,7 @@ def test_quick_plan_is_smaller_than_paper(present_only):
 
 
 def test_book_plan_override_from_profile():
-    from mdico_core.experiments.config import load_profile
+    from mdico_core.experiments.profile import load_profile
 
     class WithBook:  # a profile carrying a ``book:`` mapping, as a yaml may one day
         def __init__(self, book):

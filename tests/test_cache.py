@@ -1,4 +1,4 @@
-"""The checksum-verified cache: verification, errors, loopback downloads and seeding."""
+"""The checksum-verified cache: verification, errors, loopback downloads (through pooch) and seeding."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import http.server
 import pickle
 import socket
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 
 from mdico_core.data import cache
 from mdico_core.data.cache import ChecksumError, DatasetNotFoundError
@@ -41,6 +40,12 @@ def fake_entry(monkeypatch: pytest.MonkeyPatch) -> RemoteFile:
 
 def _leftovers(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()]
+
+
+@pytest.fixture(autouse=True)
+def no_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One attempt per URL: pooch waits 1 s, 2 s, ... between retries (`test_a_dropped_download_is_retried`)."""
+    monkeypatch.setattr(cache, "RETRIES", 0)
 
 
 # ------------------------------------------------------------------------------ local verification
@@ -112,9 +117,9 @@ def test_missing_without_download_says_how_to_get_it(empty_cache: Path) -> None:
 
 def test_missing_and_no_network(empty_cache: Path, fake_entry: RemoteFile, monkeypatch: pytest.MonkeyPatch) -> None:
     def offline(*args, **kwargs):
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+        raise requests.exceptions.ConnectionError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(requests, "get", offline)  # what pooch's HTTPDownloader calls
     with pytest.raises(DatasetNotFoundError) as info:
         cache.fetch(NAME)
     msg = str(info.value)
@@ -135,13 +140,18 @@ def test_unknown_name_lists_valid_names() -> None:
 
 # ------------------------------------------------------------------------------ loopback downloads
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder; paths in `truncated` announce the full length, send half, and hang up."""
+    """Serves a folder; paths in `truncated` announce the full length, send half, and hang up (the
+    next `drops` requests only, when it is positive)."""
 
     truncated: set[str] = set()
+    drops = 0
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         rel = urllib.parse.unquote(self.path.lstrip("/"))
         if rel in self.truncated:
+            _Handler.drops -= 1
+            if _Handler.drops == 0:
+                _Handler.truncated = set()
             body = (Path(self.directory) / rel).read_bytes()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -161,7 +171,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """(base URL, served folder) of an HTTP server on 127.0.0.1, port chosen by the OS."""
     root = tmp_path / "served"
     root.mkdir()
-    _Handler.truncated = set()
+    _Handler.truncated, _Handler.drops = set(), 0
     httpd = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), lambda *a, **k: _Handler(*a, directory=str(root), **k)
     )
@@ -215,6 +225,44 @@ def test_loopback_interrupted_transfer_then_retry(empty_cache: Path, fake_entry:
     assert _leftovers(empty_cache) == []
     _Handler.truncated = set()
     assert cache.fetch(NAME, mirror=base).read_bytes() == GOOD
+
+
+def test_a_dropped_download_is_retried(empty_cache: Path, fake_entry: RemoteFile, server,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    base, root = server
+    _serve(root, NAME, GOOD)
+    _Handler.truncated, _Handler.drops = {NAME}, 1  # the first request is cut short, the second is served
+    monkeypatch.setattr(cache, "RETRIES", 1)
+    assert cache.fetch(NAME, mirror=base).read_bytes() == GOOD
+    assert _leftovers(empty_cache) == [empty_cache / NAME]
+
+
+def test_file_mirror(empty_cache: Path, fake_entry: RemoteFile, tmp_path: Path) -> None:
+    folder = tmp_path / "mirror"
+    _serve(folder, NAME, GOOD)
+    assert cache.fetch(NAME, mirror=folder.as_uri()).read_bytes() == GOOD
+
+
+def test_downloaded_and_seeded_files_get_the_same_mode(empty_cache: Path, fake_entry: RemoteFile, server,
+                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shared cache: files that arrive by download (pooch writes 0600 temporary files) or by seeding
+    (from a read-only folder, say) are readable as the umask says, like any file `open()` creates."""
+    import os
+    import stat
+
+    other = "test_only/other.bin"
+    monkeypatch.setitem(REGISTRY, other, _entry(GOOD[::-1], other))
+    base, root = server
+    _serve(root, NAME, GOOD)
+    downloaded = cache.fetch(NAME, mirror=base)
+    src = tmp_path / "incoming" / "other.bin"
+    _serve(src.parent, src.name, GOOD[::-1])
+    src.chmod(0o400)
+    assert cache.seed(src.parent)["seeded"] == [other]
+    mask = os.umask(0)
+    os.umask(mask)
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in (downloaded, empty_cache / other)}
+    assert modes == {0o666 & ~mask}
 
 
 def test_loopback_404_is_not_found(empty_cache: Path, fake_entry: RemoteFile, server) -> None:

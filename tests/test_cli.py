@@ -270,3 +270,69 @@ def test_run_original_settings_and_tables_keep_them_apart(capsys, tmp_path):
     assert main(["table", "toy_regression", "--settings", "original", "--results", res, "--markdown"]) == 0
     out = capsys.readouterr().out
     assert "| MDiCo |" in out and "| ShaSpec |" not in out
+
+
+# ---------------------------------------------------------------------------------- one parser
+def test_run_and_book_parse_their_shared_options_alike():
+    from mdico_core.cli import build_parser
+
+    parser = build_parser()
+    shared = ["--profile", "smoke", "--seeds", "5, 6", "--folds", "0,official", "--executor", "processes",
+              "--workers", "2", "--results", "/r"]
+    run, book = parser.parse_args(["run", *shared]), parser.parse_args(["book", *shared])
+    for name in ("profile", "seeds", "folds", "executor", "workers", "results"):
+        assert getattr(run, name) == getattr(book, name), name
+    assert (book.seeds, book.folds, book.results) == ([5, 6], [0, None], "/r")
+
+
+def test_book_hands_its_options_to_build_book(monkeypatch, capsys):
+    from mdico_core import bookbuild
+
+    calls = []
+    monkeypatch.setattr(bookbuild, "build_book", lambda *a, **k: calls.append((a, k)))
+    assert main(["book", "--folds", "official", "--only", "05_encoders,06_tsne", "--results", "/r", "--sweep-only"]) == 0
+    (args, kwargs), = calls
+    assert args[:7] == ("quick", None, [None], "serial", None, False, ["05_encoders", "06_tsne"])
+    assert args[7] == "/r" and kwargs == {"build": True, "sweep_only": True}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--profile", "nope"], "valid profiles: paper, quick, smoke"),
+    (["--only", "99_nope"], "matches no page"),
+    (["--results-dir", "/r"], "unrecognized arguments: --results-dir"),
+    (["--seeds", "x"], "not an integer"),
+    (["--workers", "0"], "must be 1 or more"),
+])
+def test_bad_book_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    from mdico_core.experiments import executors
+
+    monkeypatch.setattr(executors, "sweep", lambda *a, **k: pytest.fail("the book swept"))
+    with pytest.raises(SystemExit) as exc:
+        main(["book", "--results", str(tmp_path), "--book-dir", str(tmp_path), "--no-build", *argv])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err, err
+    assert len([line for line in err.splitlines() if re.match(r"mdico( book)?: error: ", line)]) == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_every_data_subcommand_has_its_handler(capsys):
+    from mdico_core.cli import build_parser
+
+    parser = build_parser()
+    for sub in ("seed x", "fetch all", "status", "info", "list"):
+        args = parser.parse_args(["data", *sub.split()])
+        assert args.func.__name__ == f"cmd_{sub.split()[0]}" and args.func.__module__ == "mdico_core.cli.data"
+    assert main(["data", "status"]) == 0
+    assert "lfmc_rao2020/nfmd_queried_latlon.csv" in capsys.readouterr().out
+
+
+def test_help_imports_no_torch():
+    """`mdico --help` and `mdico data ...` start fast: the choices come from mdico_core.options, without torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom mdico_core.cli import build_parser\nbuild_parser()\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -29,6 +29,29 @@ def test_same_config_same_id_and_roundtrip():
     assert RunConfig.from_dict(shuffled).run_id == a.run_id
 
 
+
+# Archived sweeps (data/archived_runs/, and sweeps still running from earlier commits) name their
+# records by these ids: a refactor that changes the canonical JSON, a field, a default or a recipe's
+# resolution changes them, and must fail here, loudly, rather than silently orphan every record.
+PINNED_CANONICAL = (
+    '{"dataset":"lfmc","encoder":"tempcnn","fold":0,"image_weights_sha256":"","method":"mdico","n_folds":10,'
+    '"protocol":"paper","save_features":true,"seed":0,"settings":"common","train":{"batch_size":128,"beta1":0.9,'
+    '"checkpoint":"best","device":"cpu","lr":0.001,"max_epochs":100,"max_steps_per_epoch":null,"min_delta":0.01,'
+    '"min_delta_per_modality":false,"momentum":0.0,"monitor":"total","nesterov":false,"optimizer":"adam",'
+    '"patience":5,"poly_power":0.9,"schedule":"constant","stages":[],"step_gamma":0.1,"step_milestones":[],'
+    '"warmup_epochs":0,"weight_decay":0.0},"variant":"default"}')
+
+
+def test_run_ids_are_pinned():
+    default = RunConfig("lfmc", "mdico")
+    assert default.canonical_json() == PINNED_CANONICAL
+    assert default.run_id == "773df664c64238ac"
+    assert load_profile("quick").configs("lfmc", "mdico")[0].run_id == "173693cba0342b1f"
+    assert load_profile("paper").configs("lfmc", "shaspec", settings="original")[0].run_id == "193a9b4124807c2c"
+    decur = load_profile("paper").configs("croph_b", "decur", settings="original", split_seed=10, seeds=[2], folds=[3])
+    assert decur[0].run_id == "ee9b32c17d381f78"
+    assert RunConfig("presto_lfmc", "mdico", modalities=("S2", "S1")).run_id == "f7d5f6b5e9161680"
+
 def _changed(value):
     if isinstance(value, bool):
         return not value
@@ -207,14 +230,14 @@ def test_split_seed_keeps_old_ids_and_is_apart_from_the_training_seed():
 
 
 def test_cli_released_protocol_runs_on_the_released_split_seed_unless_given():
-    from mdico_core.cli import _configs, build_parser
+    from mdico_core.cli import build_parser, run_configs
 
     parser = build_parser()
 
     def split_seeds(*argv: str) -> list[tuple[int, int]]:
         args = parser.parse_args(["run", "--dataset", "toy_binary", "--methods", "individual", "--profile", "smoke",
                                   "--seeds", "0,1", "--folds", "0", *argv])
-        return [(c.seed, c.effective_split_seed) for c in _configs(args, parser)[1]]
+        return [(c.seed, c.effective_split_seed) for c in run_configs(args, parser)[1]]
 
     assert split_seeds() == [(0, 0), (1, 1)]
     assert split_seeds("--protocol", "released") == [(0, 10), (1, 10)]

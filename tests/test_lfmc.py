@@ -120,7 +120,7 @@ def test_released_protocol_uses_the_authors_folds(ds):
     The released code: ``np.random.seed(10)``, shuffle the identifiers (the rows in file order),
     ``np.array_split`` into 10.
     """
-    from mdico_core.cli import _configs, build_parser
+    from mdico_core.cli import build_parser, run_configs
     from mdico_core.experiments import RunConfig, execute, train_config
 
     # np.random.seed(10) re-seeds the global RandomState, so this is the released code's shuffle
@@ -130,7 +130,7 @@ def test_released_protocol_uses_the_authors_folds(ds):
     parser = build_parser()
     args = parser.parse_args(["run", "--dataset", "lfmc", "--methods", "individual", "--profile", "smoke",
                               "--protocol", "released", "--seeds", "3", "--folds", "0"])
-    (cfg,) = _configs(args, parser)[1]
+    (cfg,) = run_configs(args, parser)[1]
     assert (cfg.seed, cfg.effective_split_seed, cfg.n_folds) == (3, 10, 10)
     tiny = train_config({"max_epochs": 1, "max_steps_per_epoch": 1, "batch_size": 32})
     rec, arrays = execute(RunConfig.from_dict({**cfg.to_dict(), "train": tiny, "save_features": False}))

@@ -17,11 +17,11 @@ import pytest
 import torch
 from torch import nn
 
-from mdico_core.cli import _configs, build_parser
+from mdico_core.cli import build_parser, run_configs
 from mdico_core.data import DATASETS, DatasetEntry
 from mdico_core.data.synthetic import make_synthetic
 from mdico_core.experiments import ResultsStore, RunConfig, execute, run_one, train_config
-from mdico_core.experiments.config import check_modalities, load_profile
+from mdico_core.experiments.profile import check_modalities, load_profile
 from mdico_core.methods import FUSION, METHODS, ProblemSpec, build_method
 from mdico_core.methods.anysat import AnySat
 from mdico_core.methods.base import Method
@@ -160,11 +160,11 @@ def test_cli_run_takes_modalities() -> None:
     parser = build_parser()
     args = parser.parse_args(["run", "--dataset", "presto_lfmc", "--methods", "mdico", "--profile", "smoke",
                               "--modalities", "S1,ERA5_SRTM"])
-    _, configs = _configs(args, args.parser)
+    _, configs = run_configs(args, args.parser)
     assert configs and all(c.modalities == ("ERA5_SRTM", "S1") for c in configs)
     args = parser.parse_args(["run", "--dataset", "presto_lfmc", "--profile", "smoke", "--modalities", "L8"])
     with pytest.raises(SystemExit) as info:
-        _configs(args, args.parser)
+        run_configs(args, args.parser)
     assert info.value.code == 2
 
 

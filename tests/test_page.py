@@ -49,7 +49,7 @@ def test_an_empty_store_says_which_command_fills_it(toy_world, tmp_path):
     assert pg.missing() == pg.configs and pg.frame().empty
     banner = pg.banner()
     assert f"{len(pg.configs)} of {len(pg.configs)} planned runs are not in the results store" in banner
-    assert f"`mdico book --profile smoke --only 06_tsne --results-dir {tmp_path} --sweep-only`" in banner
+    assert f"`mdico book --profile smoke --only 06_tsne --results {tmp_path} --sweep-only`" in banner
     assert not any(tmp_path.iterdir())  # nothing was trained, nothing written
 
 
@@ -59,12 +59,13 @@ def test_fill_commands():
     assert fill_command("02_main_results", "quick", "lfmc") == "mdico book --profile quick --only " \
                                                               "02_main_results_lfmc --sweep-only"
     assert fill_command("05_encoders", "paper", None, (5, 6), (0, None), "/r") == (
-        "mdico book --profile paper --only 05_encoders --seeds 5,6 --folds 0,official --results-dir /r --sweep-only")
+        "mdico book --profile paper --only 05_encoders --seeds 5,6 --folds 0,official --results /r --sweep-only")
     assert fill_command("07_loss_curves", "quick", "croph_m,lfmc,croph_b").startswith(
         "mdico book --profile quick --only 07_loss_curves")  # the book plan's own datasets
     assert fill_command("07_loss_curves", "quick", "lfmc") == (
         "python -c \"from mdico_core.bookbuild import fill_store; "
         "fill_store('07_loss_curves', 'quick', dataset='lfmc')\"")
+    assert fill_command("05_encoders", "quick", results_dir="/my results").endswith(" --results '/my results' --sweep-only")
 
 
 class _Captured(Exception):
@@ -93,13 +94,13 @@ def test_the_fill_command_trains_exactly_the_pages_runs(toy_world, no_training, 
                                                         seeds, folds):
     import shlex
 
-    from mdico_core import bookbuild
+    from mdico_core.cli import main
 
     pg = page(notebook, "smoke", dataset, seeds, folds, results_dir=str(tmp_path))
     cmd = pg.fill_command()
     with pytest.raises(_Captured):
         if cmd.startswith("mdico book "):
-            bookbuild.main(shlex.split(cmd)[2:])
+            main(shlex.split(cmd)[1:])
         else:
             exec(shlex.split(cmd)[2], {})  # python -c "<code>"
     assert no_training == [{c.run_id for c in pg.configs}]

@@ -127,18 +127,6 @@ def test_lfmc_smoke_run_when_cached(tmp_path, real_data):
     assert set(rec["provenance"]["data_sha256"]) == set(DATASETS["lfmc"].files)
 
 
-def test_code_version_outside_a_checkout(tmp_path, monkeypatch):
-    from mdico_core.experiments import runner
-
-    monkeypatch.setattr(runner, "_REPO", tmp_path)  # not a git work tree
-    runner.code_version.cache_clear()
-    try:
-        v = runner.code_version()
-    finally:
-        runner.code_version.cache_clear()
-    assert v["git_commit"] is None and v["git_dirty"] is None and v["package_version"]
-
-
 def test_original_settings_record_per_view_epochs(tmp_path):
     from mdico_core.experiments.config import resolve_train
 

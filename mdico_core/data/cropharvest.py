@@ -37,8 +37,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from mdico_core._util import atomic_write
 from mdico_core.data import DatasetEntry, register_dataset
 from mdico_core.data.dataset import DataValidationError, ModalityInfo, MultiModalDataset
+from mdico_core.data.registry import get_remote
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ ENV_ROOT = "MDICO_CROPHARVEST_DIR"
 ARCHIVE = "cropharvest/features.tar.gz"
 LABELS = "cropharvest/labels.geojson"
 SOURCE = "CropHarvest (Tseng et al. 2021, github.com/nasaharvest/cropharvest; zenodo.org/records/7257688)"
-LICENCE = "CC BY-SA 4.0; Tseng et al. (2021) CropHarvest, NeurIPS Datasets and Benchmarks"
+LICENCE = get_remote(LABELS).licence  # the registry says each file's licence once
 
 # The 18 channels of every CropHarvest array (also of Presto's exports of other tasks).
 BANDS: tuple[str, ...] = (
@@ -164,16 +166,6 @@ def read_arrays(arrays_dir: Path | str) -> dict[str, np.ndarray]:
     return {"array": np.stack(xs), "index": np.asarray(idx, dtype=np.int64), "dataset": np.asarray(names)}
 
 
-def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
-
-
 def cached_arrays(archive: Path | str, key: str) -> dict[str, np.ndarray]:
     """The arrays of the CropHarvest `archive`, extracted and compacted once.
 
@@ -188,7 +180,8 @@ def cached_arrays(archive: Path | str, key: str) -> dict[str, np.ndarray]:
             log.info("extracting %s (once)", archive)
             safe_extract(archive, folder)
         log.info("reading the CropHarvest arrays into %s (once)", npz)
-        _atomic_savez(npz, **read_arrays(_arrays_dir(folder)))
+        arrays = read_arrays(_arrays_dir(folder))
+        atomic_write(npz, lambda f: np.savez(f, **arrays))
     with np.load(npz, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
 

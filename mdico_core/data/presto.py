@@ -36,6 +36,7 @@ import pandas as pd
 from mdico_core.data import DatasetEntry, register_dataset
 from mdico_core.data.cropharvest import S1_BANDS, S2_BANDS, VIEW_INFO, select_bands
 from mdico_core.data.dataset import ModalityInfo, MultiModalDataset
+from mdico_core.data.registry import get_remote
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,9 @@ ALGAE_FILES = tuple(f"{AB}/{f}" for f in ("s1_s2_era5_srtm.npy", "target.npy", "
 LFMC_FILES = tuple(f"{FM}/{f}" for f in (
     "s1_s2_era5_srtm.npy", "target.npy", "latlon.npy", "site.npy", "is_test.npy", "single_file_labels.geojson"))
 ALGAE_SOURCE = "Presto (Tseng et al. 2023, github.com/nasaharvest/presto), algae blooms task (Tick Tick Bloom)"
-ALGAE_LICENCE = ("code MIT; labels from the public 'Tick Tick Bloom' competition (terms not verified: "
-                 "research use with attribution)")
+ALGAE_LICENCE = get_remote(ALGAE_FILES[0]).licence  # the registry says each file's licence once
 LFMC_SOURCE = "Presto (Tseng et al. 2023, github.com/nasaharvest/presto), fuel moisture task"
-LFMC_LICENCE = "code MIT; labels CC BY-NC-ND 4.0 (Rao et al. 2020, National Fuel Moisture Database)"
+LFMC_LICENCE = get_remote(LFMC_FILES[0]).licence
 
 # Severity 5 (6 lakes) cannot be stratified over 10 folds: it joins severity 4.
 SEVERITY_TO_CLASS = {1: 0, 2: 1, 3: 2, 4: 3, 5: 3}

@@ -48,6 +48,7 @@ import pandas as pd
 
 from mdico_core.data import DatasetEntry, register_dataset
 from mdico_core.data.dataset import DataValidationError, ModalityInfo, MultiModalDataset
+from mdico_core.data.registry import get_remote
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ LABELS = "treesatai_ts/TreeSatBA_v9_60m_multi_labels.json"
 TRAIN_LIST = "treesatai_ts/train_filenames.lst"
 TEST_LIST = "treesatai_ts/test_filenames.lst"
 SOURCE = "TreeSatAI-Time-Series (IGNF, huggingface.co/datasets/IGNF/TreeSatAI-Time-Series; zenodo.org/records/6780578)"
-LICENCE = "CC BY 4.0; Ahlswede et al. (2023) TreeSatAI, ESSD 15:681; Astruc et al. (2024) OmniSat"
+LICENCE = get_remote(LABELS).licence  # the registry says each file's licence once
 
 GENERA: tuple[str, ...] = (
     "Abies", "Acer", "Alnus", "Betula", "Cleared", "Fagus", "Fraxinus", "Larix", "Picea", "Pinus",

@@ -5,7 +5,7 @@
     sweep(configs_for("quick", "lfmc", ["individual", "mdico"]), store, executor="processes", workers=2)
     store.collect()                                          # tidy DataFrame of every metric
 
-See ``config.py`` (RunConfig, Profile), ``store.py`` (the on-disk layout and its atomicity),
+See ``config.py`` (RunConfig), ``profile.py`` (Profile: which runs a budget makes), ``store.py`` (the on-disk layout and its atomicity),
 ``runner.py`` (what one run does), ``machine.py`` (where a run ran) and ``executors.py``
 (serial, processes, Dask).
 """
@@ -15,15 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from mdico_core.experiments.config import (
-    PROFILES,
-    Profile,
-    RunConfig,
-    configs_for,
-    load_profile,
-    resolve_train,
-    train_config,
-)
+from mdico_core.experiments.config import RunConfig, resolve_train, train_config
+from mdico_core.experiments.profile import PROFILES, Profile, configs_for, load_profile
 from mdico_core.experiments.store import ResultsStore
 
 # The sweep machinery loads on first use, so that reading the store (the notebooks, `mdico table`)

@@ -48,10 +48,11 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from mdico_core._util import thread_env
 from mdico_core.experiments.config import RunConfig
 from mdico_core.experiments.store import ResultsStore, StoreNotWritableError
+from mdico_core.options import EXECUTORS
 
-EXECUTORS = ("serial", "processes", "dask")
 Outcome = tuple  # (run_id, status, message): status "done" | "not_reproduced" | "failed" | "claimed" | ...
 
 
@@ -198,8 +199,7 @@ def _die_with_parent(parent_pid: int, prctl: bool) -> None:
 def _init_worker(threads: int, parent_pid: int) -> None:
     # torch's own pools are limited by configure_threads in _task; these variables reach the
     # libraries that read them later, and any process this worker starts.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
+    os.environ.update(thread_env(threads))
     _die_with_parent(parent_pid, prctl=True)
 
 
@@ -356,7 +356,7 @@ def _dask(pending, store, profile, workers, scheduler, threads, done: Callable[.
     cluster, parent = None, None
     if scheduler is None:
         cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, env={"OMP_NUM_THREADS": str(threads or 1)})
+                               dashboard_address=None, env=thread_env(threads or 1))
         client, parent = Client(cluster), os.getpid()  # local workers are this process's children
     else:
         client = Client(scheduler)

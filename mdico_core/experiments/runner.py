@@ -23,59 +23,28 @@ recorded in the provenance as ``torch_threads``; every executor of `sweep` fixes
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import importlib.metadata
 import os
 import platform
 import random
 import resource
 import socket
-import subprocess
 import sys
 import time
 import traceback as tb
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from mdico_core.experiments.config import STATISTICS_ON_ALL_ROWS, VALIDATES_ON_TEST, RunConfig
+from mdico_core._util import code_version, thread_env
+from mdico_core.experiments.config import RunConfig
 from mdico_core.experiments.machine import environment
 from mdico_core.experiments.store import ResultsStore
-
-_REPO = Path(__file__).resolve().parents[2]
-
+from mdico_core.options import STATISTICS_ON_ALL_ROWS, VALIDATES_ON_TEST
 
 # ---------------------------------------------------------------------------------- provenance
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=_REPO, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout if out.returncode == 0 else None
-
-
-@functools.lru_cache(maxsize=1)
-def code_version() -> dict[str, Any]:
-    """Package version, git commit and dirty flag (None outside a git checkout); once per process."""
-    try:
-        version = importlib.metadata.version("mdico-core")
-    except importlib.metadata.PackageNotFoundError:
-        from mdico_core import __version__ as version
-    commit = _git("rev-parse", "HEAD")
-    # untracked files do not count, as in the book's `figures.git_version`: scratch notebooks and
-    # exports not yet committed leave the code that ran unchanged
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {
-        "package_version": version,
-        "git_commit": commit.strip() if commit else None,
-        "git_dirty": None if status is None else bool(status.strip()),
-    }
-
-
 _DATA_HASHES: dict[tuple[str, int], dict[str, str]] = {}
 
 
@@ -279,8 +248,7 @@ def configure_threads(n: int | None = 1) -> None:
     """Limit this process to `n` CPU threads (workers share the machine's cores)."""
     if n is None:
         return
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(n)
+    os.environ.update(thread_env(n))
     torch.set_num_threads(n)
     try:
         torch.set_num_interop_threads(n)

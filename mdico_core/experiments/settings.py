@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mdico_core.experiments.config import load_profile, resolve_train
-from mdico_core.training import TrainConfig
+from mdico_core.experiments.config import resolve_train
+from mdico_core.experiments.profile import load_profile
+from mdico_core.options import TrainConfig
 
 
 def same_in_both() -> list[str]:

@@ -1,5 +1,8 @@
 """The results store: one JSON record and one .npz of arrays per run, named by its run id.
 
+This module is where records lie and how they are written, read back, quarantined and claimed;
+what a record holds and the tidy frame made of it are ``records.py``'s.
+
 Layout under the root (``$MDICO_RESULTS_DIR``, else ``<repo>/results`` in a checkout, else
 ``./results``)::
 
@@ -43,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mdico_core._util import atomic_write, checkout_root
 from mdico_core.experiments.claims import (
     Claim,
     describe_owner,
@@ -50,20 +54,13 @@ from mdico_core.experiments.claims import (
     take_claim,
 )
 from mdico_core.experiments.config import RunConfig
-from mdico_core.experiments.machine import ENV_COLUMNS
+from mdico_core.experiments.records import dumps, npz_problem, record_problem, record_rows, tidy_frame
 
 ENV_RESULTS_DIR = "MDICO_RESULTS_DIR"
 FAILED = "_failed"
 CORRUPT = "_corrupt"
 CLAIMS = "_claims"
 _NOT_DATASETS = (FAILED, CORRUPT, CLAIMS)
-# modalities: the run's training modalities joined by commas, None (missing) when it trained on all of them
-COLUMNS = ["run_id", "dataset", "method", "variant", "encoder", "protocol", "settings", "monitor", "fold", "n_folds",
-           "seed", "modalities", "view", "metric", "value", "epochs_run", "best_epoch", "wall_time_s", "task",
-           "status", "profile", "message", "git_commit", "git_dirty", "device", "timestamp",
-           # split_seed: missing where the split came from `seed`; n_*: rows per part (the corrected
-           # resampled t-test needs n_test / n_train); then where the run ran (`provenance.environment`)
-           "split_seed", "n_train", "n_val", "n_test", *ENV_COLUMNS]
 
 
 class CorruptRecordWarning(UserWarning):
@@ -86,70 +83,8 @@ def default_root() -> Path:
     env = os.environ.get(ENV_RESULTS_DIR)
     if env:
         return Path(env).expanduser()
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").is_file() and (repo / "mdico_core").is_dir():
-        return repo / "results"
-    return Path.cwd() / "results"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# mkstemp creates 0600 files, which would hide records from the other users of a shared store;
-# files get the mode that open() would give them instead. Read once: os.umask is process-global.
-_FILE_MODE = 0o666 & ~_umask()
-
-
-def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Write through `write(file)` into a temp file beside `path`, fsync, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            try:
-                os.fchmod(f.fileno(), _FILE_MODE)
-            except OSError:  # some network filesystems refuse; the write still matters more
-                pass
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def _dumps(obj: Any) -> str:
-    # allow_nan: a diverged run's NaN loss is recorded as it is (JSON's NaN extension, read back by json).
-    return json.dumps(obj, indent=1, default=_json_default, allow_nan=True)
-
-
-INT_COLUMNS = ("fold", "n_folds", "seed", "epochs_run", "best_epoch", "split_seed", "n_train", "n_val", "n_test",
-               "torch_threads")
-
-
-def tidy_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """`rows` (dicts keyed by `COLUMNS`, None for missing) as the frame `ResultsStore.collect` returns."""
-    df = pd.DataFrame(rows, columns=COLUMNS)
-    # fold None (official split) stays a missing value in an integer column.
-    for col in INT_COLUMNS:
-        df[col] = df[col].astype("Int64")
-    for col in ("value", "wall_time_s"):
-        df[col] = df[col].astype(float)
-    return df
+    checkout = checkout_root()
+    return checkout / "results" if checkout is not None else Path.cwd() / "results"
 
 
 class ResultsStore:
@@ -200,7 +135,7 @@ class ResultsStore:
             return None  # (a folder in the way is found when the record is written)
         try:
             rec = json.loads(raw)
-            problem = _record_problem(rec, path) or _npz_problem(path.with_suffix(".npz"))
+            problem = record_problem(rec, path) or npz_problem(path.with_suffix(".npz"))
         except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
             problem = f"it is not valid JSON ({err})"
         if problem is None:
@@ -284,42 +219,8 @@ class ResultsStore:
         return pd.DataFrame(rec.get("history") or [])
 
     def collect(self, dataset: str | None = None) -> pd.DataFrame:
-        """Tidy table of every record: one row per (run, view, metric).
-
-        Columns: `COLUMNS` (the run's config, view, metric, value, its budget use, status, and the
-        provenance a page states: profile, git commit and dirty flag, device, timestamp), then its
-        split seed (missing: from `seed`), train/val/test sizes and environment (`ENV_COLUMNS`;
-        missing in records written before they were recorded). ``best_epoch`` is the epoch of the
-        weights that view was scored with. A not-reproduced run gets one row with view, metric and
-        value empty and its message.
-        """
-        rows = []
-        for rec in self.records(dataset):
-            c = rec["config"]
-            prov = rec.get("provenance") or {}
-            base = {
-                "run_id": rec["run_id"], "dataset": c["dataset"], "method": c["method"], "variant": c["variant"],
-                "encoder": c["encoder"], "protocol": c["protocol"], "settings": c.get("settings", "common"),
-                "monitor": (c.get("train") or {}).get("monitor", "total"),
-                "fold": c["fold"], "n_folds": c.get("n_folds"),
-                "seed": c["seed"], "modalities": ",".join(c["modalities"]) if c.get("modalities") else None,
-                "epochs_run": rec.get("epochs_run"), "best_epoch": rec.get("best_epoch"),
-                "wall_time_s": rec.get("wall_time_s"), "task": rec.get("task"), "status": rec.get("status"),
-                "profile": prov.get("profile", ""), "git_commit": prov.get("git_commit"),
-                "git_dirty": prov.get("git_dirty"), "device": prov.get("device"), "timestamp": prov.get("timestamp"),
-                "split_seed": c.get("split_seed"), "n_train": rec.get("n_train"), "n_val": rec.get("n_val"),
-                "n_test": rec.get("n_test"), **{k: prov.get(k) for k in ENV_COLUMNS},
-            }
-            base["python_version"] = base["python_version"] or prov.get("python")  # its name in older records
-            if rec.get("status") != "done":
-                rows.append({**base, "view": None, "metric": None, "value": np.nan, "message": rec.get("message")})
-                continue
-            kept = rec.get("best_epochs") or {}  # per view where the views keep their own weights (Individual)
-            for view, metrics in rec["metrics"].items():
-                for metric, value in metrics.items():
-                    rows.append({**base, "view": view, "metric": metric, "value": value, "message": None,
-                                 "best_epoch": kept.get(view, base["best_epoch"])})
-        return tidy_frame(rows)
+        """Tidy table of every record: one row per (run, view, metric); see `records.record_rows`."""
+        return tidy_frame([row for rec in self.records(dataset) for row in record_rows(rec)])
 
     def failures(self) -> list[dict]:
         """Crashed runs (status "failed", with traceback) and not-reproduced runs, with their message."""
@@ -376,7 +277,7 @@ class ResultsStore:
         if arrays:
             self._write(self.arrays_path(cfg), lambda f: np.savez(f, **arrays))
         path = self.record_path(cfg)
-        self._write(path, lambda f: f.write(_dumps(record)), mode="w")
+        self._write(path, lambda f: f.write(dumps(record)), mode="w")
         self.failure_path(cfg).unlink(missing_ok=True)
         return path
 
@@ -385,7 +286,7 @@ class ResultsStore:
         rec = {"run_id": cfg.run_id, "config": cfg.to_dict(), "status": "failed", "message": message,
                "traceback": traceback, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         path = self.failure_path(cfg)
-        self._write(path, lambda f: f.write(_dumps(rec)), mode="w")
+        self._write(path, lambda f: f.write(dumps(rec)), mode="w")
         return path
 
     def clean_tmp(self, older_than_s: float = 600.0) -> int:
@@ -413,31 +314,6 @@ class ResultsStore:
     def claims(self) -> list[dict]:
         """The live claims: runs being trained now by some process (owner pid, host, start time)."""
         return live_claims(self.root / CLAIMS)
-
-
-def _record_problem(rec: Any, path: Path) -> str | None:
-    if not isinstance(rec, dict):
-        return f"it holds a JSON {type(rec).__name__}, not a record"
-    missing = [k for k in ("run_id", "config", "status") if k not in rec]
-    if missing:
-        return f"it lacks {missing}"
-    if not isinstance(rec["config"], dict):
-        return "its config is not a mapping"
-    if rec["run_id"] != path.stem:
-        return f"it holds run {rec['run_id']!r}, not {path.stem!r}"
-    return None
-
-
-def _npz_problem(npz: Path) -> str | None:
-    # Opening reads the zip directory at the end of the file: a truncated .npz fails here.
-    try:
-        with zipfile.ZipFile(npz) as z:
-            z.namelist()
-    except FileNotFoundError:
-        return None  # a not-reproduced run has no arrays
-    except (zipfile.BadZipFile, OSError, ValueError) as err:
-        return f"{npz} is not a readable .npz ({err})"
-    return None
 
 
 def _run_id(cfg_or_run_id: RunConfig | str) -> str:

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from mdico_core.data.dataset import MultiModalDataset, Task
 
 if TYPE_CHECKING:
-    from mdico_core.training import TrainConfig
+    from mdico_core.options import TrainConfig
 
 Batch = dict[str, Any]  # {"x": {modality: Tensor (B, ...)}, "y": Tensor (B,) or (B, K)}
 FUSION = "fusion"

@@ -22,10 +22,11 @@ from typing import Any
 
 import pandas as pd
 
-from mdico_core._util import repo_root
+from mdico_core._util import atomic_write, repo_root
 from mdico_core.data.availability import Resolution, benchmark_of, entry_of
 from mdico_core.experiments.machine import ENV_TEXT_COLUMNS
-from mdico_core.experiments.store import COLUMNS, INT_COLUMNS, ResultsStore, atomic_write, tidy_frame
+from mdico_core.experiments.records import COLUMNS, INT_COLUMNS, tidy_frame
+from mdico_core.experiments.store import ResultsStore
 from mdico_core.reporting.page import run_label, targets_of
 from mdico_core.reporting.provenance import provenance_banner, short_version
 

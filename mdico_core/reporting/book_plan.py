@@ -24,7 +24,8 @@ from mdico_core._util import parse_list
 from mdico_core.reporting import paper
 
 if TYPE_CHECKING:  # the experiments package is imported lazily, at call time
-    from mdico_core.experiments.config import Profile, RunConfig
+    from mdico_core.experiments.config import RunConfig
+    from mdico_core.experiments.profile import Profile
 
 NOTEBOOKS: tuple[str, ...] = (
     "01_data_overview", "02_main_results", "03_ablation", "04_shared_specific", "05_encoders",
@@ -90,7 +91,7 @@ _PAGE_DATASETS = {
 
 def load_profile(profile: str | Profile) -> Profile:
     """The budget profile named `profile` (a `Profile` is returned as is)."""
-    from mdico_core.experiments.config import load_profile as load
+    from mdico_core.experiments.profile import load_profile as load
 
     return load(profile) if isinstance(profile, str) else profile
 

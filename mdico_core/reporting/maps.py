@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mdico_core.reporting import paper
+from mdico_core.reporting.format import fmt_value, metric_digits
 
 METHODS = ("individual", "mdico")
 
@@ -176,7 +177,7 @@ def plot_prediction_map(lat: np.ndarray, lon: np.ndarray, truth: np.ndarray, pre
         for ax, k in zip(axes[1:], preds):
             sc = ax.scatter(sites["lon"], sites["lat"], c=sites[k], s=14, cmap="RdBu_r", norm=norm)
             mae = float(np.mean(np.abs(preds[k] - truth)))
-            ax.set_title(f"{k}: error (MAE {mae:.1f})", fontsize=10)
+            ax.set_title(f"{k}: error (MAE {fmt_value(mae, metric_digits('mae'))})", fontsize=10)
         if preds:
             fig.colorbar(sc, ax=list(axes[1:]), shrink=0.8, label="prediction - truth (site mean)")
         axes[0].set_title("ground truth", fontsize=10)
@@ -197,7 +198,7 @@ def plot_prediction_map(lat: np.ndarray, lon: np.ndarray, truth: np.ndarray, pre
                 ax.scatter(lon[sel & wrong], lat[sel & wrong], s=16, color=colour[c], marker="X",
                            edgecolors="k", linewidths=0.2, alpha=0.8)
             acc = 100 * float(np.mean(~wrong))
-            ax.set_title(label if label == "ground truth" else f"{label} ({acc:.1f}% correct)", fontsize=10)
+            ax.set_title(label if label == "ground truth" else f"{label} ({fmt_value(acc, metric_digits('accuracy'))}% correct)", fontsize=10)
         fig.legend(loc="outside lower center", ncol=min(len(classes), 6), fontsize=8, frameon=False, markerscale=2)
     for ax in axes:
         ax.set_xlabel("longitude")

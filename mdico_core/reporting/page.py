@@ -10,6 +10,7 @@ are missing says so in its banner, with the exact command that fills the store f
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -22,7 +23,7 @@ from mdico_core.reporting.provenance import provenance_banner, record_versions
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mdico_core.experiments.config import Profile
+    from mdico_core.experiments.profile import Profile
 
 
 @runtime_checkable
@@ -95,7 +96,7 @@ def fill_command(notebook: str, profile: str, dataset: str | Sequence[str] | Non
         args = ["mdico book", f"--profile {profile}", f"--only {only}"]
         args += [f"--seeds {format_list(seeds)}"] if seeds else []
         args += [f"--folds {format_list(folds)}"] if folds else []
-        args += [f"--results-dir {results_dir}"] if results_dir else []
+        args += [f"--results {shlex.quote(str(results_dir))}"] if results_dir else []
         return " ".join([*args, "--sweep-only"])
     kwargs = [repr(notebook), repr(profile), f"dataset={format_list(datasets)!r}"]
     kwargs += [f"seeds={format_list(seeds)!r}"] if seeds else []
@@ -141,7 +142,7 @@ class Page:
         """Tidy metrics (``ResultsStore.collect`` columns) of this page's runs only."""
         import pandas as pd
 
-        from mdico_core.experiments.store import COLUMNS
+        from mdico_core.experiments.records import COLUMNS
 
         ids = {c.run_id for c in self.configs}
         parts = [self.store.collect(d) for d in dict.fromkeys(c.dataset for c in self.configs)]

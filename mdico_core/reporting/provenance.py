@@ -134,7 +134,7 @@ def runtime_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 def profiles_table() -> pd.DataFrame:
     """Each budget profile: folds, seeds, epochs, batch size, early stopping, step cap, description."""
-    from mdico_core.experiments.config import PROFILES
+    from mdico_core.experiments.profile import PROFILES
 
     rows = []
     for name in PROFILES:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from mdico_core.reporting import paper
 
-# compare_with_paper and to_markdown: `mdico table` (cli.py) still imports them from here
+# compare_with_paper and to_markdown: `mdico table` (cli/tables.py) still imports them from here
 from mdico_core.reporting.compare import compare_with_paper  # noqa: F401
 from mdico_core.reporting.format import fmt_mean_std, fmt_p, fmt_value, metric_digits, to_markdown  # noqa: F401
 

@@ -1,0 +1,75 @@
+"""Argument types and options shared by the subcommands of ``mdico``.
+
+Every comma list is parsed by `mdico_core._util.parse_list`, so ``--folds 0,official`` and
+``--seeds 5,6`` mean the same to `mdico run` and `mdico book`. A bad value exits with code 2 and
+one line naming the option and the expected form (argparse's ``ArgumentTypeError``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mdico_core._util import as_fold, as_seed, parse_list
+from mdico_core.options import EXECUTORS, SETTINGS
+
+T = TypeVar("T")
+
+
+def _comma_list(item: Callable[[Any], T], example: str) -> Callable[[str], list[T]]:
+    def parse(text: str) -> list[T]:
+        try:
+            values = parse_list(text, item)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"{text!r} names no value (expected e.g. {example})")
+        return list(values)
+
+    return parse
+
+
+names = _comma_list(str, "a,b")
+"""``"individual, mdico"`` -> ``["individual", "mdico"]``."""
+seeds = _comma_list(as_seed, "0,1,2")
+"""``"0,1"`` -> ``[0, 1]``: integers from 0 to 2**32 - 1."""
+folds = _comma_list(as_fold, "0,1,2")
+"""``"0,official"`` -> ``[0, None]``: None is the dataset's official split."""
+
+
+def positive_int(text: str) -> int:
+    """``"4"`` -> 4; zero, negatives and non-integers are refused."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
+
+def add_results(sp: argparse.ArgumentParser) -> None:
+    """``--results``: the results store, the same option in every subcommand that reads or writes it."""
+    sp.add_argument("--results", default=None, metavar="FOLDER",
+                    help="results store (default: $MDICO_RESULTS_DIR or <repo>/results)")
+
+
+def add_settings(sp: argparse.ArgumentParser, default: str | None = "common") -> None:
+    """``--settings``: "common" or "original" (`mdico_core.options.SETTINGS`)."""
+    sp.add_argument("--settings", choices=SETTINGS, default=default,
+                    help="common: one budget for every method; original: each method's official recipe "
+                         "(see `mdico methods`)" + (f" (default: {default})" if default else ""))
+
+
+def add_sweep(sp: argparse.ArgumentParser, what: str) -> None:
+    """The options that say which grid a sweep covers and how it runs: profile, seeds, folds,
+    executor, workers, results (the same for `mdico run` and `mdico book`)."""
+    sp.add_argument("--profile", default="quick", help="budget profile: smoke, quick, paper (default: quick)")
+    sp.add_argument("--seeds", type=seeds, default=None, help="seeds, e.g. 0,1 (default: the profile's)")
+    sp.add_argument("--folds", type=folds, default=None,
+                    help="test folds, e.g. 0,1,2, or 'official' (default: the profile's)")
+    sp.add_argument("--executor", choices=EXECUTORS, default="serial", help=f"how {what} (default: serial)")
+    sp.add_argument("--workers", type=positive_int, default=None,
+                    help="processes or Dask workers (default: the CPU count; 2 for a local Dask cluster)")
+    add_results(sp)

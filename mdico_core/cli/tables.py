@@ -1,0 +1,146 @@
+"""``mdico table`` (ours next to the paper's), ``mdico export`` (a CSV archive) and ``mdico methods``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from mdico_core.cli._args import add_results, add_settings
+from mdico_core.cli.runs import name_corrupt, open_store
+from mdico_core.options import MONITORS
+
+
+def add_parsers(sub: Any) -> None:
+    """The ``table``, ``export`` and ``methods`` subcommands."""
+    t = sub.add_parser("table", help="our mean ± std next to the paper's numbers")
+    t.add_argument("dataset")
+    t.add_argument("--profile", default=None, help="only runs recorded under this profile")
+    t.add_argument("--metric", default=None, help="metric (default: f1_weighted or r2)")
+    t.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    t.add_argument("--all-paper-rows", action="store_true", help="also list the paper's methods we have not run")
+    t.add_argument("--archive", default=None, help="read the runs from this `mdico export` CSV, not the store")
+    add_settings(t)
+    t.add_argument("--monitor", choices=MONITORS, default=None,
+                   help="only runs trained with this early-stopping monitor (default: each method's recipe's)")
+    add_results(t)
+    t.set_defaults(func=cmd_table, parser=t)
+
+    e = sub.add_parser("export", help="write a dataset's run metrics and provenance to a CSV (an archive)")
+    e.add_argument("dataset")
+    e.add_argument("--out", required=True, help="CSV file to write, e.g. data/archived_runs/lfmc_paper.csv")
+    e.add_argument("--profile", required=True, help="the profile whose runs to export (one per file)")
+    add_settings(e, default=None)
+    add_results(e)
+    e.set_defaults(func=cmd_export, parser=e)
+
+    m = sub.add_parser("methods", help="every method, its variants and its training settings in both settings")
+    m.add_argument("--profile", default="paper", help="resolve the budgets of this profile (default: paper)")
+    m.add_argument("--dataset", default="lfmc", help="with this dataset's overrides (default: lfmc)")
+    m.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    m.set_defaults(func=cmd_methods, parser=m)
+
+
+def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``mdico table``: our mean ± std of a dataset's runs next to the paper's numbers."""
+    from mdico_core.reporting.tables import compare_with_paper, to_markdown
+
+    if args.archive:
+        from mdico_core.reporting.archive import read_runs
+
+        try:
+            df = read_runs(args.archive)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        where = args.archive
+        df = df[df["dataset"] == args.dataset]
+    else:
+        store = open_store(args.results)
+        df = store.collect(args.dataset)
+        name_corrupt(store, args.dataset)
+        where = store.root
+    if args.profile:
+        df = df[df["profile"] == args.profile]
+    from mdico_core.experiments.settings import select_settings
+
+    df = select_settings(df, args.settings, args.monitor)  # settings and monitors never pool in one table
+    if df.empty:
+        how = (f"export them with `mdico export {args.dataset} --profile <name> --out <file>.csv`" if args.archive
+               else f"run e.g. `mdico run --dataset {args.dataset}`")
+        print(f"no runs of {args.dataset!r} in {where}" + (f" under profile {args.profile!r}" if args.profile else "")
+              + f" in {args.settings} settings; {how} (or choose --settings)", file=sys.stderr)
+        return 1
+    if args.metric is not None:
+        known = sorted(df["metric"].dropna().unique())
+        if args.metric not in known:
+            parser.error(f"unknown metric {args.metric!r}; valid metrics: {', '.join(known)}")
+    table = compare_with_paper(df, args.dataset, metric=args.metric, include_missing=args.all_paper_rows)
+    cols = ["paper_method", "variant", "view", "n", "ours", "paper", "diff", "p_vs_individual", "note"]
+    if table["protocol"].nunique() > 1 or table["encoder"].nunique() > 1:
+        cols[2:2] = ["encoder", "protocol"]
+    table = table[cols].rename(columns={"paper_method": "method", "p_vs_individual": "p vs Individual"})
+    if args.markdown:
+        print(to_markdown(table))
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 60):
+            print(table.to_string(index=False, na_rep=""))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``mdico export``: a dataset's runs of one profile, with their provenance, to a CSV archive."""
+    from mdico_core.data import get_dataset_entry
+    from mdico_core.reporting.archive import export_runs
+
+    try:
+        get_dataset_entry(args.dataset)
+    except ValueError as err:
+        parser.error(str(err))
+    store = open_store(args.results)
+    try:
+        df = export_runs(args.dataset, args.out, profile=args.profile, store=store, settings=args.settings)
+    except (ValueError, OSError) as err:
+        name_corrupt(store, args.dataset)
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    name_corrupt(store, args.dataset, lead="warning: not in the archive: ")
+    per_run = df.drop_duplicates("run_id")
+    print(f"wrote {len(per_run)} runs ({len(df)} rows) of {args.dataset!r} to {args.out}")
+    print(per_run.groupby(["method", "variant", "settings"], dropna=False).size().rename("runs").to_string())
+    crashed = [f for f in store.failures()
+               if f.get("status") != "not_reproduced" and (f.get("config") or {}).get("dataset") == args.dataset]
+    if crashed:
+        print(f"warning: {len(crashed)} crashed run(s) of {args.dataset!r} are not in the archive; "
+              "`mdico status` lists them and a new `mdico run` retries them", file=sys.stderr)
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``mdico methods``: every method, its variants and its training settings in both settings."""
+    import pandas as pd
+
+    from mdico_core.experiments.settings import methods_table
+
+    try:
+        table, notes = methods_table(args.profile, args.dataset)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.markdown:
+        from mdico_core.reporting.tables import to_markdown
+
+        print(to_markdown(table))
+        return 0
+    with pd.option_context("display.max_rows", None, "display.width", 250, "display.max_colwidth", 70):
+        print(table.drop(columns=["variants", "stages", "sampling"]).to_string(index=False))
+    print(f"\nbudgets resolved against profile {args.profile!r}" + (f", dataset {args.dataset!r}" if args.dataset else "")
+          + "; '= common': the official recipe is the common one, so both settings name the same runs\n")
+    for name, g in table.drop_duplicates(["method", "settings"]).groupby("method", sort=False):
+        print(f"{name} (variants: {g['variants'].iloc[0]})")
+        for _, r in g.iterrows():
+            print(f"  {r['settings']}: stages: {r['stages']}; sampling: {r['sampling']}")
+        for line in notes.get(name, []):
+            print(f"    - {line}")
+    return 0
