@@ -13,6 +13,7 @@ Examples::
     mdico table lfmc --profile quick --markdown
     mdico export lfmc --profile paper --out data/archived_runs/lfmc_paper.csv
     mdico table lfmc --archive data/archived_runs/lfmc_paper.csv
+    mdico archive list && mdico archive export lfmc_ablation --results /path/to/store
     mdico data seed ../shared/data && mdico data status
 
 Unknown dataset, method, variant, encoder or profile names exit with code 2 and list the valid
@@ -79,7 +80,7 @@ def _names(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``mdico`` (each subparser carries its handler as ``func``)."""
     p = argparse.ArgumentParser(prog="mdico", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="command", required=True, metavar="{run,status,table,export,methods,data,book}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{run,status,table,export,archive,methods,data,book}")
 
     def results_arg(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--results", default=None,
@@ -155,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     settings_arg(e, default=None)
     results_arg(e)
     e.set_defaults(func=cmd_export, parser=e)
+
+    from mdico_core.archive_cli import add_parser as add_archive_parser
+
+    add_archive_parser(sub)  # `mdico archive ...` (its logic: mdico_core/archive_cli.py)
 
     mth = sub.add_parser("methods", help="every method, its variants and its training settings in both settings")
     mth.add_argument("--profile", default="paper", help="resolve the budgets of this profile (default: paper)")
