@@ -74,16 +74,14 @@ class Part:
         args += [f"--variants {','.join(self.variants)}"] if self.variants != ("default",) else []
         args += [f"--encoders {','.join(self.encoders)}"] if self.encoders != ("tempcnn",) else []
         args += [f"--protocol {self.protocol}"] if self.protocol != "paper" else []
-        if self.split_seed is not None:
-            args += [f"--split-seed {self.split_seed}"]
-        elif self.protocol == "released":  # the CLI's default split seed there is 10; ours follows the seed
-            if len(self.seeds) != 1:
-                raise ValueError("`mdico run --protocol released` draws one split for all seeds; give one seed per part")
-            args += [f"--split-seed {self.seeds[0]}"]
+        args += [f"--split-seed {self.split_seed}"] if self.split_seed is not None else []
         args += [f"--settings {self.settings}"] if self.settings != "common" else []
         args += [f"--monitor {self.monitor}"] if self.monitor else []
-        args += [f"--profile {profile} --seeds {','.join(map(str, self.seeds))}"]
-        return " ".join(args)
+        args += [f"--profile {profile}"]
+        if self.protocol == "released" and self.split_seed is None:
+            # the CLI's split seed under --protocol released is the released code's 10; ours follows the seed
+            return " && ".join(" ".join([*args, f"--split-seed {s} --seeds {s}"]) for s in self.seeds)
+        return " ".join([*args, f"--seeds {','.join(map(str, self.seeds))}"])
 
 
 def _value(cfg: RunConfig, key: str) -> Any:

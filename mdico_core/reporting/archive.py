@@ -278,3 +278,28 @@ def archived_page(path: str | Path, dataset: str | None = None) -> ArchivedPage:
     meta = p.with_suffix(".json")
     return ArchivedPage(p, runs, {res.benchmark: res}, definition, archived_runs(runs),
                         CompanionData(p.with_suffix(".npz")), json.loads(meta.read_text()) if meta.is_file() else None)
+
+
+def archives_table() -> pd.DataFrame:
+    """Every archive of ``experiments.archives``: its runs, how many of them the shipped file holds,
+    the commits and machine time its manifest records, and the pages that show it."""
+    from mdico_core.reporting.book_plan import ARCHIVED, MAIN, PAGE_ARCHIVES
+
+    shown: dict[str, list[str]] = {name: [] for name in ARCHIVES}
+    for bench, name in ARCHIVED.items():
+        shown.setdefault(name, []).append(f"{MAIN}_{bench}_archived")
+    for page_name, name in PAGE_ARCHIVES.items():
+        shown.setdefault(name, []).append(page_name)
+    rows = []
+    for name, a in ARCHIVES.items():
+        row = {"archive": name, "what": a.title, "runs": len(a.configs()), "held": 0, "state": "not exported",
+               "commits": "", "wall h": None, "training h": None, "pages": ", ".join(shown.get(name, []))}
+        if a.csv_path.is_file():
+            held = set(read_runs(a.csv_path)["run_id"]) & a.run_ids()
+            meta = json.loads(a.manifest_path.read_text()) if a.manifest_path.is_file() else {}
+            row.update(held=len(held), commits=", ".join(c[:12] for c in meta.get("commits", {})),
+                       **{"wall h": meta.get("wall_time_h"), "training h": meta.get("train_time_h")},
+                       state="complete" if len(held) == row["runs"] else
+                       "made by earlier run definitions" if not held else "partial")
+        rows.append(row)
+    return pd.DataFrame(rows)
