@@ -30,6 +30,11 @@ class ResultsPage(Protocol):
     """What a results notebook reads, from the live store or from an archived sweep."""
 
     datasets: Mapping[str, Resolution]  # paper benchmark -> what ran for it, and why
+    store: Any  # ``has`` / ``arrays`` / ``history`` per run: the results store, or an archive's companion data
+
+    def configs_where(self, **match: Any) -> list:
+        """The page's runs (objects with the ``RunConfig`` fields and ``run_id``) whose fields equal `match`."""
+        ...
 
     def frame(self) -> pd.DataFrame:
         """Tidy metrics of the page's runs (``ResultsStore.collect`` columns)."""

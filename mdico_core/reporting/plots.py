@@ -127,7 +127,8 @@ def highest_term(curve: pd.DataFrame) -> str | None:
 
 
 def plot_loss_curves(curves: Mapping[str, pd.DataFrame], ncols: int = 2) -> Any:
-    """One panel per title of ``{title: mean_history(...)}``; a line per loss term, a band of ±1 std."""
+    """One panel per title of ``{title: mean_history(...)}``; a line per loss term, a band of ±1 std
+    where at least ``stats.MIN_PAIRS`` runs reached the epoch."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -143,7 +144,7 @@ def plot_loss_curves(curves: Mapping[str, pd.DataFrame], ncols: int = 2) -> Any:
         for term in terms:
             g = df[df["term"] == term]
             ax.plot(g["epoch"], g["mean"], marker="o", ms=3, label=paper.TERM_NAMES.get(term, term))
-            std = g["std"].fillna(0).to_numpy()
+            std = g["std"].where(g["n"] >= MIN_PAIRS, 0.0).fillna(0).to_numpy()  # no band from fewer runs
             ax.fill_between(g["epoch"], g["mean"] - std, g["mean"] + std, alpha=0.2)
         ax.set_title(title, fontsize=10)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
