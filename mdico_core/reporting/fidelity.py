@@ -140,13 +140,16 @@ def deviations(cmps: Mapping[str, pd.DataFrame], runs: Mapping[str, pd.DataFrame
     return pd.DataFrame(rows, columns=["method", "view", "what", "reason"])
 
 
-def settings_prose(cmps: Mapping[str, pd.DataFrame]) -> str:
+def settings_prose(cmps: Mapping[str, pd.DataFrame], archived: bool = False) -> str:
     """Which setting the page's primary table is, and which one the paper's numbers are nearer to (from
-    `closeness`), in words; for one setting, which it is and where the other is shown."""
+    `closeness`), in words; for one setting, which it is and where the other is (`archived`: this page
+    shows an archive, which then holds no `original` runs yet)."""
     if "original" not in cmps:
+        where = ("this archive holds none of its runs yet" if archived
+                 else "shown beside `common` on the archived LFMC page")
         return ("This page shows the `common` settings (every method under one budget). The paper's own "
                 "comparison, each competitor under the defaults of its original work (Sec. 4.3), is the "
-                "`original` settings, shown beside `common` on the archived LFMC page.")
+                f"`original` settings: {where}.")
     close = closeness(cmps).set_index("settings")
     text = ("The paper trains each competitor with the defaults of its original work (Sec. 4.3): that is the "
             "`original` settings, this page's primary comparison; `common` trains every method under one "
