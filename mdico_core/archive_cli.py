@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     st = asub.add_parser("status", help="done / pending / failed runs of an archive in a results store")
     st.add_argument("name")
     st.add_argument("--results", default=None, help=results_help)
-    r = asub.add_parser("run", help="train the archive's runs that the store lacks (the paper profile)")
+    r = asub.add_parser("run", help="train the archive's runs that the store lacks (from a clean checkout)")
     r.add_argument("name")
     r.add_argument("--results", default=None, help=results_help)
     r.add_argument("--executor", choices=("serial", "processes", "dask"), default="serial")
@@ -64,11 +64,19 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.archive_command == "status":
         return _status(archive, store)
     if args.archive_command == "run":
+        from mdico_core import _util
         from mdico_core.experiments.executors import sweep
 
-        print(f"archive {archive.name}: {len(archive.configs())} runs (profile paper), store {store.root}")
+        commit, dirty = _util.git_state()
+        if commit is None or dirty is not False:
+            print(f"error: archive {archive.name} is the code of one clean commit, and this checkout is "
+                  f"{'not a git checkout' if commit is None else 'modified'}: commit or stash the changes to tracked "
+                  "files first (`mdico archive export` refuses runs of a dirty working tree)", file=sys.stderr)
+            return 1
+
+        print(f"archive {archive.name}: {len(archive.configs())} runs (profile {archive.profile}), store {store.root}")
         report = sweep(archive.configs(), store=store, executor=args.executor, workers=args.workers,
-                       scheduler=args.scheduler, progress=not args.quiet, profile="paper", threads=args.threads)
+                       scheduler=args.scheduler, progress=not args.quiet, profile=archive.profile, threads=args.threads)
         print(report)
         return 1 if report.failed else 0
     from mdico_core.experiments.archive_io import ArchiveError, export_archive

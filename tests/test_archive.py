@@ -345,6 +345,12 @@ def test_cli_archive_list_status_run_and_export(tmp_path, monkeypatch, capsys, t
     assert "done 0, not_reproduced 0, failed 0, running 0, pending 20 (of 20)" in capsys.readouterr().out
     assert main(["archive", "export", "toy", "--results", empty, "--out-dir", str(tmp_path / "o")]) == 1
     assert "none of the 20 runs" in capsys.readouterr().err
+    from mdico_core import _util
+
+    monkeypatch.setattr(_util, "git_state", lambda root=None: ("c" * 40, True))
+    assert main(["archive", "run", "toy", "--results", res, "--quiet"]) == 1  # never from a dirty checkout
+    assert "is modified: commit or stash" in capsys.readouterr().err
+    monkeypatch.setattr(_util, "git_state", lambda root=None: ("c" * 40, False))
     assert main(["archive", "run", "toy", "--results", res, "--quiet"]) == 0  # all there: trains nothing
     assert "0 run(s) done, 20 already in the store" in capsys.readouterr().out
     assert main(["archive", "status", "toy", "--results", res]) == 0

@@ -106,7 +106,7 @@ def manifest(archive: Archive, records: list[dict], missing: list[RunConfig], co
     machine = [f"{p.get('hostname', 'unknown host')}: {p.get('device', 'unknown device')}, {p.get('cpu_model')}, "
                f"torch {p.get('torch_version')}" for p in prov]
     return {
-        "name": archive.name, "title": archive.title, "dataset": archive.dataset, "profile": "paper",
+        "name": archive.name, "title": archive.title, "dataset": archive.dataset, "profile": archive.profile,
         "runs_defined": len(archive.configs()), "runs_exported": len(records), "partial": bool(missing),
         "missing_run_ids": sorted(c.run_id for c in missing),
         "commits": _counts(p.get("git_commit") for p in prov), "machines": _counts(machine),
