@@ -7,8 +7,10 @@
    more seeds, only trains what is new);
 2. papermill executes each notebook (which only reads the store) of ``notebooks/`` into ``book/generated/`` with the
    parameters injected (02_main_results once per paper benchmark, and once per archived sweep of
-   ``book_plan.ARCHIVED``, which reads the archive and trains nothing), hides the parameter cells
-   and titles the main-results pages; a failing cell raises, so a broken page fails the build;
+   ``book_plan.ARCHIVED``, which shows the archive and checks this build's runs against it; the
+   analysis pages show their archive, ``book_plan.PAGE_ARCHIVES``, the same way), hides the
+   parameter cells and titles the main-results pages; a failing cell raises, so a broken page fails
+   the build;
 3. ``jupyter-book build book/ -W``: any Sphinx warning fails the build.
 
 The reproducibility page runs last and reads ``generated/build_info.json``, this build's log.
@@ -48,7 +50,7 @@ def pages() -> list[tuple[str, str, dict[str, Any]]]:
             out += [(nb, f"{nb}_{d}_archived", {"dataset": d, "archive": path})
                     for d, path in book_plan.ARCHIVED.items()]
         else:
-            out.append((nb, nb, {}))
+            out.append((nb, nb, {"archive": book_plan.PAGE_ARCHIVES[nb]} if nb in book_plan.PAGE_ARCHIVES else {}))
     out.append((book_plan.REPRODUCIBILITY, book_plan.REPRODUCIBILITY, {}))
     return out
 
@@ -225,7 +227,8 @@ def _sweep(chosen: list | None, profile: str, seeds: tuple | None, folds: tuple 
     if chosen is None:
         cfgs = book_plan.all_configs(profile, seeds, folds)
     else:
-        cfgs = book_plan.dedupe(c for src, _, extra in chosen if not extra.get("archive")
+        # an archived page reads its archive, and checks your re-run of its runs against it
+        cfgs = book_plan.dedupe(c for src, _, extra in chosen
                                 for c in book_plan.configs(src, profile, extra.get("dataset"), seeds, folds))
     report = sweep(cfgs, store=ResultsStore(results), executor=executor, workers=workers, progress=True,
                    profile=profile)

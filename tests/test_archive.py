@@ -9,7 +9,7 @@ import pytest
 
 from mdico_core.cli import main
 from mdico_core.experiments import ResultsStore, RunConfig, train_config
-from mdico_core.reporting import book_plan
+from mdico_core.experiments.archives import ARCHIVES
 from mdico_core.reporting.archive import REPO_ROOT, archived_page, export_runs, read_runs
 from mdico_core.reporting.compare import compare_with_paper
 
@@ -185,48 +185,241 @@ def test_cli_export_and_table_from_the_archive_match_the_store(tmp_path, capsys)
     assert "mdico export croph_b" in capsys.readouterr().err
 
 
-# ---------------------------------------------------------------------------------- the shipped archive
+# ---------------------------------------------------------------------------------- archive definitions
+def _clean(monkeypatch) -> None:
+    """Runs of this process are recorded as made at a clean commit (the worktree under test may be dirty)."""
+    import mdico_core.experiments.runner as runner
+
+    monkeypatch.setattr(runner, "code_version", lambda: {"package_version": "0", "git_commit": "c" * 40,
+                                                         "git_dirty": False})
+
+
+def _toy_archive(seeds=(0, 1, 2, 3, 4), **companion):
+    """A small archive at the smoke profile on synthetic data: 3 methods x 2 settings x 5 seeds."""
+    from mdico_core.experiments.archives import Archive, Companion, Part
+
+    methods = ("individual", "mdico", "embracenet")
+    return Archive("toy", "a toy archive", "toy_regression",
+                   (Part(methods, seeds=seeds), Part(methods, settings="original", seeds=seeds)),
+                   Companion(**companion), profile="smoke")
+
+
 @pytest.fixture(scope="module")
-def shipped() -> pd.DataFrame:
-    return read_runs(book_plan.ARCHIVED["lfmc"])
+def toy_store(tmp_path_factory):
+    """The runs of `_toy_archive`, trained once at the smoke profile, as made at a clean commit."""
+    from mdico_core.experiments import sweep
+
+    store = ResultsStore(tmp_path_factory.mktemp("toy") / "store")
+    with pytest.MonkeyPatch.context() as mp:
+        _clean(mp)
+        sweep(_toy_archive().configs(), store=store, progress=False, profile="smoke")
+    return store
 
 
-def test_shipped_lfmc_archive_is_the_whole_paper_protocol(shipped):
-    """Exactly the runs of `mdico run --dataset lfmc --methods all --profile paper` in both settings, each once.
+@pytest.mark.parametrize("name", list(ARCHIVES))
+def test_archive_parts_are_exactly_what_their_mdico_run_commands_train(name, monkeypatch, tmp_path):
+    """Each part's `mdico run` command (README, `mdico archive list`) builds the part's configs, run id for run id."""
+    import shlex
+
+    from mdico_core.experiments import executors
+
+    class Captured(Exception):
+        pass
+
+    def capture(configs, **kwargs):
+        raise Captured([c.run_id for c in configs])
+
+    monkeypatch.setattr(executors, "sweep", capture)
+    archive = ARCHIVES[name]
+    for part, cmd in zip(archive.parts, archive.commands()):
+        assert cmd.startswith(f"mdico run --dataset {archive.dataset} ") and "--profile paper" in cmd
+        with pytest.raises(Captured) as got:
+            main([*shlex.split(cmd)[1:], "--results", str(tmp_path)])
+        assert got.value.args[0] == [c.run_id for c in part.configs(archive.dataset)], cmd
+    assert len(archive.run_ids()) == len(archive.configs())
+
+
+def test_archive_definitions_cover_the_studies():
+    from mdico_core.experiments.archives import get_archive
+
+    main_ids = ARCHIVES["lfmc_paper"].run_ids()
+    assert len(main_ids) == (13 + 9) * 10 * 5  # 4 methods have one recipe for both settings
+    for name, extra in (("lfmc_ablation", 7 * 10), ("lfmc_encoders", 4 * 2 * 10), ("lfmc_released", 14 * 10)):
+        ids = ARCHIVES[name].run_ids()
+        refs = ids & main_ids  # the references are the main sweep's own runs: Individual and MDiCo, seed 0
+        assert len(refs) == 2 * 10 and len(ids) == extra + len(refs), name
+    rel = ARCHIVES["lfmc_released"].configs()
+    assert {(c.method, c.variant, c.protocol, c.train.monitor, c.split_seed) for c in rel if c.variant == "released"} \
+        == {("mdico", "released", "paper", "total", None), ("mdico", "released", "released", "total", None)}
+    assert {c.train.monitor for c in rel} == {"total", "task"}
+    with pytest.raises(ValueError, match="valid archives: lfmc_paper"):
+        get_archive("nope")
+
+
+def test_export_archive_round_trip_with_its_companion_data(tmp_path, toy_store):
+    import json
+
+    import numpy as np
+
+    from mdico_core.experiments.archive_io import ArchiveError, CompanionData, export_archive
+    from mdico_core.reporting.archive import ArchivedRun
+
+    store, out = toy_store, tmp_path / "out"
+    with pytest.raises(ArchiveError, match=r"none of the 20 runs.*mdico archive run toy"):
+        export_archive(_toy_archive(), ResultsStore(tmp_path / "empty"), folder=out)
+    bigger = _toy_archive(seeds=(0, 1, 2, 3, 4, 5))  # a sixth seed the store lacks
+    with pytest.raises(ArchiveError, match=r"4 of 24 runs of archive 'toy' are not in .*4 pending.*--partial"):
+        export_archive(bigger, store, folder=out)
+    assert not out.exists()  # refused: nothing written
+    part = export_archive(bigger, store, partial=True, folder=out)
+    assert part["partial"] and part["runs_exported"] == 20 and len(part["missing_run_ids"]) == 4
+    toy = _toy_archive(histories=({"method": "mdico"},), features=({"method": "mdico", "seed": 0},),
+                       predictions=({"method": "individual", "settings": "common"},))
+    cfgs = toy.configs()
+    assert len(cfgs) == 3 * 5 + 5  # EmbraceNet has its own original recipe
+    info = export_archive(toy, store, folder=out)
+    assert not info["partial"] and info["runs_exported"] == info["runs_defined"] == 20
+    assert info["commits"] == {"c" * 40: 20} and info["train_time_h"] > 0 and info["wall_time_h"] > 0
+    assert info["companion_runs"] == {"histories": 5, "predictions": 5, "features": 1}
+    assert json.loads((out / "toy.json").read_text()) == info
+    import hashlib
+
+    for f, digest in info["files"].items():
+        assert hashlib.sha256((out / f).read_bytes()).hexdigest() == digest
+    # the CSV is the store's frame of exactly these runs
+    back = read_runs(out / "toy.csv")
+    ours = store.collect("toy_regression")
+    pd.testing.assert_frame_equal(_sorted(ours[ours["run_id"].isin(toy.run_ids())]), _sorted(back), check_exact=True)
+    # the companion data back as the store gives it
+    comp = CompanionData(out / "toy.npz")
+    for c in cfgs:
+        kinds = [k for k in ("histories", "features", "predictions") if c in toy.companion_runs(k)]
+        assert comp.has(c) == bool(kinds) and comp.has_features(c) == ("features" in kinds)
+        if "histories" in kinds:
+            pd.testing.assert_frame_equal(comp.history(c), store.history(c))
+        arrays, stored = comp.arrays(c), store.arrays(c)
+        for key, value in arrays.items():
+            np.testing.assert_array_equal(value, stored[key].astype(value.dtype), err_msg=key)
+        if "features" in kinds:
+            assert {k for k in arrays if k.startswith("feat/")} == {k for k in stored if k.startswith("feat/")}
+            assert all(arrays[k].dtype == np.float16 for k in arrays if k.startswith("feat/"))
+        if "predictions" in kinds:
+            assert {k for k in arrays if k.startswith("pred/")} == {k for k in stored if k.startswith("pred/")}
+    assert comp.history("nope").empty and comp.arrays("nope") == {}
+    # the page reads its runs and companion data from beside the CSV
+    pg = archived_page(out / "toy.csv")
+    assert sorted(c.run_id for c in pg.configs) == sorted(toy.run_ids()) and isinstance(pg.configs[0], ArchivedRun)
+    mdico = pg.configs_where(method="mdico", seed=0)
+    assert len(mdico) == 1 and pg.store.has_features(mdico[0]) and not pg.store.history(mdico[0]).empty
+    assert "0.0 h of wall time" in pg.banner() or "h of wall time" in pg.banner()
+
+
+def test_export_refuses_runs_of_a_dirty_working_tree(tmp_path, toy_store):
+    import shutil
+
+    from mdico_core.experiments.archive_io import ArchiveError, export_archive
+
+    toy = _toy_archive()
+    shutil.copytree(toy_store.root, tmp_path / "store")
+    store = ResultsStore(tmp_path / "store")
+    victim = toy.configs()[3]
+    rec = store.get(victim)
+    rec["provenance"]["git_dirty"] = True
+    store.save(rec)
+    for partial in (False, True):  # never, whatever the options
+        with pytest.raises(ArchiveError, match=rf"1 run\(s\) of archive 'toy' were made in a dirty.*{victim.run_id}"):
+            export_archive(toy, store, partial=partial, folder=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_archive_list_status_run_and_export(tmp_path, monkeypatch, capsys, toy_store):
+    from mdico_core.experiments import archives
+
+    toy = _toy_archive()
+    monkeypatch.setitem(archives.ARCHIVES, "toy", toy)
+    res, empty = str(toy_store.root), str(tmp_path / "empty")
+    assert main(["archive", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "lfmc_paper: " in listed and "1100 runs on lfmc" in listed and "mdico run --dataset lfmc --methods all" in listed
+    assert main(["archive", "status", "toy", "--results", empty]) == 0
+    assert "done 0, not_reproduced 0, failed 0, running 0, pending 20 (of 20)" in capsys.readouterr().out
+    assert main(["archive", "export", "toy", "--results", empty, "--out-dir", str(tmp_path / "o")]) == 1
+    assert "none of the 20 runs" in capsys.readouterr().err
+    from mdico_core import _util
+
+    monkeypatch.setattr(_util, "git_state", lambda root=None: ("c" * 40, True))
+    assert main(["archive", "run", "toy", "--results", res, "--quiet"]) == 1  # never from a dirty checkout
+    assert "is modified: commit or stash" in capsys.readouterr().err
+    monkeypatch.setattr(_util, "git_state", lambda root=None: ("c" * 40, False))
+    assert main(["archive", "run", "toy", "--results", res, "--quiet"]) == 0  # all there: trains nothing
+    assert "0 run(s) done, 20 already in the store" in capsys.readouterr().out
+    assert main(["archive", "status", "toy", "--results", res]) == 0
+    assert "done 20" in capsys.readouterr().out
+    assert main(["archive", "export", "toy", "--results", res, "--out-dir", str(tmp_path / "o")]) == 0
+    assert "wrote archive toy: 20 of 20 runs" in capsys.readouterr().out
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {"toy.csv", "toy.npz", "toy.json"}
+    with pytest.raises(SystemExit) as exc:
+        main(["archive", "status", "nope"])
+    assert exc.value.code == 2 and "unknown archive 'nope'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------- the shipped archives
+@pytest.mark.parametrize("name", list(ARCHIVES))
+def test_shipped_archive_holds_exactly_the_runs_of_its_definition(name):
+    """Exactly the runs of the archive's definition (`experiments.archives`), each once, at clean commits.
 
     Run ids are content hashes of the run configs (budget included), so matching them checks that
-    the archive holds the paper profile's runs and nothing else.
+    the archive holds the paper profile's runs of its `mdico run` commands and nothing else.
     """
-    from mdico_core.experiments import load_profile
+    import hashlib
+    import json
 
-    prof = load_profile("paper")
+    from mdico_core.experiments.archive_io import CompanionData
+
+    archive = ARCHIVES[name]
+    if not archive.csv_path.is_file():
+        pytest.skip(f"archive {name} is not exported yet: `mdico archive run {name}`, then "
+                    f"`mdico archive export {name} --results <store>` (data/archived_runs/README.md)")
+    shipped = read_runs(archive.csv_path)
     runs = shipped.drop_duplicates("run_id")
     assert not shipped.duplicated(["run_id", "view", "metric"]).any()
-    # both settings; the 4 methods whose official recipe is the common one have one set of runs
-    expected = {c.run_id for settings in ("common", "original") for c in prof.configs("lfmc", "all", settings=settings)}
-    assert len(expected) == (13 + 9) * 10 * 5
-    assert set(runs["run_id"]) == expected
-    assert set(runs["profile"]) == {"paper"} and not runs["git_dirty"].any()
-    assert set(runs.loc[runs["method"] == "anysat", "status"]) == {"not_reproduced"}
+    assert set(runs["run_id"]) == archive.run_ids(), \
+        f"{len(set(runs['run_id']) - archive.run_ids())} runs not in the definition, " \
+        f"{len(archive.run_ids() - set(runs['run_id']))} of the definition missing: re-export with `mdico archive export {name}`"
+    assert set(runs["profile"]) == {archive.profile} and runs["git_commit"].notna().all()
+    assert not runs["git_dirty"].astype(bool).any()
+    assert set(runs.loc[runs["method"] == "anysat", "status"]) <= {"not_reproduced"}
     assert set(runs.loc[runs["method"] != "anysat", "status"]) == {"done"}
+    prof = archive.configs()[0].train
     # Individual's M models are M stages of up to max_epochs each
-    assert (runs.loc[runs["status"] == "done", "epochs_run"] <= 2 * prof.train.max_epochs).all()
+    assert (runs.loc[runs["status"] == "done", "epochs_run"] <= 2 * prof.max_epochs).all()
     done = shipped[shipped["status"] == "done"]
     assert done["value"].notna().all()
     views = done.groupby("run_id")["view"].agg(frozenset)
     # fusion references are scored on both modalities; the others on each modality alone
     assert all({"L8", "S1"} <= v or v == {"fusion"} for v in views), views.value_counts()
+    manifest = json.loads(archive.manifest_path.read_text())
+    assert not manifest["partial"] and manifest["runs_exported"] == manifest["runs_defined"] == len(runs)
+    for f, digest in manifest["files"].items():
+        assert hashlib.sha256((archive.csv_path.parent / f).read_bytes()).hexdigest() == digest, \
+            f"{f} changed after the export: re-export with `mdico archive export {name}`"
+    kept = {c.run_id for k in ("histories", "features", "predictions") for c in archive.companion_runs(k)}
+    assert set(CompanionData(archive.companion_path).run_ids()) == kept & set(runs.loc[runs["status"] == "done", "run_id"])
 
 
-def test_shipped_archive_was_made_by_commits_of_this_repository(shipped):
+@pytest.mark.parametrize("name", list(ARCHIVES))
+def test_shipped_archive_was_made_by_commits_of_this_repository(name):
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
 
+    archive = ARCHIVES[name]
+    if not archive.csv_path.is_file():
+        pytest.skip(f"archive {name} is not exported yet")
     try:
         if git("rev-parse", "--is-shallow-repository").stdout.strip() != "false":
             pytest.skip("not a full git clone: older commits are not here")
     except FileNotFoundError:
         pytest.skip("git is not installed")
-    for commit in shipped["git_commit"].dropna().unique():
+    for commit in read_runs(archive.csv_path)["git_commit"].dropna().unique():
         assert git("merge-base", "--is-ancestor", commit, "HEAD").returncode == 0, \
             f"{commit} is not a commit in this branch's history"

@@ -19,6 +19,7 @@ pytest.importorskip("papermill", reason="the book extras are not installed: pip 
 
 from mdico_core import bookbuild  # noqa: E402
 from mdico_core.data.availability import resolve  # noqa: E402
+from mdico_core.experiments.archives import ARCHIVES  # noqa: E402
 from mdico_core.reporting import book_plan, paper  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +43,16 @@ def test_notebook_source_is_clean_and_parameterized(name):
     assert 'profile = "quick"' in params[0].source
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     assert str(REPO.parent) not in json.dumps(nb)  # no machine paths in committed files
+
+
+def test_pages_built_from_an_archive_name_it_as_their_default():
+    """A page run by hand (JupyterLab) shows the archive the book shows it with."""
+    for page, archive in book_plan.PAGE_ARCHIVES.items():
+        nb = nbformat.read(NOTEBOOKS / f"{page}.ipynb", as_version=4)
+        params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        assert f'archive = "{archive}"' in params.source, page
+    assert {extra.get("archive") for _, name, extra in bookbuild.pages() if name.endswith("_archived")} == set(
+        book_plan.ARCHIVED.values())
 
 
 @pytest.mark.parametrize("name", [*book_plan.NOTEBOOKS, book_plan.REPRODUCIBILITY])
@@ -209,10 +220,19 @@ def test_html_pages_exist(built):
     assert "STAND-IN" in (html / "generated" / "02_main_results_croph_m.html").read_text()
     archived = (html / "generated" / "02_main_results_lfmc_archived.html").read_text()
     assert "Table 5: LFMC at the paper" in archived and "Archived sweep: its runs were not re-trained by this build" in archived
-    assert "folds 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 of 10; seeds 0, 1, 2, 3, 4; 650 runs shown" in archived
+    runs = len(ARCHIVES["lfmc_paper"].configs())
+    assert f"folds 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 of 10; seeds 0, 1, 2, 3, 4; {runs} runs shown" in archived
     for method in ("InputFu", "MMGF", "EmbraceNet", "ShaSpec", "DeCUR", "DML", "DisCoM-KD", "FModDrop", "FCoM-av",
-                   "ESensI", "MDiCo", "not reproduced"):
+                   "ESensI", "MDiCo", "not reproduced", "Both settings beside the paper", "Average rank"):
         assert method in archived, method
+    # every page built from an exported archive checks this build's runs against it, cell by cell
+    for name, page in [("lfmc_paper", "02_main_results_lfmc_archived"),
+                       *((a, p) for p, a in book_plan.PAGE_ARCHIVES.items())]:
+        text = (html / "generated" / f"{page}.html").read_text()
+        if ARCHIVES[name].csv_path.is_file():
+            assert "your re-run agrees with the archived results on" in text, page
+        else:
+            assert "is not exported yet" in text and name in text, page
     assert "References" in (html / "references.html").read_text()
 
 

@@ -27,10 +27,14 @@ def test_configs_per_notebook(toy_world):
     enc = book_plan.configs("05_encoders", "smoke")
     assert {c.encoder for c in enc} == set(paper.ENCODERS)
     rel = book_plan.configs("09_released_vs_paper", "smoke")
-    assert {(c.method, c.variant, c.protocol) for c in rel} == {
-        ("individual", "default", "paper"), ("individual", "default", "released"),
-        ("mdico", "default", "paper"), ("mdico", "released", "paper"),
-        ("mdico", "default", "released"), ("mdico", "released", "released")}
+    # the released-code archive's parts; raw LFMC units only where the released code has their constants
+    variants = {"rel_tau", "rel_contrastive", "rel_disc_shared", "rel_halves", "rel_norm", "released"}
+    assert {(c.method, c.variant, c.protocol, c.train.monitor) for c in rel} == {
+        ("individual", "default", "paper", "total"), ("individual", "default", "released", "total"),
+        ("mdico", "default", "paper", "total"), ("mdico", "default", "released", "total"),
+        ("mdico", "default", "released_validation", "total"), ("mdico", "default", "released_statistics", "total"),
+        ("mdico", "released", "released", "total"), ("individual", "default", "paper", "task"),
+        ("mdico", "default", "paper", "task"), *{("mdico", v, "paper", "total") for v in variants}}
     assert book_plan.configs("04_shared_specific", "smoke", "lfmc")[0].dataset == "toy_regression"  # page override
     with pytest.raises(ValueError, match="valid notebooks"):
         book_plan.configs("99_nope", "smoke")
@@ -57,6 +61,29 @@ def test_quick_plan_is_smaller_than_paper(present_only):
     assert 0 < len(quick) < len(book_plan.all_configs("paper"))
     assert book_plan.book_plan("quick").encoder_datasets == ("lfmc",)
     assert not book_plan.book_plan("quick").synthetic_fallback
+
+
+def test_quick_studies_rerun_their_archives_cells(present_only):
+    """At quick, the pages built from an archive re-run the archive's own cells (one fold), so that the
+    concordance check compares like with like; at paper, 09 is exactly its archive."""
+    from mdico_core.experiments.archives import ARCHIVES
+
+    present_only(lambda name: name in ("lfmc", "algae_blooms", "algae_blooms_binary"))
+
+    def cells(cfgs):
+        return {(c.dataset, c.method, c.variant, c.encoder, c.protocol, c.settings, c.train.monitor) for c in cfgs}
+
+    for nb, name in book_plan.PAGE_ARCHIVES.items():
+        quick = book_plan.configs(nb, "quick", "lfmc" if nb != "02_main_results" else None)
+        archived = ARCHIVES[name].configs()
+        if nb in ("03_ablation", "05_encoders", "09_released_vs_paper"):
+            assert cells(quick) == cells(archived), nb
+            assert {c.fold for c in quick} == {0} and {c.seed for c in quick} == {0}, nb
+        else:  # 04, 06-08 read Individual's / MDiCo's runs of the main page
+            assert cells(quick) <= cells(archived), nb
+    assert {c.run_id for c in book_plan.configs("09_released_vs_paper", "paper")} == ARCHIVES["lfmc_released"].run_ids()
+    main = book_plan.configs("02_main_results", "quick", "lfmc")
+    assert {c.fold for c in main} == {0, 1, 2} and cells(main) <= cells(ARCHIVES["lfmc_paper"].configs())
 
 
 def test_book_plan_override_from_profile():

@@ -33,8 +33,9 @@ def test_the_comparison_table_and_the_figures_print_a_metric_alike():
              "protocol": "paper", "view": "S1", "metric": "rmse", "fold": f, "seed": 0, "value": v,
              "task": "regression", "status": "done", "run_id": str(f)} for f, v in enumerate([21.234, 23.456])]
     cmp = compare_with_paper(pd.DataFrame(rows), "lfmc", metric="rmse", include_missing=False)
-    assert cmp["ours"].iloc[0] == "22.3 ± 1.6"
-    assert cell_summary(cmp, "individual", "S1", fmt.metric_digits("rmse"))["ours"] == "22.3 ± 1.6"
+    # two runs: no std (the n rule), the same in the table and on the page
+    assert cmp["ours"].iloc[0] == "22.3 (n = 2)"
+    assert cell_summary(cmp, "individual", "S1", fmt.metric_digits("rmse"))["ours"] == "22.3 (n = 2)"
 
 
 def test_glued_text_renders_verbatim(monkeypatch):

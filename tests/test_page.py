@@ -114,7 +114,8 @@ def test_live_and_archived_pages_share_one_interface(toy_world, tmp_path):
     from mdico_core.reporting.page import Page, ResultsPage
 
     members = [m for m in vars(ResultsPage) if not m.startswith("_")] + list(ResultsPage.__annotations__)
-    assert set(members) >= {"datasets", "frame", "failures", "missing", "targets", "code_versions", "banner"}
+    assert set(members) >= {"datasets", "store", "configs_where", "frame", "failures", "missing", "targets",
+                            "code_versions", "banner"}
     for cls in (Page, ArchivedPage):
         for m in members:
             if callable(getattr(ResultsPage, m, None)):
@@ -132,3 +133,5 @@ def test_live_and_archived_pages_share_one_interface(toy_world, tmp_path):
         assert isinstance(pg, ResultsPage)
         assert "Provenance" in pg.banner() and isinstance(pg.missing(), list) and len(pg.targets()) >= 1
         assert pg.code_versions() == ["abc"] and len(pg.frame()) == 1 and pg.failures().empty
+        assert [c.run_id for c in pg.configs_where(method=cfg.method, fold=cfg.fold)][:1] == [cfg.run_id]
+        assert pg.store.history(cfg).empty

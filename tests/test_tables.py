@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from mdico_core.reporting import tables as tb
 from mdico_core.reporting.format import fmt_mean_std
@@ -18,8 +17,8 @@ def _cmp() -> pd.DataFrame:
             ("mdico", "MDiCo", "default", "S1:specific", 65.0, 1.0, 71.5, 0.02)]
     df = pd.DataFrame(rows, columns=["method", "paper_method", "variant", "view", "mean", "std", "paper",
                                      "p_vs_individual"])
-    df["n"] = 3
-    df["ours"] = [fmt_mean_std(m, s) for m, s in zip(df["mean"], df["std"])]
+    df["n"] = 5
+    df["ours"] = [fmt_mean_std(m, s, n=5) for m, s in zip(df["mean"], df["std"])]
     df["diff"] = df["mean"] - df["paper"]
     df["note"] = ""
     df["metric"] = "f1_weighted"
@@ -33,11 +32,13 @@ def test_comparison_display_formats_rows():
     assert first["ours − paper"] == "-1.5" and first["p vs Individual"] == "0.040"
     assert out.iloc[2]["method"] == "MDiCo (w/o contrastive loss)"
     assert tb.comparison_display(_cmp().iloc[:0]).empty
+    few = tb.comparison_display(_cmp().assign(n=3), 1).iloc[2]  # no std and no p from fewer than 5 runs
+    assert few["ours (mean ± std)"] == "69.0 (n = 3)" and few["p vs Individual"] == "n = 3"
 
 
 def test_cell_summary_and_paper_cell():
     assert tb.cell_summary(_cmp(), "mdico", "S1") == {"ours": "72.0", "paper": "73.5", "diff": "-1.5",
-                                                      "p": "0.040", "n": "3"}
+                                                      "p": "0.040", "n": "5"}
     assert tb.cell_summary(_cmp(), "mdico", "S2")["ours"] == "n/a"
     assert tb.paper_cell("lfmc", "MDiCo", "L8", 3) == "0.467"
     assert tb.paper_cell("lfmc", "MDiCo", "nope", 3) == "n/a"
@@ -48,6 +49,9 @@ def test_wide_by_view_layouts():
     assert list(wide.index) == ["Individual", "MDiCo", "w/o contrastive loss"]
     assert list(wide.columns.get_level_values(0).unique()) == ["S1"]  # Table 6: no shared/specific views
     assert wide.loc["w/o contrastive loss", ("S1", "ours")] == "69.0 ± 2.0"
+    few = tb.wide_by_view(_cmp().assign(n=1), tb.ablation_rows(), digits=1)
+    assert few.loc["w/o contrastive loss", ("S1", "ours")] == "69.0 (n = 1)"
+    assert few.loc["w/o contrastive loss", ("S1", "p vs Ind.")] == "n = 1"
     assert wide.loc["MDiCo", ("S1", "paper")] == "73.5"
     t7 = tb.wide_by_view(_cmp(), {("mdico", "default"): "MDiCo"}, view_label=tb.split_mode)
     assert list(t7.index) == ["MDiCo", "MDiCo: shared features only", "MDiCo: specific features only"]
@@ -56,40 +60,15 @@ def test_wide_by_view_layouts():
     assert set(rows["row"]) == {"both", "shared", "specific"}
 
 
-def _agg() -> pd.DataFrame:
-    rows = []
-    for method, variant, protocol, mean in [("individual", "default", "paper", 0.40),
-                                            ("mdico", "default", "paper", 0.45),
-                                            ("mdico", "default", "released", 0.48),
-                                            ("mdico", "released", "released", 0.50)]:
-        rows.append({"dataset": "lfmc", "method": method, "variant": variant, "encoder": "tempcnn",
-                     "protocol": protocol, "view": "L8", "metric": "r2", "mean": mean, "std": 0.01, "n": 3})
-    return pd.DataFrame(rows)
+def test_released_differences_name_every_run_of_the_released_study():
+    from mdico_core.experiments.archives import ARCHIVES
 
-
-def test_released_table_and_gap():
-    tests = pd.DataFrame([{"dataset": "lfmc", "method": "mdico", "variant": "default", "protocol": "paper",
-                           "view": "L8", "p_value": 0.25, "n_pairs": 3}])
-    out = tb.released_table(_agg(), tests)
-    assert list(out["setting"][out["method"] == "MDiCo"]) == [
-        "paper model, paper protocol", "paper model, released protocol", "released code (model + protocol)"]
-    row = out[(out["method"] == "MDiCo") & (out["setting"] == "released code (model + protocol)")].iloc[0]
-    assert row["vs default"] == "+0.050"
-    assert out[(out["method"] == "MDiCo") & (out["setting"] == "paper model, paper protocol")].iloc[0][
-        "p vs Individual"] == "0.250"
-    assert tb.released_gap(_agg(), ("mdico", "default", "released"), ("mdico", "default", "paper")).startswith(
-        "+0.030")
-    assert tb.released_gap(_agg().iloc[:0], ("a", "b", "c"), ("a", "b", "c")) == "n/a"
-
-
-def test_encoder_gains():
-    agg = pd.concat([_agg().iloc[:2].assign(encoder="mlp"), _agg().iloc[:2]], ignore_index=True)
-    tests = pd.DataFrame([{"dataset": "lfmc", "method": "mdico", "variant": "default", "encoder": "mlp",
-                           "view": "L8", "p_value": 0.5, "n_pairs": 3}])
-    out = tb.encoder_gains(agg, tests)
-    assert list(out["encoder"]) == ["MLP", "TempCNN"]
-    assert out["MDiCo − Individual"].tolist() == pytest.approx([0.05, 0.05])
-    assert out["p"].tolist() == ["0.500", "–"]
+    runs = {(c.variant, c.protocol) for c in ARCHIVES["lfmc_released"].configs() if c.method == "mdico"}
+    assert runs <= set(tb.RELEASED_DIFFERENCES)  # every MDiCo run of the study says what it changes
+    assert tb.released_label("rel_tau", "paper") == "InfoNCE temperature 0.1 (paper: 0.07)"
+    assert tb.released_label("x", "y") == "variant x, protocol y"
+    table = tb.released_differences()
+    assert len(table) == len(tb.RELEASED_DIFFERENCES) + 1 and "image-weights" in table["changes"].iloc[-1]
 
 
 def test_encoder_parameters_match_the_encoder_classes():

@@ -30,10 +30,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mdico_core.cli import book, data, runs, tables
+from mdico_core.cli import archive, book, data, runs, tables
 from mdico_core.cli.runs import plan_runs, run_configs
 
-COMMANDS = "{run,status,table,export,methods,data,book}"
+COMMANDS = "{run,status,table,export,archive,methods,data,book}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar=COMMANDS)
     runs.add_parsers(sub)
     tables.add_parsers(sub)
+    archive.add_parser(sub)
     data.add_parsers(sub)
     book.add_parser(sub)
     return p

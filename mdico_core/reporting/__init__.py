@@ -13,5 +13,8 @@ Which data runs for each benchmark, and why, is ``mdico_core.data.availability``
 - ``maps``        prediction maps (Fig. A6-A8)
 - ``book_plan``   which runs each page needs at a profile
 - ``page``        a notebook's read-only view of the store (`ResultsPage`, the live `Page`)
-- ``archive``     sweeps exported to CSV and read back as a page (`ArchivedPage`)
+- ``archive``     archived sweeps read back as a page (`ArchivedPage`); ``mdico export``
+- ``stats``, ``stats_table``, ``ranks``, ``concordance``  tests that fit cross-validation, the n rule
+- ``evidence``    what a page prints as evidence: tested tables, sentences, CD diagrams, the re-run check
+- ``fidelity``    ours vs the paper in each training setting, and why a cell differs
 """

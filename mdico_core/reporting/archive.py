@@ -1,37 +1,41 @@
-"""Archived sweeps: one dataset's run metrics exported from a results store to a CSV file.
+"""Archived sweeps read back: the metric rows of an archive, and the archive as a results page.
 
-The paper's protocol on LFMC (13 methods x 10 folds x 5 seeds) takes hours on a laptop. The book
-therefore also shows a sweep that was run once and archived in the repository, next to the pages
-the build runs itself. An archive keeps every row of `ResultsStore.collect` for those runs: the
-run's config, each view's metrics, its budget use and its provenance (git commit, dirty flag,
-device, timestamp, and the environment: library versions, CPU model and instruction set, BLAS,
-threads, GPU; see `mdico_core.experiments.machine`). A page built from it states exactly what
-was run, by which code, where. Archives written before a column existed read it as missing.
+The paper's protocol on LFMC (13 methods x 2 settings x 10 folds x 5 seeds) takes hours on a
+laptop, so the book's pages are built from sweeps that were run once at one clean commit and
+archived in the repository (``experiments.archives`` defines each one; ``mdico archive export``
+writes it, ``experiments.archive_io``). An archive keeps every row of `ResultsStore.collect` for
+its runs: the run's config, each view's metrics, its budget use and its provenance (git commit,
+dirty flag, device, timestamp, and the environment: library versions, CPU model and instruction
+set, BLAS, threads, GPU; see `mdico_core.experiments.machine`), plus its companion data
+(histories, features, predictions) and a manifest. A page built from it states exactly what was
+run, by which code, where. Archives written before a column existed read it as missing.
 
-Write one with ``mdico export lfmc --profile paper --out data/archived_runs/lfmc_paper.csv``
-(``book_plan.ARCHIVED`` lists the archives the book shows);
-read it with `read_runs` (the same tidy frame as ``collect``) or show it with `archived_page`.
+Read one with `read_runs` (the same tidy frame as ``collect``) or show it with `archived_page`
+(by archive name, e.g. ``"lfmc_paper"``, or CSV path). `export_runs` (``mdico export``) writes
+any dataset's runs of one profile, outside the archive definitions.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
-from mdico_core._util import atomic_write, repo_root
+from mdico_core._util import repo_root
 from mdico_core.data.availability import Resolution, benchmark_of, entry_of
+from mdico_core.experiments.archive_io import CompanionData, write_runs_csv
+from mdico_core.experiments.archives import ARCHIVE_DIR, ARCHIVES, Archive, archive_of
 from mdico_core.experiments.machine import ENV_TEXT_COLUMNS
 from mdico_core.experiments.records import COLUMNS, INT_COLUMNS, tidy_frame
 from mdico_core.experiments.store import ResultsStore
 from mdico_core.reporting.page import run_label, targets_of
-from mdico_core.reporting.provenance import provenance_banner, short_version
+from mdico_core.reporting.provenance import provenance_banner, settings_text, short_version
 
 REPO_ROOT = repo_root()
-ARCHIVE_DIR = REPO_ROOT / "data" / "archived_runs"
 _NEEDED = ("run_id", "dataset", "method", "variant", "encoder", "protocol", "fold", "seed", "view", "metric",
            "value", "status", "profile", "git_commit")
 
@@ -57,15 +61,14 @@ def export_runs(dataset: str, path: str | Path, profile: str, store: ResultsStor
     if df.empty:
         raise ValueError(f"no runs of {dataset!r} under profile {profile!r} in {store.root}; run them first, "
                          f"e.g. `mdico run --dataset {dataset} --profile {profile}`, or pass the store with --results")
-    df = df.sort_values(["method", "variant", "encoder", "protocol", "settings", "seed", "fold", "run_id", "view", "metric"],
-                        kind="stable", na_position="first").reset_index(drop=True)
-    # pandas writes the shortest repr of each float, which `read_runs` parses back exactly
-    atomic_write(Path(path), lambda f: df.to_csv(f, index=False), mode="w")
-    return df
+    return write_runs_csv(df, path)
 
 
 def resolve_archive(path: str | Path) -> Path:
-    """`path` as given if it exists, else relative to the repository root, else under ``data/archived_runs``."""
+    """The CSV of archive `path`: an archive name (``"lfmc_paper"``), else the path as given if it exists,
+    else relative to the repository root, else under ``data/archived_runs``."""
+    if str(path) in ARCHIVES:
+        path = ARCHIVES[str(path)].csv_path
     p = Path(path).expanduser()
     for candidate in (p, REPO_ROOT / p, ARCHIVE_DIR / p):
         if candidate.is_file():
@@ -73,7 +76,8 @@ def resolve_archive(path: str | Path) -> Path:
     found = sorted(q.name for q in ARCHIVE_DIR.glob("*.csv")) if ARCHIVE_DIR.is_dir() else []
     raise FileNotFoundError(f"no archived runs file {str(path)!r} (looked in the current folder, {REPO_ROOT} "
                             f"and {ARCHIVE_DIR}); archives here: {', '.join(found) or 'none'}. "
-                            "Write one with `mdico export <dataset> --profile <profile> --out <file>.csv`.")
+                            "Write one with `mdico archive export <name> --results <store>` (`mdico archive list`), or any "
+                            "sweep with `mdico export <dataset> --profile <profile> --out <file>.csv`.")
 
 
 def read_runs(path: str | Path) -> pd.DataFrame:
@@ -118,16 +122,45 @@ def _resolution(registry: str, path: Path) -> Resolution:
     return Resolution(shown, registry, entry.kind, f"the archived sweep {path.name} ran on {registry} ({entry.kind} data)")
 
 
+class ArchivedRun(NamedTuple):
+    """One archived run's identity, as the pages match runs (``RunConfig``'s fields of the same names)."""
+
+    run_id: str
+    dataset: str
+    method: str
+    variant: str
+    encoder: str
+    protocol: str
+    settings: str
+    monitor: str
+    fold: int | None
+    seed: int
+
+
+def archived_runs(runs: pd.DataFrame) -> list[ArchivedRun]:
+    """One `ArchivedRun` per run of a ``read_runs`` frame, in its order."""
+    per_run = runs.drop_duplicates("run_id")
+    return [ArchivedRun(*(r[f] for f in ArchivedRun._fields[:8]), None if pd.isna(r["fold"]) else int(r["fold"]),
+                        int(r["seed"])) for _, r in per_run.iterrows()]
+
+
 @dataclass(eq=False)
 class ArchivedPage:
     """An archived sweep as a results page (``page.ResultsPage``, like the live ``page.Page``).
 
-    Every member reads the archive; nothing is trained, and nothing is ever missing from it.
+    Every member reads the archive; nothing is trained. `configs` are its runs (`ArchivedRun`),
+    `store` reads its companion data (``has`` / ``arrays`` / ``history``, as the results store
+    does) for the t-SNE, loss-curve and map pages, and, where the archive has a definition
+    (``experiments.archives``), `missing` lists the runs of the definition it lacks.
     """
 
     path: Path
     runs: pd.DataFrame
     datasets: dict[str, Resolution]
+    definition: Archive | None = None
+    configs: list = field(default_factory=list)
+    store: CompanionData = field(default_factory=lambda: CompanionData(None))
+    manifest: dict | None = None
 
     def frame(self) -> pd.DataFrame:
         """Tidy metrics of the archived runs (``ResultsStore.collect`` columns)."""
@@ -141,8 +174,16 @@ class ArchivedPage:
         return pd.DataFrame(rows, columns=["run", "status", "message"])
 
     def missing(self) -> list:
-        """Planned runs absent from the archive: none (an archive is what was run)."""
-        return []
+        """Runs of the archive's definition that the archive lacks (none for a complete export, and
+        none for an archive without a definition: it is what was run)."""
+        if self.definition is None:
+            return []
+        held = set(self.runs["run_id"])
+        return [c for c in self.definition.configs() if c.run_id not in held]
+
+    def configs_where(self, **match: Any) -> list:
+        """The archived runs' configs (of its definition) whose fields equal `match`."""
+        return [c for c in self.configs if all(getattr(c, k) == v for k, v in match.items())]
 
     def targets(self) -> list[tuple[str, str, str]]:
         """(label, registry name, kind) of the archive's one dataset."""
@@ -165,9 +206,11 @@ class ArchivedPage:
         return out
 
     def summary(self, **match: Any) -> dict[str, Any]:
-        """Counts, dates, devices and training time of the archived runs (matching `match`)."""
+        """Counts, dates, devices and training time of the archived runs (matching `match`); the sweep's
+        wall time where the manifest records it."""
         per_run = self._runs(**match)
         stamps = pd.to_datetime(per_run["timestamp"], errors="coerce", utc=True).dropna()
+        wall = (self.manifest or {}).get("wall_time_h") if not match else None
         return {
             "runs": len(per_run),
             "methods": list(dict.fromkeys(per_run["method"])),
@@ -175,10 +218,12 @@ class ArchivedPage:
             "first": stamps.min().strftime("%Y-%m-%d %H:%M UTC") if len(stamps) else "unknown",
             "last": stamps.max().strftime("%Y-%m-%d %H:%M UTC") if len(stamps) else "unknown",
             "train_hours": float(per_run["wall_time_s"].fillna(0).sum()) / 3600.0,
+            "wall_hours": wall,
         }
 
     def banner(self, datasets: Mapping[str, Resolution] | None = None, **match: Any) -> str:
-        """``provenance_banner`` of the archived runs (matching `match`), headed by where they come from."""
+        """``provenance_banner`` of the archived runs (matching `match`), headed by where they come from
+        and, for a defined archive, whether it holds all of its definition's runs."""
         per_run = self._runs(**match)
         folds = sorted(per_run["fold"].dropna().unique().tolist()) or [None]
         seeds = sorted(per_run["seed"].dropna().unique().tolist())
@@ -189,17 +234,31 @@ class ArchivedPage:
             shown = self.path.relative_to(REPO_ROOT)
         except ValueError:
             shown = self.path
+        how = (f"archive `{self.definition.name}`, written by `mdico archive export {self.definition.name}`"
+               if self.definition is not None else "written by `mdico export`")
+        wall = f" ({s['wall_hours']:.1f} h of wall time)" if s["wall_hours"] else ""
         head = (f"> **Archived sweep: its runs were not re-trained by this build.** Read from `{shown}` "
-                f"(written by `mdico export`): {s['runs']} runs made {s['first']} to {s['last']} on "
+                f"({how}): {s['runs']} runs made {s['first']} to {s['last']} on "
                 f"{'; '.join(s['devices']) or 'an unrecorded device'}, {s['train_hours']:.1f} h of training "
-                f"in all.\n>\n")
-        return head + provenance_banner(", ".join(profiles) or "unknown", datasets or self.datasets, folds, seeds,
+                f"in all{wall}.\n>\n")
+        if self.definition is not None:
+            defined, missing = len(self.definition.configs()), len(self.missing())
+            if missing:
+                stale = " (it was made by an earlier version of the run definitions)" if missing == defined else ""
+                head += (f"> **This archive holds {defined - missing} of the {defined} runs of its definition"
+                         f"{stale}**: cells with fewer runs than the rest are partial. Complete it with "
+                         f"`mdico archive run {self.definition.name}` and `mdico archive export "
+                         f"{self.definition.name}`.\n>\n")
+        text = head + provenance_banner(", ".join(profiles) or "unknown", datasets or self.datasets, folds, seeds,
                                         len(per_run), self.code_versions(**match),
                                         n_folds=int(n_folds.iloc[0]) if len(n_folds) else None)
+        return text + f"\n>\n> **Settings.** {settings_text(per_run)}"
 
 
 def archived_page(path: str | Path, dataset: str | None = None) -> ArchivedPage:
-    """The archive at `path` as a page (see `ArchivedPage`); `dataset` must match its one dataset."""
+    """The archive `path` (an archive name, e.g. ``"lfmc_paper"``, or its CSV) as a page (see
+    `ArchivedPage`); `dataset` must match its one dataset. The companion data and manifest are read
+    from beside the CSV."""
     p = resolve_archive(path)
     runs = read_runs(p)
     names = list(dict.fromkeys(runs["dataset"]))
@@ -214,4 +273,34 @@ def archived_page(path: str | Path, dataset: str | None = None) -> ArchivedPage:
     if dataset is not None and dataset not in (names[0], res.benchmark):
         raise ValueError(f"{p} holds runs of {names[0]!r}, not of {dataset!r}: pass dataset={names[0]!r} "
                          f"or an archive of {dataset!r}")
-    return ArchivedPage(p, runs, {res.benchmark: res})
+    definition = archive_of(p)
+    if definition is not None and definition.dataset != names[0]:
+        definition = None
+    meta = p.with_suffix(".json")
+    return ArchivedPage(p, runs, {res.benchmark: res}, definition, archived_runs(runs),
+                        CompanionData(p.with_suffix(".npz")), json.loads(meta.read_text()) if meta.is_file() else None)
+
+
+def archives_table() -> pd.DataFrame:
+    """Every archive of ``experiments.archives``: its runs, how many of them the shipped file holds,
+    the commits and machine time its manifest records, and the pages that show it."""
+    from mdico_core.reporting.book_plan import ARCHIVED, MAIN, PAGE_ARCHIVES
+
+    shown: dict[str, list[str]] = {name: [] for name in ARCHIVES}
+    for bench, name in ARCHIVED.items():
+        shown.setdefault(name, []).append(f"{MAIN}_{bench}_archived")
+    for page_name, name in PAGE_ARCHIVES.items():
+        shown.setdefault(name, []).append(page_name)
+    rows = []
+    for name, a in ARCHIVES.items():
+        row = {"archive": name, "what": a.title, "runs": len(a.configs()), "held": 0, "state": "not exported",
+               "commits": "", "wall h": None, "training h": None, "pages": ", ".join(shown.get(name, []))}
+        if a.csv_path.is_file():
+            held = set(read_runs(a.csv_path)["run_id"]) & a.run_ids()
+            meta = json.loads(a.manifest_path.read_text()) if a.manifest_path.is_file() else {}
+            row.update(held=len(held), commits=", ".join(c[:12] for c in meta.get("commits", {})),
+                       **{"wall h": meta.get("wall_time_h"), "training h": meta.get("train_time_h")},
+                       state="complete" if len(held) == row["runs"] else
+                       "made by earlier run definitions" if not held else "partial")
+        rows.append(row)
+    return pd.DataFrame(rows)

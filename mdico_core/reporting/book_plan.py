@@ -33,9 +33,17 @@ NOTEBOOKS: tuple[str, ...] = (
 )
 REPRODUCIBILITY = "reproducibility"  # the book's reproducibility page, also a notebook
 MAIN = "02_main_results"  # executed once per paper benchmark
-# Sweeps too long for a laptop build, run once and archived by `mdico export` (paths from the repo
-# root); each gets a main-results page built from the archive, beside the page the build runs.
-ARCHIVED = {"lfmc": "data/archived_runs/lfmc_paper.csv"}
+# Sweeps too long for a laptop build, run once at the paper's protocol and archived
+# (``experiments.archives``, ``mdico archive export``). A benchmark here gets a second main-results
+# page built from its archive (02_main_results_<benchmark>_archived), beside the page the build runs.
+ARCHIVED = {"lfmc": "lfmc_paper"}
+# The archive each analysis page shows as its primary table (its notebook's `archive` parameter),
+# with the reader's re-run of the page's runs at the build's profile beside it.
+PAGE_ARCHIVES = {
+    "03_ablation": "lfmc_ablation", "04_shared_specific": "lfmc_paper", "05_encoders": "lfmc_encoders",
+    "06_tsne": "lfmc_paper", "07_loss_curves": "lfmc_paper", "08_prediction_maps": "lfmc_paper",
+    "09_released_vs_paper": "lfmc_released",
+}
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,8 @@ class BookPlan:
         tsne_datasets: Fig. 4 / A3 / A4 (06).
         loss_datasets: Fig. 5 / A5 (07).
         map_datasets: Fig. A6-A8 (08).
-        released_datasets: the released-code comparison (09).
+        released_datasets: the released-code comparison (09): the runs of archive ``lfmc_released``'s
+            parts (each difference alone, the protocols, the monitor study) at the book's profile.
         synthetic_fallback: run labelled synthetic data where neither the benchmark nor a stand-in
             is present (tests and smoke builds; the numbers then mean nothing against the paper).
         study_folds: folds of the secondary studies (03 ablation, 05 encoders, 09 released code);
@@ -57,7 +66,7 @@ class BookPlan:
     """
 
     main_datasets: tuple[str, ...] = paper.BENCHMARKS
-    ablation_datasets: tuple[str, ...] = ("croph_b", "croph_m")
+    ablation_datasets: tuple[str, ...] = ("lfmc", "croph_b", "croph_m")
     ablation_variants: tuple[str, ...] = paper.ABLATION_VARIANTS
     encoder_datasets: tuple[str, ...] = ("lfmc", "croph_b", "croph_m")
     encoders: tuple[str, ...] = paper.ENCODERS
@@ -72,12 +81,13 @@ class BookPlan:
 # Defaults per profile. The quick book must finish in < 30 min on 2 CPU cores. Measured single-
 # threaded at quick (<= 30 epochs): LFMC MDiCo TempCNN ~50 s, Individual ~10 s, Transformer ~70 s,
 # ConvTran ~140 s; algae-bloom MDiCo ~25 s. So quick trims the secondary studies (five encoders x
-# two methods, eight ablation variants, four released-code settings) to one dataset and one fold
-# each; the main pages keep the three folds of the profile. The smoke profile (tests) runs
+# two methods, eight ablation variants, the released-code study) to LFMC, the dataset of their
+# archives, and one fold each; the main pages keep the three folds of the profile. Every page
+# built from an archive compares these runs with it, cell by cell. The smoke profile (tests) runs
 # everything once at a few optimiser steps.
 BOOK_PLANS: dict[str, BookPlan] = {
-    "smoke": BookPlan(encoder_datasets=("lfmc",), synthetic_fallback=True),
-    "quick": BookPlan(ablation_datasets=("croph_m",), encoder_datasets=("lfmc",), study_folds=(0,)),
+    "smoke": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), synthetic_fallback=True),
+    "quick": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), study_folds=(0,)),
     "paper": BookPlan(),
 }
 _STUDIES = ("03_ablation", "05_encoders", "09_released_vs_paper")
@@ -192,12 +202,27 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
     if notebook == "08_prediction_maps":
         return runs(plan.map_datasets, ["individual", "mdico"])
     if notebook == "09_released_vs_paper":
-        out: list[RunConfig] = []
-        for protocol in ("paper", "released"):
-            out += runs(plan.released_datasets, ["individual"], protocol=protocol)
-            out += runs(plan.released_datasets, ["mdico"], variants=("default", "released"), protocol=protocol)
-        return out
+        return dedupe(c for d in _runnable(plan.released_datasets, plan) for part in _released_parts(d)
+                      for c in part.configs(d, prof.name, seeds, None if get_dataset_entry(d).official_split
+                                            else folds))
     raise ValueError(f"unknown notebook {notebook!r}; valid notebooks: {', '.join(NOTEBOOKS)}")
+
+
+def _released_parts(dataset: str) -> list:
+    """The parts of archive ``lfmc_released`` that run on `dataset`: ``rel_raw_target`` predicts in raw
+    LFMC units, so only where the released code has target constants (``mdico.RELEASED_CONFIG``)."""
+    from dataclasses import replace as with_
+
+    from mdico_core.experiments.archives import get_archive
+    from mdico_core.methods.mdico import RELEASED_CONFIG
+
+    raw = "target_norm" in RELEASED_CONFIG.get(dataset, {})
+    parts = []
+    for part in get_archive("lfmc_released").parts:
+        variants = tuple(v for v in part.variants if raw or v != "rel_raw_target")
+        if variants:
+            parts.append(with_(part, variants=variants))
+    return parts
 
 
 def dedupe(cfgs: Iterable[RunConfig]) -> list[RunConfig]:

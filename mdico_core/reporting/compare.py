@@ -133,7 +133,7 @@ def compare_with_paper(df: pd.DataFrame, dataset: str, metric: str | None = None
     """Our mean ± std next to the paper's value, per method x variant x view of `dataset`.
 
     Columns (`COLUMNS`): method, paper_method, variant, encoder, protocol, view, metric,
-    paper_column, n, mean, std, ours ("mean ± std", or the mean alone for one run), paper, diff
+    paper_column, n, mean, std, ours ("mean ± std"; "mean (n = 3)" below ``stats.MIN_PAIRS`` runs), paper, diff
     (ours - paper), p_vs_individual (Wilcoxon over matched fold x seed), source (paper table) and
     note ("not reproduced: ..." for such methods, "stand-in for ..." on a stand-in). With
     `include_missing`, the paper's methods we have not run get a row with the paper's numbers and
@@ -163,7 +163,7 @@ def compare_with_paper(df: pd.DataFrame, dataset: str, metric: str | None = None
             "method": r["method"], "paper_method": pname, "variant": r["variant"], "encoder": r["encoder"],
             "protocol": r["protocol"], "view": r["view"], "metric": r["metric"],
             "paper_column": paper_column(dataset, r["view"]), "n": int(r["n"]), "mean": r["mean"], "std": r["std"],
-            "ours": fmt_mean_std(r["mean"], r["std"], digits), "paper": value,
+            "ours": fmt_mean_std(r["mean"], r["std"], digits, n=int(r["n"])), "paper": value,
             "diff": r["mean"] - value if pd.notna(value) else np.nan,
             "p_vs_individual": r["p_value"], "source": source + suffix if source else "", "note": note,
         })

@@ -133,7 +133,8 @@ def map_views(arrays_by_method: Mapping[str, Sequence[Mapping[str, np.ndarray]]]
 
 
 def maps_for(page: Any, registry: str) -> tuple[list[MapView], Any]:
-    """The `MapView` of each view of registry dataset `registry` from a live page's store, and the dataset.
+    """The `MapView` of each view of registry dataset `registry` from a page (its store, or an archive's
+    companion data: ``archive.ArchivedPage``), and the dataset.
 
     Raises ``ValueError`` when the dataset has no coordinates.
     """

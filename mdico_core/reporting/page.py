@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from mdico_core._util import as_fold, as_int, format_list, parse_list
 from mdico_core.data.availability import Resolution, resolve_all
 from mdico_core.reporting import book_plan, paper
-from mdico_core.reporting.provenance import provenance_banner, record_versions
+from mdico_core.reporting.provenance import provenance_banner, record_versions, settings_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,6 +31,11 @@ class ResultsPage(Protocol):
     """What a results notebook reads, from the live store or from an archived sweep."""
 
     datasets: Mapping[str, Resolution]  # paper benchmark -> what ran for it, and why
+    store: Any  # ``has`` / ``arrays`` / ``history`` per run: the results store, or an archive's companion data
+
+    def configs_where(self, **match: Any) -> list:
+        """The page's runs (objects with the ``RunConfig`` fields and ``run_id``) whose fields equal `match`."""
+        ...
 
     def frame(self) -> pd.DataFrame:
         """Tidy metrics of the page's runs (``ResultsStore.collect`` columns)."""
@@ -182,6 +187,11 @@ class Page:
         records = self.records(**match)
         text = provenance_banner(self.profile.name, shown, folds, seeds, len(records), record_versions(records),
                                  n_folds=n_folds)
+        import pandas as pd
+
+        text += "\n>\n> **Settings.** " + settings_text(pd.DataFrame(
+            [{"method": c.method, "settings": c.settings, "monitor": c.train.monitor} for c in cfgs],
+            columns=["method", "settings", "monitor"]))
         ids = {c.run_id for c in cfgs}
         missing = [c for c in self.missing() if c.run_id in ids]
         if missing:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mdico_core.reporting import paper
+from mdico_core.reporting.stats import MIN_PAIRS
 from mdico_core.reporting.tables import aggregate_rows
 
 
@@ -29,7 +30,8 @@ def placeholder_figure(text: str, size: tuple[float, float] = (6.0, 1.2)) -> Any
 def plot_grouped(agg: pd.DataFrame, x: str, hue: str, facet: str, value: str = "mean", err: str = "std",
                  ylabel: str = "", x_order: Sequence[str] | None = None, hue_order: Sequence[str] | None = None,
                  reference: Mapping[tuple[str, str], float] | None = None, size: float = 4.2) -> Any:
-    """Bars of `value` (± `err`) per `x`, coloured by `hue`, one panel per `facet`.
+    """Bars of `value` (± `err`) per `x`, coloured by `hue`, one panel per `facet`; no error bar where a
+    column ``n`` counts fewer than ``stats.MIN_PAIRS`` runs.
 
     `reference` maps (facet, x) to a value drawn as a black tick (e.g. the paper's number). With
     more than four categories the bars are horizontal, so that long labels stay readable.
@@ -53,6 +55,9 @@ def plot_grouped(agg: pd.DataFrame, x: str, hue: str, facet: str, value: str = "
             pos = np.arange(len(xs)) + (k - (len(hues) - 1) / 2) * width
             vals = np.array([g[value].get(v, np.nan) for v in xs], dtype=float)
             errs = np.nan_to_num(np.array([g[err].get(v, np.nan) if err in g else np.nan for v in xs], dtype=float))
+            if "n" in g:  # no error bar from fewer runs than a std is printed from
+                n = np.array([g["n"].get(v, np.nan) for v in xs], dtype=float)
+                errs[np.isfinite(n) & (n < MIN_PAIRS)] = 0.0
             if horizontal:
                 ax.barh(pos, vals, width, xerr=errs, label=str(h), color=palette(k), capsize=2)
             else:
@@ -122,7 +127,8 @@ def highest_term(curve: pd.DataFrame) -> str | None:
 
 
 def plot_loss_curves(curves: Mapping[str, pd.DataFrame], ncols: int = 2) -> Any:
-    """One panel per title of ``{title: mean_history(...)}``; a line per loss term, a band of ±1 std."""
+    """One panel per title of ``{title: mean_history(...)}``; a line per loss term, a band of ±1 std
+    where at least ``stats.MIN_PAIRS`` runs reached the epoch."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -138,7 +144,7 @@ def plot_loss_curves(curves: Mapping[str, pd.DataFrame], ncols: int = 2) -> Any:
         for term in terms:
             g = df[df["term"] == term]
             ax.plot(g["epoch"], g["mean"], marker="o", ms=3, label=paper.TERM_NAMES.get(term, term))
-            std = g["std"].fillna(0).to_numpy()
+            std = g["std"].where(g["n"] >= MIN_PAIRS, 0.0).fillna(0).to_numpy()  # no band from fewer runs
             ax.fill_between(g["epoch"], g["mean"] - std, g["mean"] + std, alpha=0.2)
         ax.set_title(title, fontsize=10)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

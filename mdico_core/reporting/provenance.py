@@ -91,6 +91,41 @@ def provenance_banner(profile: str, datasets: Mapping[str, Resolution], folds: S
     return "\n".join("> " + ln if ln else ">" for ln in lines)
 
 
+def settings_text(runs: pd.DataFrame) -> str:
+    """Which training settings a page shows, in words, from its runs' ``method``, ``settings`` and
+    ``monitor`` columns (a ``collect`` frame, or one row per run config)."""
+    if runs.empty:
+        return "no runs shown."
+    from mdico_core.experiments.settings import recipe_monitor, same_in_both
+    from mdico_core.reporting.compare import paper_name
+
+    same = set(same_in_both())
+    methods = list(dict.fromkeys(runs["method"].astype(str)))
+    shown = set(runs["settings"].fillna("common"))
+    own = [m for m in methods if m not in same]
+    names = ", ".join(paper_name(m) for m in methods if m in same)
+    if not own:
+        text = (f"`common`, which for {names} is also their official recipe (`original`): the same runs serve "
+                "both comparisons.")
+    elif shown == {"common"}:
+        text = ("`common`: every method under one shared budget (the profile's optimiser and early stopping on "
+                "the total validation loss). The paper's own comparison is `original`, each competitor's "
+                "official recipe.")
+    elif "common" in set(runs.loc[runs["method"].isin(own), "settings"]):
+        text = ("both, side by side: `original` (each competitor's official recipe, as the paper ran its "
+                "comparison) and `common` (one shared budget)" + (f"; {names} have one recipe, so one set of "
+                                                                   "runs, in both" if names else "") + ".")
+    else:
+        text = "`original`: each competitor's official recipe, as the paper ran its comparison."
+    if "monitor" in runs:
+        other = {m for m, w in zip(runs["method"], runs["monitor"].fillna("total")) if w != recipe_monitor(m, "common")
+                 and w != recipe_monitor(m, "original")}
+        if other:
+            text += (" Runs early-stopped on another monitor than their recipe's (`--monitor`) are a separate "
+                     "comparison, shown apart.")
+    return text
+
+
 # ---------------------------------------------------------------------------------- data and licences
 def dataset_status(include_synthetic: bool = False) -> pd.DataFrame:
     """Every registered dataset: paper name, task, role in the book, present here, samples, source, licence."""

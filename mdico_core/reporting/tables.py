@@ -1,8 +1,8 @@
 """The book's tables: a comparison (``compare.compare_with_paper``) laid out as each page shows it.
 
 Tables 2-5 as rows of methods (`comparison_display`), Tables 6 and 7 as rows of variants or
-feature spaces with a column group per view (`wide_by_view`), the encoder study (`encoder_gains`),
-the released-code settings (`released_table`) and Table A1 from the encoder classes
+feature spaces with a column group per view (`wide_by_view`), the released code's differences
+(`released_differences`) and Table A1 from the encoder classes
 (`encoder_parameters`). Inputs are plain DataFrames; outputs are DataFrames of formatted cells.
 """
 
@@ -20,7 +20,7 @@ from mdico_core.reporting import paper
 from mdico_core.reporting.compare import compare_with_paper  # noqa: F401
 from mdico_core.reporting.format import fmt_mean_std, fmt_p, fmt_value, metric_digits, to_markdown  # noqa: F401
 
-PLOT_COLUMNS = ["row", "method", "view", "mean", "std", "paper"]
+PLOT_COLUMNS = ["row", "method", "view", "mean", "std", "paper", "n"]
 
 
 # ---------------------------------------------------------------------------------- Tables 2-5
@@ -35,12 +35,13 @@ def comparison_display(cmp: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
             for pm, v in zip(cmp["paper_method"], cmp["variant"])],
         "view": cmp["view"].fillna("").astype(str),
         "n": cmp["n"].fillna(0).astype(int),
-        "ours (mean ± std)": [o if not np.isfinite(m) else fmt_mean_std(m, sd, digits)
-                              for o, m, sd in zip(cmp["ours"].fillna(""), pd.to_numeric(cmp["mean"]),
-                                                  pd.to_numeric(cmp["std"]))],
+        "ours (mean ± std)": [o if not np.isfinite(m) else fmt_mean_std(m, sd, digits, n=int(n))
+                              for o, m, sd, n in zip(cmp["ours"].fillna(""), pd.to_numeric(cmp["mean"]),
+                                                     pd.to_numeric(cmp["std"]), cmp["n"].fillna(0))],
         "paper": [fmt_value(v, digits) for v in pd.to_numeric(cmp["paper"], errors="coerce")],
         "ours − paper": [fmt_value(v, digits, signed=True) for v in pd.to_numeric(cmp["diff"], errors="coerce")],
-        "p vs Individual": [fmt_p(v) for v in pd.to_numeric(cmp.get("p_vs_individual"), errors="coerce")],
+        "p vs Individual": [fmt_p(v, int(n)) for v, n in zip(pd.to_numeric(cmp.get("p_vs_individual"), errors="coerce"),
+                                                             cmp["n"].fillna(0))],
         "note": cmp["note"].fillna("").astype(str),
     }, columns=cols)
 
@@ -54,8 +55,8 @@ def cell_summary(cmp: pd.DataFrame, method: str, view: str, digits: int = 1) -> 
     if hit.empty or not np.isfinite(hit.iloc[0]["mean"]):
         return none
     r = hit.iloc[0]
-    return {"ours": fmt_mean_std(r["mean"], r["std"], digits), "paper": fmt_value(r["paper"], digits),
-            "diff": fmt_value(r["diff"], digits, True), "p": fmt_p(r["p_vs_individual"]), "n": str(int(r["n"]))}
+    return {"ours": fmt_mean_std(r["mean"], r["std"], digits, n=int(r["n"])), "paper": fmt_value(r["paper"], digits),
+            "diff": fmt_value(r["diff"], digits, True), "p": fmt_p(r["p_vs_individual"], int(r["n"])), "n": str(int(r["n"]))}
 
 
 def paper_cell(benchmark: str, paper_method: str, view: str, digits: int = 1) -> str:
@@ -94,11 +95,11 @@ def wide_by_view(cmp: pd.DataFrame, row_names: Mapping[tuple[str, str], str], co
         for c in columns:
             v = r.get(c)
             if c == "ours":
-                v = fmt_mean_std(r["mean"], r["std"], digits)
+                v = fmt_mean_std(r["mean"], r["std"], digits, n=int(r["n"]))
             elif c == "paper":
                 v = fmt_value(v, digits)
             elif c == "p_vs_individual":
-                v = fmt_p(v)
+                v = fmt_p(v, int(r["n"]))
             elif c == "diff":
                 v = fmt_value(v, digits, True)
             recs.append({"row": name + suffix, "group": group, "what": {"p_vs_individual": "p vs Ind."}.get(c, c),
@@ -126,7 +127,7 @@ def aggregate_rows(cmp: pd.DataFrame, rows: Mapping[tuple[str, str], str]) -> pd
             if ":" in str(r.view) or not np.isfinite(r.mean):
                 continue
             out.append({"row": name, "method": "ours", "view": r.view, "mean": r.mean, "std": r.std,
-                        "paper": r.paper})
+                        "paper": r.paper, "n": getattr(r, "n", np.nan)})
     return pd.DataFrame(out, columns=PLOT_COLUMNS)
 
 
@@ -138,7 +139,7 @@ def mode_rows(cmp: pd.DataFrame) -> pd.DataFrame:
             continue
         m, _, mode = r.view.partition(":")
         out.append({"row": mode or "both", "method": "ours", "view": m, "mean": r.mean, "std": r.std,
-                    "paper": r.paper})
+                    "paper": r.paper, "n": getattr(r, "n", np.nan)})
     return pd.DataFrame(out, columns=PLOT_COLUMNS)
 
 
@@ -153,30 +154,6 @@ def shared_vs_specific(cmp: pd.DataFrame) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------------------- encoders
-def encoder_gains(agg: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset, view and encoder: Individual and MDiCo mean ± std, MDiCo − Individual and its p."""
-    cols = ["dataset", "view", "encoder", "Individual", "MDiCo", "MDiCo − Individual", "p", "pairs"]
-    if agg.empty:
-        return pd.DataFrame(columns=cols)
-    rows = []
-    for key, g in agg[agg["variant"] == "default"].groupby(["dataset", "view", "encoder"], sort=False):
-        by = g.set_index("method")
-        if not {"individual", "mdico"} <= set(by.index):
-            continue
-        d = metric_digits(str(g["metric"].iloc[0]))
-        t = tests[(tests["method"] == "mdico") & (tests["variant"] == "default")] if len(tests) else tests
-        t = t[(t["dataset"] == key[0]) & (t["view"] == key[1]) & (t["encoder"] == key[2])] if len(t) else t
-        rows.append({
-            "dataset": key[0], "view": key[1], "encoder": paper.ENCODER_NAMES.get(key[2], key[2]),
-            "Individual": fmt_mean_std(by.loc["individual", "mean"], by.loc["individual", "std"], d),
-            "MDiCo": fmt_mean_std(by.loc["mdico", "mean"], by.loc["mdico", "std"], d),
-            "MDiCo − Individual": round(float(by.loc["mdico", "mean"] - by.loc["individual", "mean"]), d),
-            "p": fmt_p(t["p_value"].iloc[0]) if len(t) else "–",
-            "pairs": int(t["n_pairs"].iloc[0]) if len(t) else 0,
-        })
-    return pd.DataFrame(rows, columns=cols)
-
-
 def count_parameters(module: Any) -> int:
     """Learnable parameters of a torch module."""
     return int(sum(p.numel() for p in module.parameters() if p.requires_grad))
@@ -222,57 +199,35 @@ def wide_parameters(long: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------- released vs paper
-SETTINGS = {
-    ("default", "paper"): "paper model, paper protocol",
-    ("default", "released"): "paper model, released protocol",
-    ("released", "paper"): "released model, paper protocol",
-    ("released", "released"): "released code (model + protocol)",
+# Each difference of the authors' released code from the paper (reference/released_code_facts.md),
+# by the (variant, protocol) that measures it alone; "released" twice is the released code as a whole.
+RELEASED_DIFFERENCES: dict[tuple[str, str], str] = {
+    ("default", "paper"): "the paper's model and protocol (the reference)",
+    ("rel_tau", "paper"): "InfoNCE temperature 0.1 (paper: 0.07)",
+    ("rel_contrastive", "paper"): "SimCLR NT-Xent over both modalities, summed over ordered modality pairs",
+    ("rel_disc_shared", "paper"): "second modality discriminator on the shared features (paper: the unused ones)",
+    ("rel_halves", "paper"): "auxiliary and modality-discriminant losses halved once more",
+    ("rel_norm", "paper"): "LayerNorm on every encoder's 128-d embedding (the released LFMC config)",
+    ("rel_raw_target", "paper"): "prediction in raw LFMC units with the normalised MSE (the released LFMC loss)",
+    ("released", "paper"): "every model difference above together (variant `released`)",
+    ("default", "released_validation"): "early stopping and checkpoint on the test fold",
+    ("default", "released_statistics"): "z-score statistics over all rows, test folds included",
+    ("default", "released"): "both protocol differences (protocol `released`)",
+    ("released", "released"): "the released code as a whole: its model and its protocol",
 }
+# Not measured on LFMC: it has no image modality.
+IMAGE_WEIGHTS_NOTE = ("the released code starts the aerial ResNet-50 from ImageNet weights (TreeSatAI only): "
+                      "`--image-weights PATH`, a local, checksum-verified file, never downloaded; not part of "
+                      "the LFMC study, which has no image modality")
 
 
-def setting_label(row: Mapping[str, Any]) -> str:
-    """The `SETTINGS` label of an aggregate row (variant, protocol)."""
-    return SETTINGS.get((row["variant"], row["protocol"]), f"{row['variant']} / {row['protocol']}")
+def released_label(variant: str, protocol: str) -> str:
+    """What the (variant, protocol) of a released-code run changes, in words (`RELEASED_DIFFERENCES`)."""
+    return RELEASED_DIFFERENCES.get((variant, protocol), f"variant {variant}, protocol {protocol}")
 
 
-def released_table(agg: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
-    """Released-vs-paper settings side by side: mean ± std, n, change vs the default, p vs Individual."""
-    cols = ["dataset", "view", "method", "setting", "n", "mean ± std", "vs default", "p vs Individual"]
-    if agg.empty:
-        return pd.DataFrame(columns=cols)
-    rows = []
-    for r in agg.itertuples():
-        d = metric_digits(r.metric)
-        ref = agg[(agg["dataset"] == r.dataset) & (agg["view"] == r.view) & (agg["method"] == r.method)
-                  & (agg["variant"] == "default") & (agg["protocol"] == "paper")]
-        t = tests[(tests["dataset"] == r.dataset) & (tests["view"] == r.view) & (tests["method"] == r.method)
-                  & (tests["variant"] == r.variant) & (tests["protocol"] == r.protocol)] if len(tests) else tests
-        rows.append({
-            "dataset": r.dataset, "view": r.view, "method": paper.METHOD_NAMES.get(r.method, r.method),
-            "setting": setting_label(r._asdict()), "n": int(r.n), "mean ± std": fmt_mean_std(r.mean, r.std, d),
-            "vs default": fmt_value(r.mean - ref["mean"].iloc[0], d, True) if len(ref) else "–",
-            "p vs Individual": fmt_p(t["p_value"].iloc[0]) if len(t) else "–",
-        })
-    order = {v: i for i, v in enumerate(SETTINGS.values())}
-    out = pd.DataFrame(rows, columns=cols)
-    return out.sort_values(["dataset", "view", "method", "setting"], key=lambda s: s.map(order).fillna(-1)
-                           if s.name == "setting" else s, ignore_index=True)
-
-
-def released_gap(agg: pd.DataFrame, setting: tuple[str, str, str], reference: tuple[str, str, str]) -> str:
-    """Mean of (method, variant, protocol) `setting` minus `reference` on the first view, formatted."""
-    if agg.empty:
-        return "n/a"
-
-    def pick(m: str, v: str, p: str) -> pd.DataFrame:
-        return agg[(agg["method"] == m) & (agg["variant"] == v) & (agg["protocol"] == p)]
-
-    a, b = pick(*setting), pick(*reference)
-    if a.empty or b.empty:
-        return "n/a"
-    row = a.iloc[0]
-    ref = b[(b["dataset"] == row["dataset"]) & (b["view"] == row["view"])]
-    if ref.empty:
-        return "n/a"
-    d = metric_digits(row["metric"])
-    return f"{fmt_value(row['mean'] - ref['mean'].iloc[0], d, True)} ({row['metric']}, {row['view']} on {row['dataset']})"
+def released_differences() -> pd.DataFrame:
+    """The differences of the released code, one row each: variant, protocol, what it changes."""
+    rows = [{"variant": v, "protocol": p, "changes": text} for (v, p), text in RELEASED_DIFFERENCES.items()]
+    rows.append({"variant": "(image weights)", "protocol": "", "changes": IMAGE_WEIGHTS_NOTE})
+    return pd.DataFrame(rows)

@@ -88,14 +88,16 @@ class TsneView:
 
 
 def tsne_for(page: Any, registry: str, seed: int = 0) -> TsneView | None:
-    """The t-SNE panels of registry dataset `registry` from a live page's store; None without a run pair.
+    """The t-SNE panels of registry dataset `registry` from a page's runs; None without a run pair.
 
-    `page` is a ``page.Page`` (it reads the store's arrays); the dataset is loaded for its
+    `page` is a ``page.Page`` (it reads the store's arrays) or an ``archive.ArchivedPage`` (its
+    companion data keeps the features of one fold and seed); the dataset is loaded for its
     modalities, task and class names.
     """
     from mdico_core.data import load_dataset
 
-    runs = paired_runs(page.configs_where(dataset=registry), page.store.has)
+    has = getattr(page.store, "has_features", page.store.has)  # a store saves every run's features
+    runs = paired_runs(page.configs_where(dataset=registry), has)
     if runs is None:
         return None
     ds = load_dataset(registry)

@@ -1,0 +1,121 @@
+"""``mdico archive``: the archived sweeps (``experiments.archives``): list, status, run, export.
+
+Examples::
+
+    mdico archive list
+    mdico archive status lfmc_ablation --results /path/to/store
+    mdico archive run lfmc_ablation --executor processes --workers 2
+    mdico archive export lfmc_ablation --results /path/to/store            # refuses missing runs
+    mdico archive export lfmc_ablation --results /path/to/store --partial  # says so in its manifest
+
+This module only parses and prints; the work is in ``experiments.archives`` (definitions, status)
+and ``experiments.archive_io`` (export). Heavy modules are imported by the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from mdico_core.options import EXECUTORS
+
+COMMANDS = ("list", "status", "run", "export")
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``archive`` and its subcommands to the ``mdico`` subparsers `sub`; returns its parser."""
+    a = sub.add_parser("archive", help="the archived paper-protocol sweeps: list, status, run, export")
+    asub = a.add_subparsers(dest="archive_command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
+    asub.add_parser("list", help="every archive: its runs, companion data and whether it is exported")
+    results_help = "results folder (default: $MDICO_RESULTS_DIR or <repo>/results)"
+    st = asub.add_parser("status", help="done / pending / failed runs of an archive in a results store")
+    st.add_argument("name")
+    st.add_argument("--results", default=None, help=results_help)
+    r = asub.add_parser("run", help="train the archive's runs that the store lacks (from a clean checkout)")
+    r.add_argument("name")
+    r.add_argument("--results", default=None, help=results_help)
+    r.add_argument("--executor", choices=EXECUTORS, default="serial")
+    r.add_argument("--workers", type=int, default=None, help="processes or Dask workers")
+    r.add_argument("--threads", type=int, default=1, help="CPU threads of each run (default: 1)")
+    r.add_argument("--scheduler", default=None, help="Dask scheduler address")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    e = asub.add_parser("export", help="write data/archived_runs/<name>.csv, .npz (companion) and .json (manifest)")
+    e.add_argument("name")
+    e.add_argument("--results", required=True, help="the results store holding the archive's runs")
+    e.add_argument("--partial", action="store_true",
+                   help="export the runs that are there when some are missing (the manifest says which)")
+    e.add_argument("--out-dir", default=None, help="folder to write to (default: data/archived_runs)")
+    a.set_defaults(func=main, parser=a)
+    return a
+
+
+def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run ``mdico archive <command>``; returns the exit code (2 for an unknown archive name)."""
+    from mdico_core.experiments.archives import ARCHIVES, get_archive
+
+    if args.archive_command == "list":
+        return _list(ARCHIVES)
+    try:
+        archive = get_archive(args.name)
+    except ValueError as err:
+        parser.error(str(err))
+    from mdico_core.experiments.store import ResultsStore
+
+    store = ResultsStore(args.results)
+    if args.archive_command == "status":
+        return _status(archive, store)
+    if args.archive_command == "run":
+        from mdico_core import _util
+        from mdico_core.experiments.executors import sweep
+
+        commit, dirty = _util.git_state()
+        if commit is None or dirty is not False:
+            print(f"error: archive {archive.name} is the code of one clean commit, and this checkout is "
+                  f"{'not a git checkout' if commit is None else 'modified'}: commit or stash the changes to tracked "
+                  "files first (`mdico archive export` refuses runs of a dirty working tree)", file=sys.stderr)
+            return 1
+
+        print(f"archive {archive.name}: {len(archive.configs())} runs (profile {archive.profile}), store {store.root}")
+        report = sweep(archive.configs(), store=store, executor=args.executor, workers=args.workers,
+                       scheduler=args.scheduler, progress=not args.quiet, profile=archive.profile, threads=args.threads)
+        print(report)
+        return 1 if report.failed else 0
+    from mdico_core.experiments.archive_io import ArchiveError, export_archive
+
+    try:
+        info = export_archive(archive, store, partial=args.partial, folder=args.out_dir)
+    except (ArchiveError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote archive {archive.name}: {info['runs_exported']} of {info['runs_defined']} runs"
+          + (" (PARTIAL: the manifest lists the missing runs)" if info["partial"] else "")
+          + f", companion {info['companion_runs']}, to {', '.join(info['files'])} and {archive.name}.json")
+    print(f"commits: {info['commits']}; wall time {info['wall_time_h']} h, training {info['train_time_h']} h")
+    return 0
+
+
+def _list(archives: dict) -> int:
+    for a in archives.values():
+        exported = "exported" if a.csv_path.is_file() else "not exported"
+        kept = ", ".join(f"{k} of {len(a.companion_runs(k))} runs" for k in ("histories", "features", "predictions")
+                         if a.companion_runs(k)) or "none"
+        print(f"{a.name}: {a.title}\n  {len(a.configs())} runs on {a.dataset}, {exported} "
+              f"({a.csv_path.name}); companion data: {kept}")
+        for part, cmd in zip(a.parts, a.commands()):
+            print(f"    {cmd}" + (f"    # {part.why}" if part.why else ""))
+    return 0
+
+
+def _status(archive: Any, store: Any) -> int:
+    from mdico_core.experiments.archives import status
+
+    state = status(archive, store)
+    total = sum(map(len, state.values()))
+    print(f"archive {archive.name} in {store.root}: " + ", ".join(f"{k} {len(v)}" for k, v in state.items())
+          + f" (of {total})")
+    for part, cmd in zip(archive.parts, archive.commands()):
+        ids = {c.run_id for c in part.configs(archive.dataset)}
+        left = sum(c.run_id in ids for k in ("pending", "failed", "running") for c in state[k])
+        print(f"  {'done   ' if not left else f'{left:4d} to go'}  {cmd}")
+    return 0

@@ -1,0 +1,218 @@
+"""Archives on disk: export one from a results store, and read its companion data back.
+
+``export_archive`` writes three files per archive (names from `archives.Archive`):
+
+- ``<name>.csv``: one row per (run, view, metric), the columns of ``ResultsStore.collect``
+  (config, score, budget use, status, provenance and environment), as ``mdico export`` writes them;
+- ``<name>.npz``: the companion data, compressed. Keys ``<run_id>/history`` (the per-epoch history
+  as JSON text), ``<run_id>/test_idx``, ``<run_id>/y_true``, ``<run_id>/pred/<view>`` and
+  ``<run_id>/feat/<view>`` (float16), for the runs its definition names;
+- ``<name>.json``: the manifest: the definition's size and what was exported (missing runs if
+  partial), the commits, machines, first and last run, the sweep's wall time and summed training
+  time, the commands, and the SHA-256 of the two files above.
+
+An archive is the code of one commit: runs made in a dirty working tree (or outside git) are
+refused, whatever the options. Missing runs are refused unless ``partial`` is asked for, so a
+partial archive is always one its manifest says is partial. Each file is written to a temporary
+name and renamed, the manifest last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mdico_core._util import atomic_write
+from mdico_core.experiments.archives import Archive, get_archive, status
+from mdico_core.experiments.config import RunConfig
+from mdico_core.experiments.store import ResultsStore
+
+SORT = ["method", "variant", "encoder", "protocol", "settings", "monitor", "seed", "fold", "run_id", "view", "metric"]
+
+
+class ArchiveError(ValueError):
+    """An archive cannot be exported as asked (missing runs, a dirty commit, nothing to export)."""
+
+
+def write_runs_csv(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    """Write tidy run rows to the CSV `path` in a stable order, atomically; returns the sorted frame."""
+    df = df.sort_values([c for c in SORT if c in df], kind="stable", na_position="first").reset_index(drop=True)
+    # pandas writes the shortest repr of each float, which `archive.read_runs` parses back exactly
+    atomic_write(Path(path), lambda f: df.to_csv(f, index=False), mode="w")
+    return df
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _companion_arrays(archive: Archive, store: ResultsStore, configs: list[RunConfig],
+                      records: dict[str, dict]) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """The companion arrays of the exported runs, and how many runs each kind holds."""
+    out: dict[str, np.ndarray] = {}
+    done = [c for c in configs if records[c.run_id].get("status") == "done"]
+    counts = {}
+    for c in archive.companion_runs("histories", done):
+        out[f"{c.run_id}/history"] = np.array(json.dumps(records[c.run_id].get("history") or []))
+    counts["histories"] = len(archive.companion_runs("histories", done))
+    for kind, prefix, dtype in (("predictions", "pred/", np.float32), ("features", "feat/", np.float16)):
+        runs = archive.companion_runs(kind, done)
+        counts[kind] = len(runs)
+        for c in runs:
+            arrays = store.arrays(c)
+            kept = {k: v for k, v in arrays.items() if k.startswith(prefix)}
+            if not kept:
+                raise ArchiveError(f"run {c.run_id} ({c.label()}) has no {prefix}* arrays in {store.root}, which the "
+                                   f"archive's {kind} need; re-run it with features saved (no --no-features)")
+            out[f"{c.run_id}/test_idx"] = np.asarray(arrays["test_idx"]).astype(np.int32)
+            out[f"{c.run_id}/y_true"] = np.asarray(arrays["y_true"])
+            out.update({f"{c.run_id}/{k}": np.asarray(v, dtype=dtype) for k, v in kept.items()})
+    return out, counts
+
+
+def _when(stamp: Any) -> datetime | None:
+    try:
+        t = datetime.fromisoformat(str(stamp))
+    except (TypeError, ValueError):
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def _counts(values: Iterable[Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[str(v)] = out.get(str(v), 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def manifest(archive: Archive, records: list[dict], missing: list[RunConfig], companion: dict[str, int]) -> dict:
+    """What an export records about itself (see the module docstring)."""
+    prov = [r.get("provenance") or {} for r in records]
+    starts = [(_when(p.get("timestamp")), p.get("total_time_s") or r.get("wall_time_s") or 0.0)
+              for p, r in zip(prov, records)]
+    starts = [(t, s) for t, s in starts if t is not None]
+    first = min((t for t, _ in starts), default=None)
+    last = max((t + timedelta(seconds=float(s)) for t, s in starts), default=None)
+    machine = [f"{p.get('hostname', 'unknown host')}: {p.get('device', 'unknown device')}, {p.get('cpu_model')}, "
+               f"torch {p.get('torch_version')}" for p in prov]
+    return {
+        "name": archive.name, "title": archive.title, "dataset": archive.dataset, "profile": archive.profile,
+        "runs_defined": len(archive.configs()), "runs_exported": len(records), "partial": bool(missing),
+        "missing_run_ids": sorted(c.run_id for c in missing),
+        "commits": _counts(p.get("git_commit") for p in prov), "machines": _counts(machine),
+        "first_run_started": first.isoformat(timespec="seconds") if first else None,
+        "last_run_finished": last.isoformat(timespec="seconds") if last else None,
+        "wall_time_h": round((last - first).total_seconds() / 3600, 3) if first and last else None,
+        "train_time_h": round(sum(float(r.get("wall_time_s") or 0.0) for r in records) / 3600, 3),
+        "commands": archive.commands(), "companion_runs": companion,
+    }
+
+
+def export_archive(name: str | Archive, store: ResultsStore | None = None, partial: bool = False,
+                   folder: str | Path | None = None) -> dict:
+    """Write archive `name` from `store` into `folder` (default ``data/archived_runs``); returns its manifest.
+
+    Raises:
+        ArchiveError: runs of the definition are missing (unless `partial`), a run was made in a
+            dirty working tree or outside git, or none of its runs is in the store. Nothing is
+            written then.
+    """
+    archive = name if isinstance(name, Archive) else get_archive(name)
+    store = store if store is not None else ResultsStore()
+    state = status(archive, store)
+    missing = state["pending"] + state["failed"] + state["running"]
+    present = state["done"] + state["not_reproduced"]
+    fill = f"`mdico archive run {archive.name} --results {store.root}`"
+    if not present:
+        raise ArchiveError(f"none of the {len(missing)} runs of archive {archive.name!r} is in {store.root}; "
+                           f"train them with {fill}")
+    if missing and not partial:
+        raise ArchiveError(
+            f"{len(missing)} of {len(missing) + len(present)} runs of archive {archive.name!r} are not in "
+            f"{store.root} ({len(state['pending'])} pending, {len(state['failed'])} failed, {len(state['running'])} "
+            f"being trained now); train them with {fill}, or export what is there with --partial")
+    records = {c.run_id: store.get(c) for c in present}
+    unclean = [c for c in present if (records[c.run_id].get("provenance") or {}).get("git_dirty") is not False
+               or not (records[c.run_id].get("provenance") or {}).get("git_commit")]
+    if unclean:
+        c = unclean[0]
+        raise ArchiveError(
+            f"{len(unclean)} run(s) of archive {archive.name!r} were made in a dirty working tree or outside git "
+            f"(e.g. {c.run_id}: {c.label()}); an archive is the code of one clean commit: delete those records and "
+            "re-run them from a clean checkout (`git status` shows no change to tracked files)")
+    ids = set(records)
+    df = store.collect(archive.dataset)
+    df = df[df["run_id"].isin(ids)]
+    arrays, counts = _companion_arrays(archive, store, present, records)
+    folder = Path(folder) if folder is not None else archive.csv_path.parent
+    csv, npz, meta = (archive.path(s, folder) for s in (".csv", ".npz", ".json"))
+    atomic_write(npz, lambda f: np.savez_compressed(f, **arrays))
+    write_runs_csv(df, csv)
+    info = manifest(archive, list(records.values()), missing, counts)
+    info["files"] = {csv.name: _sha256(csv), npz.name: _sha256(npz)}
+    atomic_write(meta, lambda f: f.write(json.dumps(info, indent=1) + "\n"), mode="w")
+    return info
+
+
+def read_manifest(archive: Archive, folder: str | Path | None = None) -> dict | None:
+    """The manifest of an exported archive, or None when it has not been exported."""
+    p = archive.path(".json", folder)
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+class CompanionData:
+    """An archive's companion file, read like the results store: `has`, `arrays`, `history` per run.
+
+    Pages that read a store's arrays and histories (t-SNE, loss curves, prediction maps) read an
+    archive's through this. A missing file is an empty companion.
+    """
+
+    def __init__(self, path: str | Path | None):
+        self.path = Path(path) if path is not None else None
+        self._data: dict[str, dict[str, np.ndarray]] | None = None
+
+    def _load(self) -> dict[str, dict[str, np.ndarray]]:
+        if self._data is None:
+            self._data = {}
+            if self.path is not None and self.path.is_file():
+                with np.load(self.path, allow_pickle=False) as z:
+                    for key in z.files:
+                        run_id, _, rest = key.partition("/")
+                        self._data.setdefault(run_id, {})[rest] = z[key]
+        return self._data
+
+    @staticmethod
+    def _id(cfg: Any) -> str:
+        return str(getattr(cfg, "run_id", cfg))
+
+    def run_ids(self) -> list[str]:
+        """Runs with any companion data."""
+        return list(self._load())
+
+    def has(self, cfg: RunConfig | str) -> bool:
+        """Whether the run has companion data (a history, predictions or features)."""
+        return self._id(cfg) in self._load()
+
+    def has_features(self, cfg: RunConfig | str) -> bool:
+        """Whether the run's test-set features are kept (the t-SNE page's runs)."""
+        return any(k.startswith("feat/") for k in self._load().get(self._id(cfg), {}))
+
+    def arrays(self, cfg: RunConfig | str) -> dict[str, np.ndarray]:
+        """The run's arrays, keyed as ``ResultsStore.arrays`` keys them (empty when none are kept)."""
+        return {k: v for k, v in self._load().get(self._id(cfg), {}).items() if k != "history"}
+
+    def history(self, cfg: RunConfig | str) -> pd.DataFrame:
+        """The run's per-epoch history (``ResultsStore.history`` columns; empty when not kept)."""
+        raw = self._load().get(self._id(cfg), {}).get("history")
+        return pd.DataFrame(json.loads(str(raw)) if raw is not None else [])

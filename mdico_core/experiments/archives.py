@@ -1,0 +1,238 @@
+"""The archived sweeps, as code: each one's exact runs, and the companion data it keeps.
+
+An archive is a sweep too long for a laptop build (the paper's protocol on LFMC: hours on two
+cores), run once at one clean commit, exported into ``data/archived_runs/`` and committed, so
+that the book's pages are built from it. Its definition here is the single source of what it
+holds: `Archive.configs` is exactly the runs of its ``mdico run`` commands (`Part.command`), so
+``mdico archive status NAME`` can tell what a store still lacks, ``mdico archive run NAME``
+trains it, ``mdico archive export NAME`` writes it (``experiments.archive_io``), and a test
+checks that every shipped archive holds exactly these run ids.
+
+Besides the metric rows, an archive keeps, compressed, what its pages need beyond them (its
+`Companion`): the per-epoch loss histories of the runs the loss-curve page reads, the test-set
+features (float16) of the one fold and seed the t-SNE page shows, and the test predictions of
+the runs the prediction-map page reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mdico_core._util import repo_root
+
+if TYPE_CHECKING:
+    from mdico_core.experiments.config import RunConfig
+
+ARCHIVE_DIR = repo_root() / "data" / "archived_runs"
+PROFILE = "paper"  # the archives of the book are the paper's protocol
+COMPANION_KINDS = ("histories", "features", "predictions")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One ``mdico run --profile paper`` of an archive: the arguments of ``Profile.configs``.
+
+    `split_seed` None: each seed draws its own split (``mdico run`` without ``--split-seed``; under the
+    released protocol, whose CLI default is the released code's split seed 10, ``--split-seed <seed>``);
+    `monitor` None: each method's recipe's early-stopping monitor.
+    """
+
+    methods: tuple[str, ...]
+    variants: tuple[str, ...] = ("default",)
+    encoders: tuple[str, ...] = ("tempcnn",)
+    protocol: str = "paper"
+    settings: str = "common"
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    split_seed: int | None = None
+    monitor: str | None = None
+    why: str = ""
+    """what the part is for, shown by ``mdico archive list``"""
+
+    def configs(self, dataset: str, profile: str = PROFILE, seeds: Sequence[int] | None = None,
+                folds: Sequence[int | None] | None = None) -> list[RunConfig]:
+        """The runs of this part on `dataset`, exactly as ``mdico run`` builds them (`command`).
+
+        At another `profile` (the book's re-run of an archived page), `seeds` / `folds` None take that
+        profile's; at the archive's own profile, `seeds` None takes the part's.
+        """
+        from mdico_core.experiments.profile import load_profile
+
+        train = {"monitor": self.monitor} if self.monitor else None
+        if seeds is None and profile == PROFILE:
+            seeds = self.seeds
+        return load_profile(profile).configs(
+            dataset, list(self.methods), variants=list(self.variants), encoders=list(self.encoders),
+            protocol=self.protocol, seeds=None if seeds is None else list(seeds), folds=folds,
+            split_seed=self.split_seed, train=train, settings=self.settings)
+
+    def command(self, dataset: str, profile: str = PROFILE) -> str:
+        """The ``mdico run`` command line that trains this part (the CLI builds the same configs)."""
+        args = [f"mdico run --dataset {dataset} --methods {','.join(self.methods)}"]
+        args += [f"--variants {','.join(self.variants)}"] if self.variants != ("default",) else []
+        args += [f"--encoders {','.join(self.encoders)}"] if self.encoders != ("tempcnn",) else []
+        args += [f"--protocol {self.protocol}"] if self.protocol != "paper" else []
+        args += [f"--split-seed {self.split_seed}"] if self.split_seed is not None else []
+        args += [f"--settings {self.settings}"] if self.settings != "common" else []
+        args += [f"--monitor {self.monitor}"] if self.monitor else []
+        args += [f"--profile {profile}"]
+        if self.protocol == "released" and self.split_seed is None:
+            # the CLI's split seed under --protocol released is the released code's 10; ours follows the seed
+            return " && ".join(" ".join([*args, f"--split-seed {s} --seeds {s}"]) for s in self.seeds)
+        return " ".join([*args, f"--seeds {','.join(map(str, self.seeds))}"])
+
+
+def _value(cfg: RunConfig, key: str) -> Any:
+    """A run's field for a `Companion` match: a `RunConfig` field, or ``monitor`` (its training's)."""
+    return cfg.train.monitor if key == "monitor" else getattr(cfg, key)
+
+
+def matches(cfg: RunConfig, selection: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether `cfg` equals every field of at least one mapping of `selection` (an empty one matches
+    nothing): ``[{"method": "mdico", "variant": "default"}]`` keeps MDiCo's default runs."""
+    return any(all(_value(cfg, k) == v for k, v in sel.items()) for sel in selection)
+
+
+@dataclass(frozen=True)
+class Companion:
+    """Which runs of an archive keep which data besides their metrics (each a list of field matches)."""
+
+    histories: tuple[Mapping[str, Any], ...] = ()
+    """per-epoch loss history (the loss-curve page)"""
+    features: tuple[Mapping[str, Any], ...] = ()
+    """test-set features of every view, float16 (the t-SNE page)"""
+    predictions: tuple[Mapping[str, Any], ...] = ()
+    """test-set predictions of every view, with the test rows and targets (the prediction-map page)"""
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One archived sweep: its runs (`parts` on `dataset`) and its companion data.
+
+    Files, under ``data/archived_runs/``: ``<name>.csv`` (the metric rows and provenance of every
+    run, as ``mdico export`` writes them), ``<name>.npz`` (the companion data, compressed) and
+    ``<name>.json`` (the manifest: commits, machines, wall time, what was exported).
+    """
+
+    name: str
+    title: str
+    dataset: str
+    parts: tuple[Part, ...]
+    companion: Companion = field(default_factory=Companion)
+    notes: str = ""
+    profile: str = PROFILE
+
+    def configs(self) -> list[RunConfig]:
+        """Every run of the archive, each once (a run two parts share, e.g. a reference, counts once)."""
+        seen: dict[str, RunConfig] = {}
+        for part in self.parts:
+            for c in part.configs(self.dataset, self.profile, seeds=part.seeds):
+                seen.setdefault(c.run_id, c)
+        return list(seen.values())
+
+    def run_ids(self) -> set[str]:
+        """The run ids of `configs`: what the exported CSV must hold, no more, no less."""
+        return {c.run_id for c in self.configs()}
+
+    def commands(self) -> list[str]:
+        """The ``mdico run`` command of each part, in order."""
+        return [p.command(self.dataset, self.profile) for p in self.parts]
+
+    def companion_runs(self, kind: str, configs: Iterable[RunConfig] | None = None) -> list[RunConfig]:
+        """The runs (of `configs`, default all) whose `kind` ("histories", "features", "predictions") is kept."""
+        if kind not in COMPANION_KINDS:
+            raise ValueError(f"unknown companion data {kind!r}; valid: {', '.join(COMPANION_KINDS)}")
+        selection = getattr(self.companion, kind)
+        return [c for c in (self.configs() if configs is None else configs) if matches(c, selection)]
+
+    def path(self, suffix: str, folder: str | Path | None = None) -> Path:
+        """``<folder>/<name><suffix>`` (default folder: ``data/archived_runs``)."""
+        return Path(folder if folder is not None else ARCHIVE_DIR) / f"{self.name}{suffix}"
+
+    @property
+    def csv_path(self) -> Path:
+        return self.path(".csv")
+
+    @property
+    def companion_path(self) -> Path:
+        return self.path(".npz")
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path(".json")
+
+
+# ---------------------------------------------------------------------------------- the archives
+_REFS = Part(("individual", "mdico"), seeds=(0,), why="references of the study: Individual and full MDiCo, seed 0 "
+                                                     "(the same runs as the main sweep's)")
+_MAIN_METHODS = ("individual", "mdico")
+
+ARCHIVES: dict[str, Archive] = {a.name: a for a in (
+    Archive(
+        "lfmc_paper", "Table 5 and 7 on LFMC: every method in both training settings", "lfmc",
+        (Part(("all",), why="every method under one common budget"),
+         Part(("all",), settings="original", why="every method under its official recipe (the paper's comparison)")),
+        Companion(
+            histories=({"method": "mdico", "variant": "default"},),
+            features=tuple({"method": m, "fold": 0, "seed": 0} for m in _MAIN_METHODS),
+            predictions=tuple({"method": m, "variant": "default"} for m in _MAIN_METHODS)),
+        notes="10 folds x seeds 0-4; the methods whose official recipe is the common one (Individual, MDiCo, "
+              "InputFu, MMGF) have one set of runs for both settings."),
+    Archive(
+        "lfmc_ablation", "Table 6 on LFMC: each MDiCo component removed", "lfmc",
+        (Part(("mdico",), variants=("no_mod", "no_aux", "no_cont", "no_unused", "unpaired", "shared_encoders",
+                                    "weighted"), seeds=(0,), why="the ablation variants"), _REFS),
+        notes="10 folds x seed 0; the paper ablates on CropHarvest only, so no paper value is compared."),
+    Archive(
+        "lfmc_released", "The released code vs the paper on LFMC: each difference alone", "lfmc",
+        (Part(("mdico",), variants=("rel_tau", "rel_contrastive", "rel_disc_shared", "rel_halves", "rel_norm",
+                                    "rel_raw_target", "released"), seeds=(0,),
+              why="each model difference alone, and all of them (released)"),
+         Part(("mdico",), protocol="released_validation", seeds=(0,), why="early stopping on the test fold alone"),
+         Part(("mdico",), protocol="released_statistics", seeds=(0,),
+              why="normalisation statistics over all rows alone"),
+         Part(("mdico", "individual"), protocol="released", seeds=(0,),
+              why="the released protocol (both differences)"),
+         Part(("mdico",), variants=("released",), protocol="released", seeds=(0,),
+              why="the released code as a whole (its model and its protocol)"),
+         Part(("mdico", "individual"), monitor="task", seeds=(0,),
+              why="early stopping on the task loss instead of the total loss"),
+         _REFS),
+        notes="10 folds x seed 0."),
+    Archive(
+        "lfmc_encoders", "Fig. 3 on LFMC: Individual and MDiCo with each temporal encoder", "lfmc",
+        (Part(_MAIN_METHODS, encoders=("mlp", "lstm", "transformer", "convtran"), seeds=(0,),
+              why="the other temporal encoders"),
+         Part(_MAIN_METHODS, seeds=(0,), why="TempCNN, the default encoder (runs of the main sweep)")),
+        notes="10 folds x seed 0."),
+)}
+
+
+def get_archive(name: str) -> Archive:
+    """The archive `name`; a `ValueError` listing the valid names otherwise."""
+    if name not in ARCHIVES:
+        raise ValueError(f"unknown archive {name!r}; valid archives: {', '.join(ARCHIVES)} (`mdico archive list`)")
+    return ARCHIVES[name]
+
+
+def archive_of(path: str | Path) -> Archive | None:
+    """The archive whose CSV, companion or manifest file is `path` (by file name), or None."""
+    return ARCHIVES.get(Path(path).name.split(".")[0])
+
+
+def status(archive: Archive, store: Any) -> dict[str, list[RunConfig]]:
+    """The archive's runs in `store` (a ``ResultsStore``) by state: "done", "not_reproduced", "failed"
+    (crashed, retried by the next sweep), "running" (claimed by a live sweep) and "pending"."""
+    running = {c.get("run_id") for c in store.claims()}
+    out: dict[str, list[RunConfig]] = {k: [] for k in ("done", "not_reproduced", "failed", "running", "pending")}
+    for cfg in archive.configs():
+        rec = store.get(cfg)
+        if rec is not None:
+            out["not_reproduced" if rec.get("status") == "not_reproduced" else "done"].append(cfg)
+        elif cfg.run_id in running:
+            out["running"].append(cfg)
+        else:
+            out["failed" if store.failure_path(cfg).is_file() else "pending"].append(cfg)
+    return out
