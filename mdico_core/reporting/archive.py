@@ -26,7 +26,8 @@ from mdico_core._util import repo_root
 from mdico_core.data.availability import Resolution, benchmark_of, entry_of
 from mdico_core.experiments.machine import ENV_TEXT_COLUMNS
 from mdico_core.experiments.store import COLUMNS, INT_COLUMNS, ResultsStore, atomic_write, tidy_frame
-from mdico_core.reporting.page import run_label, targets_of
+from mdico_core.reporting.book_plan import MAIN
+from mdico_core.reporting.page import rerun_commands, run_label, targets_of
 from mdico_core.reporting.provenance import provenance_banner, short_version
 
 REPO_ROOT = repo_root()
@@ -192,9 +193,11 @@ class ArchivedPage:
                 f"(written by `mdico export`): {s['runs']} runs made {s['first']} to {s['last']} on "
                 f"{'; '.join(s['devices']) or 'an unrecorded device'}, {s['train_hours']:.1f} h of training "
                 f"in all.\n>\n")
-        return head + provenance_banner(", ".join(profiles) or "unknown", datasets or self.datasets, folds, seeds,
-                                        len(per_run), self.code_versions(**match),
-                                        n_folds=int(n_folds.iloc[0]) if len(n_folds) else None)
+        text = provenance_banner(", ".join(profiles) or "unknown", datasets or self.datasets, folds, seeds,
+                                 len(per_run), self.code_versions(**match),
+                                 n_folds=int(n_folds.iloc[0]) if len(n_folds) else None)
+        bench = next(iter(self.datasets))
+        return head + text + "\n>\n> " + rerun_commands(MAIN, None, bench, archive=str(shown))
 
 
 def archived_page(path: str | Path, dataset: str | None = None) -> ArchivedPage:
