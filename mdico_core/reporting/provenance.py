@@ -181,3 +181,27 @@ def build_info(path: str | Path | None) -> pd.DataFrame | None:
         return None
     info = json.loads(Path(path).read_text())
     return pd.DataFrame([{"what": k, "value": str(v)} for k, v in info.items()])
+
+
+def build_time_sentence(build: pd.DataFrame | None) -> str:
+    """What this build measured of its own time (`build_info`'s table), as a sentence for the page.
+
+    The reproducibility page runs last, so the time of every page before it is known; the
+    jupyter-book step after it is not.
+    """
+    import os
+
+    if build is None or build.empty:
+        return ("This page was not executed by `mdico book`, so there is no build time to report; "
+                "`mdico book` measures and states its own.")
+    info = dict(zip(build["what"], build["value"]))
+    if "sweep_s" in info:
+        sweep = (f"its sweep took {info['sweep_s']} s ({info.get('runs_trained', '?')} runs trained, "
+                 f"{info.get('runs_reused', '?')} reused from the results store; executor {info.get('executor')})")
+    else:
+        sweep = "it trained nothing (--skip-sweep)"
+    pages = f"executing the pages before this one took {info.get('notebooks_s', '?')} s"
+    if info.get("slowest_pages"):
+        pages += f" (slowest: {info['slowest_pages']})"
+    return (f"This build (`mdico book --profile {info.get('profile')}`) measured its own time on this machine "
+            f"({os.cpu_count()} CPU cores): {sweep}, and {pages}.")
