@@ -34,6 +34,7 @@ from typing import BinaryIO
 
 import pandas as pd
 
+from mdico_core._util import display_path
 from mdico_core.data.registry import REGISTRY, RemoteFile, get_remote
 
 ENV_DATA_DIR = "MDICO_DATA_DIR"
@@ -142,7 +143,7 @@ def _reject(path: Path, entry: RemoteFile) -> ChecksumError:
 # ---------------------------------------------------------------------------------- fetch
 def how_to_get(entry: RemoteFile, reason: str = "") -> str:
     """The message of `DatasetNotFoundError`: URL, commands and licence for `entry`."""
-    where = data_dir() / entry.name
+    where = display_path(data_dir() / entry.name)  # a page shows it: no path of the builder's machine
     lines = [f"data file {entry.name!r} is not in the data cache ({where})" + (f": {reason}" if reason else ".")]
     if entry.archive:
         lines.append(f"It is the member {entry.member!r} of {Path(entry.archive).name} ({entry.url}). "
