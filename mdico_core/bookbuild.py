@@ -82,7 +82,8 @@ def finish_notebook(path: Path, title: str | None = None) -> None:
     meta = nb.metadata.get("papermill", {})
     for key in ("input_path", "output_path"):  # papermill writes absolute paths: no builder's machine on a page
         if meta.get(key):
-            meta[key] = display_path(meta[key])
+            shown = display_path(meta[key])
+            meta[key] = shown if not Path(shown).is_absolute() else Path(shown).name
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
         if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:

@@ -23,6 +23,7 @@ pytest.importorskip("papermill", reason="the book extras are not installed: pip 
 from mdico_core import bookbuild  # noqa: E402
 from mdico_core.data.availability import resolve  # noqa: E402
 from mdico_core.reporting import book_plan, paper  # noqa: E402
+from mdico_core.reporting.format import COLUMN_PX  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -227,6 +228,8 @@ def built(tmp_path_factory, real_data):
     for f in (REPO / "book").iterdir():
         if f.is_file():
             shutil.copy(f, book / f.name)
+        elif f.name == "_static":
+            shutil.copytree(f, book / f.name)
     results = root / "results"
     index = bookbuild.build_book("smoke", results_dir=results, book_dir=book)
     return {"index": index, "book": book, "results": results}
@@ -301,7 +304,9 @@ MEASURE_JS = """
 <script>
 window.addEventListener("load", () => setTimeout(() => {
   const col = document.querySelector("article.bd-article") || document.querySelector("main");
-  const c = col.getBoundingClientRect();
+  const outer = col.getBoundingClientRect(), pad = getComputedStyle(col);  // the column: its content box
+  const c = {left: outer.left + parseFloat(pad.paddingLeft), right: outer.right - parseFloat(pad.paddingRight)};
+  c.width = c.right - c.left;
   const over = [], seen = new Set();
   document.querySelectorAll("article table, article img").forEach(el => {
     const box = el.closest(".dt-container") || el;  // an interactive table: its scroller must fit
@@ -313,7 +318,7 @@ window.addEventListener("load", () => setTimeout(() => {
     const what = el.tagName.toLowerCase() + ": " + (cap ? cap.textContent : (el.getAttribute("src") || "")).slice(0, 70);
     if (r.right > c.right + 1 || r.left < c.left - 1) over.push(what + " is " + Math.round(r.width) + " px wide");
     if (el.tagName === "IMG" && el.naturalWidth > 0) {
-      const drawn = el.getAttribute("width") ? +el.getAttribute("width") : el.naturalWidth;
+      const drawn = parseFloat(el.style.width) || +el.getAttribute("width") || el.naturalWidth;  // CSS px
       if (el.clientWidth < drawn - 1) over.push(what + " drawn " + drawn + " px, shown " + el.clientWidth + " px");
     }
   });
@@ -334,7 +339,7 @@ def _measure(page: Path, tmp_path: Path) -> dict:
         dom = _dump_dom(probe.as_uri(), tmp_path)
     finally:
         probe.unlink()
-    found = re.search(r'<pre id="mdico-measure">(.*?)</pre>', dom, re.S)
+    found = re.search(r'<pre id="mdico-measure"[^>]*>(.*?)</pre>', dom, re.S)
     assert found, f"the measuring script did not run on {page.name}"
     import html as html_lib
 
@@ -374,6 +379,7 @@ def test_no_table_or_figure_overflows_the_column_on_any_page(built, tmp_path):
             problems[page.name] = m["over"]
     assert not problems, problems
     assert max(column) <= 800, column  # the measure ran against the content column, not the window
+    assert min(column) >= COLUMN_PX, column  # the width the tables and figures are made for
 
 
 @pytest.mark.book

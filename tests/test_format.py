@@ -75,7 +75,7 @@ def test_a_table_estimated_wider_than_the_column_becomes_an_offline_interactive_
     pytest.importorskip("itables")
     narrow = fmt.table(pd.DataFrame({"method": ["MDiCo"], "ours": ["73.5 ± 1.2"], "p": ["0.043"]}))
     assert not narrow.interactive and fmt.estimated_width(narrow.frame) < 300
-    wide_df = pd.DataFrame({f"column number {i}": ["73.5 ± 1.2 (n = 3)"] for i in range(12)})
+    wide_df = pd.DataFrame({f"column number {i}": ["73.5 ± 1.2 (n=3)"] for i in range(12)})
     assert fmt.estimated_width(wide_df) > fmt.COLUMN_PX
     monkeypatch.setattr(fmt, "_ITABLES_LOADED", False)
     first, second = fmt.table(wide_df, "wide").to_html(), fmt.table(wide_df, "wide").to_html()
@@ -87,10 +87,14 @@ def test_a_table_estimated_wider_than_the_column_becomes_an_offline_interactive_
     assert table_id in first and table_id in second  # the same table keeps its id from build to build
 
 
-def test_a_wrapped_text_column_is_estimated_at_its_wrap_width():
-    df = pd.DataFrame({"dataset": ["lfmc"], "methods": ["individual, mdico, inputfu, embracenet"]})
+def test_a_wrapping_column_counts_its_longest_word_and_a_number_column_its_longest_cell():
+    df = pd.DataFrame({"dataset": ["lfmc"], "methods": ["individual, mdico, inputfu, embracenet"],
+                       "ours": ["73.5 ± 1.2 (n = 3)"]})
     width = fmt.estimated_width(fmt.table(df).frame)
-    assert width == pytest.approx((len("dataset") + fmt.WRAP_CHARS) * fmt.CHAR_PX + 2 * fmt.CELL_PX)
+    assert width == pytest.approx((len("dataset") + len("individual,") + len("73.5 ± 1.2 (n = 3)")) * fmt.CHAR_PX
+                                  + 3 * fmt.CELL_PX)
+    html = fmt.table(df).to_html()
+    assert "td.col1" in html and "overflow-wrap: break-word" in html and "white-space: nowrap" in html
 
 
 def test_metric_labels_are_words():
@@ -114,3 +118,9 @@ def test_a_column_with_one_value_is_said_once_in_the_caption():
     assert t.caption == "Ours beside the paper (note: stand-in (x) for y)."
     one_row = fmt.table(df.iloc[:1])
     assert list(one_row.frame.columns) == ["method", "ours", "note", "empty"]  # one row: nothing to fold
+
+
+def test_a_column_without_any_value_is_named_once():
+    df = pd.DataFrame({"method": ["Individual", "MDiCo"], "paper": ["–", "–"], "p": ["–", "–"]})
+    t = fmt.table(df, "Ours")
+    assert list(t.frame.columns) == ["method"] and t.caption == "Ours (no paper or p here)."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,14 +116,16 @@ def metric_label(metric: str | None) -> str:
 
 # ---------------------------------------------------------------------------------- tables
 # How a table is laid out to fit the column. A cell text longer than FOOTNOTE_CHARS becomes a
-# numbered note below the table; a text column wraps at about WRAP_CHARS; the width of a table is
-# estimated from CHAR_PX per character and CELL_PX of padding per column (the theme's table font:
-# the browser test in tests/test_book.py measures the real rendering). A table still wider than
-# the column becomes an interactive table (itables, offline: the book needs no internet).
+# numbered note below the table; a column with a text longer than WRAP_CHARS may wrap at spaces,
+# the others never wrap (numbers stay whole). A browser shrinks a table down to its min-content
+# width before it overflows, so `estimated_width` adds up the unbreakable widths (CHAR_PX per
+# character of the tables' 0.875 em font, CELL_PX of padding per column); the browser test in
+# tests/test_book.py measures the real rendering. A table still wider than the column becomes
+# an interactive table (itables, offline: the book needs no internet).
 FOOTNOTE_CHARS = 48
-WRAP_CHARS = 24
+WRAP_CHARS = 16
 CHAR_PX = 8.0
-CELL_PX = 18.0
+CELL_PX = 14.0
 _ITABLES_LOADED = False  # the offline DataTables code is written once per notebook (kernel), before its first table
 
 
@@ -154,16 +157,24 @@ def _header_words(col: Any) -> int:
     return max((len(w) for w in str(last).split()), default=0)
 
 
+def _wraps(texts: list[str]) -> bool:
+    """Does a column wrap: it has a text (two words or more) longer than `WRAP_CHARS`; a number with
+    its spread (``"73.5 ± 1.2 (n = 3)"``) never wraps."""
+    return any(len(t) > WRAP_CHARS and len(re.findall(r"[^\W\d_]{2,}", t)) >= 2 for t in texts)
+
+
 def estimated_width(frame: pd.DataFrame) -> float:
-    """The width in CSS pixels `frame` (cells as text) takes in the book: short columns unwrapped,
-    longer ones wrapped at `WRAP_CHARS` (or their longest word), headers wrapped at spaces."""
+    """The narrowest width in CSS pixels `frame` (cells as text) can take in the book: unwrapped
+    columns at their longest cell, wrapping ones at their longest word, headers at their longest
+    word."""
     total = 0.0
     for j, col in enumerate(frame.columns):
         texts = [str(t) for t in frame.iloc[:, j]]
-        longest = max((len(t) for t in texts), default=0)
-        if longest > WRAP_CHARS:
-            longest = max([WRAP_CHARS, *(len(w) for t in texts for w in t.split())])
-        total += max(longest, _header_words(col)) * CHAR_PX + CELL_PX
+        if _wraps(texts):
+            chars = max((len(w) for t in texts for w in t.split()), default=0)
+        else:
+            chars = max((len(t) for t in texts), default=0)
+        total += max(chars, _header_words(col)) * CHAR_PX + CELL_PX
     return total
 
 
@@ -204,15 +215,14 @@ class BookTable:
         return "\n".join(lines)
 
     def _plain_html(self) -> str:
-        styles = [{"selector": "td, th", "props": "padding: 0.1em 0.5em; vertical-align: top;"},
+        styles = [{"selector": "", "props": "font-size: 0.875em;"},
+                  {"selector": "td, th", "props": "padding: 0.1em 0.4em; vertical-align: top;"},
                   {"selector": "th", "props": "white-space: normal;"},
                   {"selector": "caption", "props": "caption-side: top; text-align: left;"}]
         for j in range(self.frame.shape[1]):
-            texts = [str(t) for t in self.frame.iloc[:, j]]
-            wraps = max((len(t) for t in texts), default=0) > WRAP_CHARS
-            styles.append({"selector": f"td.col{j}",
-                           "props": "white-space: normal; overflow-wrap: anywhere;" if wraps else
-                           "white-space: nowrap;"})
+            wraps = _wraps([str(t) for t in self.frame.iloc[:, j]])
+            styles.append({"selector": f"td.col{j}", "props": "white-space: normal; overflow-wrap: break-word;"
+                           if wraps else "white-space: nowrap;"})
         st = self.frame.style.hide(axis="index").set_table_styles(styles).set_uuid(self._table_id()[2:])
         if self.caption:
             st = st.set_caption(self.caption)
@@ -230,7 +240,8 @@ class BookTable:
             _ITABLES_LOADED = True
         body = to_html_datatable(self.frame, caption=self.caption or None, connected=False, table_id=self._table_id(),
                                  scrollX=True, paging=len(self.frame) > 20, showIndex=False,
-                                 classes="display compact", display_logo_when_loading=False)
+                                 classes="display compact", display_logo_when_loading=False,
+                                 style="table-layout:auto;width:auto;margin:0;caption-side:top;font-size:0.875em")
         return head + body
 
 
@@ -241,7 +252,8 @@ def table(df: pd.DataFrame, caption: str = "", digits: int | None = None, width_
     (itables, offline) when it is still wider than `width_px`."""
     spec = "g" if digits is None else f".{digits}f"
     frame = pd.DataFrame({i: [_cell_text(v, spec) for v in df.iloc[:, i]] for i in range(df.shape[1])})
-    frame.columns = df.columns
+    frame.columns = df.columns.copy()
+    frame.columns.names = [None] * frame.columns.nlevels  # a columns' name is not a header row
     frame, caption = _constants_in_caption(frame, caption)
     frame, notes = _footnoted(frame, FOOTNOTE_CHARS)
     return BookTable(frame, caption, notes, interactive=estimated_width(frame) > width_px)
@@ -252,16 +264,20 @@ def _constants_in_caption(frame: pd.DataFrame, caption: str) -> tuple[pd.DataFra
     empty ones dropped."""
     if len(frame) < 2 or frame.shape[1] < 2:
         return frame, caption
-    keep, said = [], []
+    keep, said, none = [], [], []
     for j, col in enumerate(frame.columns):
         values = set(frame.iloc[:, j])
+        name = " ".join(str(c) for c in col if str(c)) if isinstance(col, tuple) else str(col)
         if len(values) > 1:
             keep.append(j)
+        elif values == {"–"}:  # a column with no value at all
+            none.append(name)
         elif values != {""}:
-            name = " ".join(str(c) for c in col if str(c)) if isinstance(col, tuple) else str(col)
             said.append(f"{name}: {values.pop()}")
     if not keep:
         return frame, caption
+    if none:
+        said.insert(0, f"no {' or '.join(none)} here")
     text = "; ".join(said)
     caption = f"{caption.rstrip('.')} ({text})." if caption and text else (caption or text)
     return frame.iloc[:, keep], caption

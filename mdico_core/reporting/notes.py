@@ -226,7 +226,7 @@ def main_headline(cmp: pd.DataFrame, benchmark: str, views: list[str], digits: i
             if "n/a" not in (pm, pi):
                 text += f" (paper: {pm} vs {pi})"
         if int(md["n"]) >= MIN_PAIRS and md["p"] not in ("n/a", "–"):
-            text += f"; Wilcoxon p = {md['p']}"
+            text += f"; Wilcoxon p {'< ' + md['p'][1:] if md['p'].startswith('<') else '= ' + md['p']}"
         out.append(text + ".")
     if not out:
         return ("MDiCo and Individual have no finished runs on a common view here yet; the table below lists what "

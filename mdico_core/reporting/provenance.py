@@ -103,7 +103,7 @@ def dataset_status(include_synthetic: bool = False) -> pd.DataFrame:
     def role(r: Any) -> str:
         if r["name"] in paper.TABLES and r["kind"] == "real":
             return f"paper benchmark ({paper.TABLES[r['name']]})"
-        if r["stand_in_for"]:
+        if isinstance(r["stand_in_for"], str) and r["stand_in_for"]:  # (NaN when the column has gaps)
             return f"{r['kind']} for {r['stand_in_for']}"
         return "extra"
 
@@ -192,16 +192,16 @@ def build_time_sentence(build: pd.DataFrame | None) -> str:
     import os
 
     if build is None or build.empty:
-        return ("This page was not executed by `mdico book`, so there is no build time to report; "
-                "`mdico book` measures and states its own.")
+        return ("This page was not executed by mdico book, so there is no build time to report; a book build "
+                "measures and states its own.")
     info = dict(zip(build["what"], build["value"]))
     if "sweep_s" in info:
         sweep = (f"its sweep took {info['sweep_s']} s ({info.get('runs_trained', '?')} runs trained, "
                  f"{info.get('runs_reused', '?')} reused from the results store; executor {info.get('executor')})")
     else:
-        sweep = "it trained nothing (--skip-sweep)"
+        sweep = "it trained nothing (it was told to skip the sweep)"
     pages = f"executing the pages before this one took {info.get('notebooks_s', '?')} s"
     if info.get("slowest_pages"):
         pages += f" (slowest: {info['slowest_pages']})"
-    return (f"This build (`mdico book --profile {info.get('profile')}`) measured its own time on this machine "
+    return (f"This build (mdico book, profile {info.get('profile')}) measured its own time on this machine "
             f"({os.cpu_count()} CPU cores): {sweep}, and {pages}.")
