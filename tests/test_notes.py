@@ -73,6 +73,7 @@ def test_a_method_far_from_the_paper_gets_a_sentence():
     assert "far below the paper: ShaSpec on S1 (ours 0.050, paper 0.200)" in text
     assert "MDiCo" not in text  # 0.067 below: within the threshold of 0.1
     assert notes.far_from_paper(cmp.assign(diff=0.01)) is None
+    assert notes.far_from_paper(cmp.assign(std=np.nan)) is None  # one run each: nothing to tell noise from
 
 
 def test_runs_made_by_other_commits_get_a_sentence():

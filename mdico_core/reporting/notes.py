@@ -141,7 +141,8 @@ def _paper_name(method: str) -> str:
 
 def far_from_paper(cmp: pd.DataFrame) -> str | None:
     """A sentence naming the (method, view) cells whose mean is far from the paper's value
-    (by more than `FAR_FROM_PAPER` and more than one standard deviation of our runs)."""
+    (by more than `FAR_FROM_PAPER` and more than one standard deviation of our runs; a cell of one
+    run has no spread and is not judged)."""
     if cmp.empty or "diff" not in cmp:
         return None
     rows = cmp[pd.to_numeric(cmp["diff"], errors="coerce").notna() & cmp["view"].notna()]
@@ -149,8 +150,9 @@ def far_from_paper(cmp: pd.DataFrame) -> str | None:
     above, below = [], []
     for r in rows.itertuples():
         limit = FAR_FROM_PAPER.get(str(r.metric), FAR_DEFAULT)
-        spread = r.std if np.isfinite(r.std) else 0.0
-        if abs(r.diff) > limit and abs(r.diff) > spread:
+        if not np.isfinite(r.std):  # one run: no spread to tell a gap from noise
+            continue
+        if abs(r.diff) > limit and abs(r.diff) > r.std:
             d = metric_digits(r.metric)
             variant = "" if r.variant == "default" else f" ({paper.VARIANT_NAMES.get(r.variant, r.variant)})"
             text = f"{r.paper_method}{variant} on {r.view} (ours {fmt_value(r.mean, d)}, paper {fmt_value(r.paper, d)})"
@@ -159,11 +161,14 @@ def far_from_paper(cmp: pd.DataFrame) -> str | None:
         return None
     metric = metric_label(str(rows["metric"].dropna().iloc[0])) if len(rows) else ""
     limit = FAR_FROM_PAPER.get(str(rows["metric"].dropna().iloc[0]), FAR_DEFAULT)
+    def listed(cells: list[str], most: int = 4) -> str:
+        return "; ".join(cells[:most]) + (f"; and {len(cells) - most} more" if len(cells) > most else "")
+
     parts = []
     if above:
-        parts.append(f"far above the paper: {'; '.join(above)}")
+        parts.append(f"far above the paper: {listed(above)}")
     if below:
-        parts.append(f"far below the paper: {'; '.join(below)}")
+        parts.append(f"far below the paper: {listed(below)}")
     return (f"Some means are {' and '.join(parts)} ({metric}; more than {limit:g} from the paper's value and "
             "more than one standard deviation of our runs). A gap that size is not noise: it comes from how the "
             "method was run (recipe, budget, implementation), here or in the paper, which these numbers alone "
