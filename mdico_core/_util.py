@@ -1,5 +1,5 @@
 """Small helpers written once for the whole package: where the checkout is, atomic writes, the code
-version, the thread variables, comma lists.
+version, the thread variables, paths as a page shows them, comma lists.
 
 Everything here is dependency-free (standard library only), so that any module may import it
 without pulling torch or pandas in.
@@ -90,6 +90,27 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 def thread_env(n: int) -> dict[str, str]:
     """`THREAD_VARIABLES` set to `n`: for ``os.environ.update`` or a worker's environment."""
     return {var: str(n) for var in THREAD_VARIABLES}
+# Environment variables that name the folders a page may mention, as a page shows them.
+PATH_VARIABLES = ("MDICO_RESULTS_DIR", "MDICO_DATA_DIR")
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """`path` as a page or a message shows it, without the builder's machine in it where possible.
+
+    Under a folder named by ``$MDICO_RESULTS_DIR`` / ``$MDICO_DATA_DIR``: ``$MDICO_DATA_DIR/lfmc/x.csv``;
+    under the checkout: relative to it (``data/cache/x.csv``); under the home folder: ``~/...``;
+    elsewhere the absolute path (a folder the reader named themselves).
+    """
+    p = Path(path).expanduser().resolve()
+    roots = [(f"${v}", Path(os.environ[v]).expanduser().resolve()) for v in PATH_VARIABLES if os.environ.get(v)]
+    roots += [("", repo_root()), ("~", Path.home().resolve())]
+    for label, root in roots:
+        if p == root or root in p.parents:
+            rel = p.relative_to(root).as_posix()
+            if not label:
+                return rel
+            return label if rel == "." else f"{label}/{rel}"
+    return str(p)
 
 
 # ---------------------------------------------------------------------------------- code version
@@ -139,21 +160,38 @@ def git_version(root: Path | str | None = None) -> str:
 OFFICIAL = ("official", "none", "null")  # spellings of the official split where a fold is expected
 
 
+_EXAMPLES = {"folds": ("0", "0, 1"), "seeds": ("7", "7, 8")}  # (one, two) values in a ParameterError
+
+
+class ParameterError(ValueError):
+    """A notebook or command-line parameter with a value that cannot mean anything.
+
+    In a notebook it shows as its one-line message, not as a traceback (IPython renders an
+    exception through its ``_render_traceback_``), so a reader who typed ``-p seeds x`` reads
+    what to type instead.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"ParameterError: {self}"]
+
+
 def as_int(text: str | int) -> int:
-    """``"5"`` -> 5, with an error that shows the expected form."""
+    """``"5"`` or 5 -> 5, with an error that shows the expected form (booleans and 7.5 are not seeds)."""
+    if isinstance(text, bool) or (isinstance(text, float) and not float(text).is_integer()):
+        raise ParameterError(f"{text!r} is not an integer (expected e.g. 0,1,2)")
     try:
         return int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an integer (expected e.g. 0,1,2)") from None
+    except (TypeError, ValueError):
+        raise ParameterError(f"{text!r} is not an integer (expected e.g. 0,1,2)") from None
 
 
 def as_seed(text: str | int) -> int:
     """A seed: an integer in [0, 2**32), the range numpy, torch and scikit-learn all accept."""
     if str(text).strip().lower() in OFFICIAL:
-        raise ValueError(f"seeds are integers from 0 to 2**32 - 1; got {text!r}")
+        raise ParameterError(f"seeds are integers from 0 to 2**32 - 1; got {text!r}")
     n = as_int(text)
     if not 0 <= n < 2**32:
-        raise ValueError(f"seeds are integers from 0 to 2**32 - 1; got {n}")
+        raise ParameterError(f"seeds are integers from 0 to 2**32 - 1; got {n}")
     return n
 
 
@@ -162,16 +200,20 @@ def as_fold(text: str | int | None) -> int | None:
     if text is None or str(text).strip().lower() in OFFICIAL:
         return None
     try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a fold (expected e.g. 0,1,2 or 'official')") from None
+        return as_int(text)
+    except ParameterError:
+        raise ParameterError(f"{text!r} is not a fold (expected e.g. 0,1,2 or 'official')") from None
 
 
-def parse_list(value: str | Iterable[Any] | None, item: Callable[[Any], T] = str) -> tuple[T, ...] | None:
-    """A comma-separated list (or a sequence) as a tuple of ``item(part)``; None or ``""`` -> None.
+def parse_list(value: str | int | Iterable[Any] | None, item: Callable[[Any], T] = str,
+               name: str | None = None) -> tuple[T, ...] | None:
+    """A comma-separated list, a single value or a sequence as a tuple of ``item(part)``; None or ``""`` -> None.
 
     None means "the default" to every caller (the profile's seeds, the book plan's datasets).
-    `item` converts one part: `str` (names), `as_int`, `as_seed` (seeds) or `as_fold` (folds).
+    `item` converts one part: `str` (names), `as_int`, `as_seed` (seeds) or `as_fold` (folds). The three
+    spellings of papermill all work: ``-p seeds 7`` (an int), ``-p seeds 7,8`` (a string) and
+    ``-y "seeds: [7, 8]"`` (a list). A value that is none of these raises `ParameterError`,
+    whose message names the parameter `name` (when given) and the forms it accepts.
 
     >>> parse_list("croph_b, lfmc")
     ('croph_b', 'lfmc')
@@ -179,11 +221,28 @@ def parse_list(value: str | Iterable[Any] | None, item: Callable[[Any], T] = str
     (0, None)
     >>> parse_list([5, 6], as_int)
     (5, 6)
+    >>> parse_list(7, as_int)
+    (7,)
     """
     if value is None or value == "":
         return None
-    parts = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value)
-    return tuple(item(p) for p in parts)
+    try:
+        if isinstance(value, str):
+            parts: list[Any] = [p.strip() for p in value.split(",") if p.strip()]
+        elif isinstance(value, (int, float)):  # papermill passes `-p seeds 7` as the int 7
+            parts = [value]
+        elif isinstance(value, Iterable) and not isinstance(value, (bytes, dict)):
+            parts = list(value)
+        else:
+            raise ParameterError(f"{value!r} is not a list")
+        return tuple(item(p) for p in parts)
+    except (ParameterError, ValueError, TypeError) as err:
+        if name is None:
+            raise ParameterError(str(err)) from None
+        one, two = _EXAMPLES.get(name, ("7", "7, 8"))
+        raise ParameterError(f"{name} = {value!r}: {err}. Write it as `-p {name} {one}`, `-p {name} "
+                             f"{two.replace(' ', '')}` or `-y \"{name}: [{two}]\"` (papermill), or "
+                             f"{name} = \"{two.replace(' ', '')}\" in the notebook") from None
 
 
 def format_list(values: Iterable[object] | None) -> str | None:

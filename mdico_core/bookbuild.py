@@ -28,7 +28,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mdico_core._util import as_fold, as_int, format_list, parse_list, repo_root
+from mdico_core._util import (
+    ParameterError,
+    as_fold,
+    as_seed,
+    display_path,
+    format_list,
+    parse_list,
+    repo_root,
+)
 from mdico_core.data.availability import resolve_all
 from mdico_core.reporting import book_plan, paper
 
@@ -36,6 +44,9 @@ REPO_ROOT = repo_root()
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BOOK_DIR = REPO_ROOT / "book"
 HIDDEN_TAGS = ("parameters", "injected-parameters")  # cells removed from the pages (the banner states them)
+# ipykernel warns on every start that its TCP sockets are not encrypted; the kernels papermill
+# starts here listen on localhost for one notebook, so the warning is only noise in the build log.
+KERNEL_ARGS = ("--log-level=ERROR",)
 
 
 def pages() -> list[tuple[str, str, dict[str, Any]]]:
@@ -78,6 +89,11 @@ def finish_notebook(path: Path, title: str | None = None) -> None:
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):  # papermill writes absolute paths: no builder's machine on a page
+        if meta.get(key):
+            shown = display_path(meta[key])
+            meta[key] = shown if not Path(shown).is_absolute() else Path(shown).name
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
         if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
@@ -114,7 +130,8 @@ def execute_notebook(source: Path, dest: Path, parameters: dict[str, Any], kerne
     t0 = time.perf_counter()
     dest.parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(str(source), str(dest), parameters=parameters, kernel_name=kernel,
-                        cwd=str(source.parent), progress_bar=False, log_output=False)
+                        cwd=str(source.parent), progress_bar=False, log_output=False,
+                        extra_arguments=list(KERNEL_ARGS))
     finish_notebook(dest, title)
     return time.perf_counter() - t0
 
@@ -142,7 +159,7 @@ def fill_store(notebook: str, profile: str = "quick", dataset: str | Sequence[st
     """
     from mdico_core.experiments import ResultsStore, sweep
 
-    cfgs = book_plan.configs(notebook, profile, dataset, parse_list(seeds, as_int), parse_list(folds, as_fold))
+    cfgs = book_plan.configs(notebook, profile, dataset, parse_list(seeds, as_seed), parse_list(folds, as_fold))
     return sweep(cfgs, store=ResultsStore(results_dir), executor=executor, workers=workers, progress=True,
                  profile=profile)
 
@@ -171,14 +188,17 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
         sweep_only: stop after the sweep (no notebook, no book); returns None.
     """
     t_start = time.perf_counter()
-    seeds_t, folds_t = parse_list(seeds, as_int), parse_list(folds, as_fold)
+    seeds_t, folds_t = parse_list(seeds, as_seed, "seeds"), parse_list(folds, as_fold, "folds")
     only_t = parse_list(only)
     results = str(Path(results_dir).resolve()) if results_dir is not None else None
-    bp = book_plan.book_plan(profile)  # an unknown profile fails here, before any work
+    try:
+        bp = book_plan.book_plan(profile)  # an unknown profile fails here, before any work
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
     chosen = [p for p in pages() if _selected(only_t, p[0], p[1])]
     if only_t and not chosen:
         valid = sorted({p[0] for p in pages()} | {p[1] for p in pages()})
-        raise ValueError(f"--only {only_t} matches no page; valid pages: {', '.join(valid)}")
+        raise ParameterError(f"--only {only_t} matches no page; valid pages: {', '.join(valid)}")
     absent = [d for d, r in resolve_all(paper.BENCHMARKS, bp.synthetic_fallback).items() if r.kind == "absent"]
     if absent:  # the build goes on (those pages say how to get the data), but not silently
         print(f"warning: no data for {', '.join(absent)} (nor a stand-in): their pages will say 'not run'. "
@@ -195,21 +215,26 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     book = Path(book_dir) if book_dir is not None else BOOK_DIR
     generated = book / "generated"
     generated.mkdir(parents=True, exist_ok=True)
-    base = {"profile": profile, "seeds": format_list(seeds_t), "folds": format_list(folds_t), "results_dir": results}
+    # the store reaches the kernels as $MDICO_RESULTS_DIR, not as a parameter: the pages then name
+    # it `$MDICO_RESULTS_DIR`, never by a path of the builder's machine
+    base = {"profile": profile, "seeds": format_list(seeds_t), "folds": format_list(folds_t), "results_dir": None}
     info_path = generated / "build_info.json"
     info_path.write_text(json.dumps(info, indent=1))
     timings: dict[str, float] = {}
-    previous = os.environ.get("MDICO_BOOK_BUILD_INFO")
-    os.environ["MDICO_BOOK_BUILD_INFO"] = str(info_path)  # read by the reproducibility page's kernel
+    kernel_env = {"MDICO_BOOK_BUILD_INFO": str(info_path),  # read by the reproducibility page's kernel
+                  **({"MDICO_RESULTS_DIR": results} if results is not None else {})}
+    previous = {k: os.environ.get(k) for k in kernel_env}
+    os.environ.update(kernel_env)
     t_notebooks = time.perf_counter()
     try:  # the sweep's parallelism also runs the pages, each its own kernel (none when serial)
         _execute_pages(chosen, generated, base, kernel, info, info_path, timings,
                        workers=(workers or os.cpu_count() or 1) if executor == "processes" else 1)
     finally:
-        if previous is None:
-            os.environ.pop("MDICO_BOOK_BUILD_INFO", None)
-        else:
-            os.environ["MDICO_BOOK_BUILD_INFO"] = previous
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     info["notebooks_s"] = round(time.perf_counter() - t_notebooks, 1)
     info_path.write_text(json.dumps(info, indent=1))
     if build:

@@ -7,8 +7,11 @@ results store: about two minutes on two cores (smoke runs take seconds each).
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,7 @@ from mdico_core import bookbuild  # noqa: E402
 from mdico_core.data.availability import resolve  # noqa: E402
 from mdico_core.experiments.archives import ARCHIVES  # noqa: E402
 from mdico_core.reporting import book_plan, paper  # noqa: E402
+from mdico_core.reporting.format import COLUMN_PX  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -106,6 +110,88 @@ def test_build_book_rejects_unknown_page(tmp_path):
         bookbuild.build_book("nope", results_dir=tmp_path, book_dir=tmp_path, build=False)
 
 
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_no_page_shows_another_task_under_a_benchmark_title(profile):
+    """A binary title (CropH-b) never shows multi-class runs: what runs for a benchmark has its task."""
+    from mdico_core.data import get_dataset_entry
+    from mdico_core.data.availability import resolve_all
+
+    plan = book_plan.book_plan(profile)
+    for nb in book_plan.NOTEBOOKS:
+        for bench, res in resolve_all(book_plan.page_benchmarks(nb, plan), plan.synthetic_fallback).items():
+            if res.kind != "absent":
+                assert get_dataset_entry(res.dataset).task == paper.TASKS[bench], (nb, bench, res)
+
+
+def _machine_paths() -> list[re.Pattern]:
+    """Absolute paths of this machine that no page may show: the checkout, its parent, the data
+    cache, the home folder, the temporary folder and the results store."""
+    import tempfile
+
+    from mdico_core.data import cache
+
+    roots = {REPO, REPO.parent, cache.data_dir().resolve(), Path.home(), Path(tempfile.gettempdir()).resolve()}
+    if os.environ.get("MDICO_RESULTS_DIR"):
+        roots.add(Path(os.environ["MDICO_RESULTS_DIR"]).resolve())
+    return [re.compile(r"(?<![\w:/.-])" + re.escape(str(r)) + r"(?![\w-])") for r in roots if str(r) != "/"]
+
+
+def machine_paths_in(text: str) -> list[str]:
+    return sorted({m.group(0) for pat in _machine_paths() for m in pat.finditer(text)})
+
+
+def test_committed_pages_are_their_notebooks_executed(tmp_path):
+    """Every committed page of book/generated/ has its notebook's code cells and no machine path:
+    an edited notebook whose page was not regenerated fails here."""
+    listed = subprocess.run(["git", "ls-files", "book/generated/*.ipynb"], cwd=REPO, capture_output=True, text=True)
+    committed = [REPO / f for f in listed.stdout.split()]
+    if listed.returncode != 0 or not committed:
+        pytest.skip("book/generated/ is not committed in this checkout (`make book` generates it)")
+    sources = {name: src for src, name, _ in bookbuild.pages()}
+    assert {p.stem for p in committed} == set(sources), "commit every page of the book, and only those"
+    for path in committed:
+        nb = nbformat.read(path, as_version=4)
+        src = nbformat.read(NOTEBOOKS / f"{sources[path.stem]}.ipynb", as_version=4)
+        code = [c.source for c in nb.cells if c.cell_type == "code"
+                and "injected-parameters" not in c.metadata.get("tags", [])]
+        assert code == [c.source for c in src.cells if c.cell_type == "code"], \
+            f"{path.name} is not notebooks/{sources[path.stem]}.ipynb executed: run `mdico book --only {path.stem}`"
+        assert not machine_paths_in(path.read_text()), (path.name, machine_paths_in(path.read_text()))
+
+
+@pytest.mark.book
+@pytest.mark.parametrize(("args", "seeds", "folds"), [
+    (["-p", "seeds", "7", "-p", "folds", "0"], "7", "0"),
+    (["-p", "seeds", "7,8", "-p", "folds", "0,1"], "7, 8", "0, 1"),
+    (["-y", "seeds: [7, 8]\nfolds: [0, 1]"], "7, 8", "0, 1"),
+])
+def test_papermill_takes_seeds_and_folds_the_way_people_type_them(tmp_path, args, seeds, folds):
+    """The papermill command line itself, at the smoke profile, on an empty store (nothing trains)."""
+    out, store = tmp_path / "07.ipynb", tmp_path / "store"
+    cmd = [sys.executable, "-m", "papermill", str(NOTEBOOKS / "07_loss_curves.ipynb"), str(out), "--cwd",
+           str(NOTEBOOKS), "-p", "profile", "smoke", "-p", "results_dir", str(store), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = json.dumps(nbformat.read(out, as_version=4).cells)
+    assert f"folds {folds} of 10; seeds {seeds};" in text
+    assert f"-p seeds {seeds.replace(' ', '')} -p folds {folds.replace(' ', '')}" in text  # the re-run command
+    assert not store.exists()
+
+
+@pytest.mark.book
+def test_a_bad_seed_stops_the_page_with_one_line(tmp_path):
+    out = tmp_path / "07.ipynb"
+    cmd = [sys.executable, "-m", "papermill", str(NOTEBOOKS / "07_loss_curves.ipynb"), str(out), "--cwd",
+           str(NOTEBOOKS), "-p", "profile", "smoke", "-p", "results_dir", str(tmp_path / "s"), "-p", "seeds", "x"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode != 0
+    line = "ParameterError: seeds = 'x': 'x' is not an integer"
+    assert proc.stderr.rstrip().splitlines()[-1].startswith(line)  # papermill's last line is the page's one line
+    errors = [o for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert len(errors) == 1 and len(errors[0].traceback) == 1 and errors[0].traceback[0].startswith(line)
+
+
 @pytest.mark.book
 def test_pages_run_in_parallel_processes_and_a_failing_page_stops_the_build(tmp_path):
     """Two workers execute notebooks side by side, each in its own kernel; a page that raises
@@ -145,7 +231,9 @@ def test_absent_benchmark_page_says_how_to_get_it(tmp_path, monkeypatch):
                         parameters={"profile": "quick", "dataset": "tsaits", "results_dir": str(tmp_path / "r")},
                         progress_bar=False)
     text = json.dumps(nbformat.read(out, as_version=4).cells)
-    assert "is not present here" in text and "huggingface.co" in text
+    assert "is not present on this machine" in text and "huggingface.co" in text
+    assert "Table 4: not regenerated by this build" in text and "--only 02_main_results_tsaits" in text
+    assert "n/a" not in text and "Nothing ran for TSAITS" in text  # no template sentence with holes
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("*.json"))  # nothing was trained
 
 
@@ -177,6 +265,8 @@ def built(tmp_path_factory, real_data):
     for f in (REPO / "book").iterdir():
         if f.is_file():
             shutil.copy(f, book / f.name)
+        elif f.name == "_static":
+            shutil.copytree(f, book / f.name)
     results = root / "results"
     index = bookbuild.build_book("smoke", results_dir=results, book_dir=book)
     return {"index": index, "book": book, "results": results}
@@ -216,7 +306,8 @@ def test_html_pages_exist(built):
         assert "Traceback" not in page and "Provenance" in page, name
     main = (html / "generated" / "02_main_results_lfmc.html").read_text()
     prose = main[main.index("Metric:"):].split("</p>", 1)[0]  # the paragraph of glued numbers
-    assert "Table 5: LFMC" in main and "r2" in prose and "Table 5" in prose and "n/a" not in prose
+    assert "Table 5: LFMC" in main and "R² (r2)" in prose and "Table 5" in prose and "n/a" not in prose
+    assert "MDiCo scores" in prose and "Re-run this page:" in main
     assert "STAND-IN" in (html / "generated" / "02_main_results_croph_m.html").read_text()
     archived = (html / "generated" / "02_main_results_lfmc_archived.html").read_text()
     assert "Table 5: LFMC at the paper" in archived and "Archived sweep: its runs were not re-trained by this build" in archived
@@ -248,9 +339,63 @@ def test_rebuild_reuses_the_store(built):
 
 def _dump_dom(url: str, tmp_path: Path) -> str:
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run",
-           f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=5000", "--dump-dom", url]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,2000",
+           f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=8000", "--dump-dom", url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180).stdout
+
+
+# Measures, after the page (and its interactive tables) loaded, every table's and image's box against
+# the content column, and whether an image is shown smaller than it was drawn.
+MEASURE_JS = """
+<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const col = document.querySelector("article.bd-article") || document.querySelector("main");
+  const outer = col.getBoundingClientRect(), pad = getComputedStyle(col);  // the column: its content box
+  const c = {left: outer.left + parseFloat(pad.paddingLeft), right: outer.right - parseFloat(pad.paddingRight)};
+  c.width = c.right - c.left;
+  const over = [], seen = new Set();
+  document.querySelectorAll("article table, article img").forEach(el => {
+    const box = el.closest(".dt-container") || el;  // an interactive table: its scroller must fit
+    if (seen.has(box)) return;
+    seen.add(box);
+    const r = box.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return;
+    const cap = el.querySelector ? el.querySelector("caption") : null;
+    const what = el.tagName.toLowerCase() + ": " + (cap ? cap.textContent : (el.getAttribute("src") || "")).slice(0, 70);
+    if (r.right > c.right + 1 || r.left < c.left - 1) over.push(what + " is " + Math.round(r.width) + " px wide");
+    if (el.tagName === "IMG" && el.naturalWidth > 0) {
+      const drawn = parseFloat(el.style.width) || +el.getAttribute("width") || el.naturalWidth;  // CSS px
+      if (el.clientWidth < drawn - 1) over.push(what + " drawn " + drawn + " px, shown " + el.clientWidth + " px");
+    }
+  });
+  const out = document.createElement("pre");
+  out.id = "mdico-measure";
+  out.textContent = JSON.stringify({column: Math.round(c.width), boxes: seen.size, over: over});
+  document.body.appendChild(out);
+}, 1500));
+</script>
+"""
+
+
+def _measure(page: Path, tmp_path: Path) -> dict:
+    """Open `page` in headless Chromium at a desktop width and measure it (`MEASURE_JS`)."""
+    probe = page.with_name(f"_measure_{page.name}")
+    probe.write_text(page.read_text().replace("</body>", MEASURE_JS + "</body>"))
+    try:
+        dom = _dump_dom(probe.as_uri(), tmp_path)
+    finally:
+        probe.unlink()
+    found = re.search(r'<pre id="mdico-measure"[^>]*>(.*?)</pre>', dom, re.S)
+    assert found, f"the measuring script did not run on {page.name}"
+    import html as html_lib
+
+    return json.loads(html_lib.unescape(found.group(1)))
+
+
+def _html_pages(built) -> list[Path]:
+    html = built["index"].parent
+    return [html / "intro.html", html / "reproducibility.html", html / "references.html",
+            *sorted((html / "generated").glob("*.html"))]
 
 
 @pytest.mark.book
@@ -264,3 +409,46 @@ def test_pages_render_in_a_browser(built, page, tmp_path):
         assert "<img" in dom, "figures render"
     if page.endswith("lfmc.html"):
         assert "<table" in dom and "Provenance" in dom
+
+
+@pytest.mark.book
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian: apt-get install chromium)")
+def test_no_table_or_figure_overflows_the_column_on_any_page(built, tmp_path):
+    """Every page in a 1280 px window: each table (or interactive table) and figure fits the content
+    column, and no figure is shown smaller than it was drawn."""
+    problems, column = {}, set()
+    for page in _html_pages(built):
+        m = _measure(page, tmp_path)
+        column.add(m["column"])
+        if m["over"]:
+            problems[page.name] = m["over"]
+    assert not problems, problems
+    assert max(column) <= 800, column  # the measure ran against the content column, not the window
+    assert min(column) >= COLUMN_PX, column  # the width the tables and figures are made for
+
+
+@pytest.mark.book
+@pytest.mark.slow
+def test_no_page_shows_a_path_of_the_builders_machine(built):
+    for page in _html_pages(built):
+        assert not machine_paths_in(page.read_text()), (page.name, machine_paths_in(page.read_text()))
+    for nb in (built["book"] / "generated").glob("*.ipynb"):  # what the integrator commits
+        assert not machine_paths_in(nb.read_text()), (nb.name, machine_paths_in(nb.read_text()))
+
+
+@pytest.mark.book
+@pytest.mark.slow
+def test_binary_titles_show_binary_runs_and_every_gap_has_a_box(built):
+    html = built["index"].parent / "generated"
+    binary = re.compile(r'croph_b = <code[^>]*><span class="pre">algae_blooms_binary</span>')
+    b = (html / "02_main_results_croph_b.html").read_text()
+    assert binary.search(b) and ">algae_blooms<" not in b
+    for page in ("04_shared_specific", "06_tsne", "08_prediction_maps"):
+        assert binary.search((html / f"{page}.html").read_text()), page
+    encoders = (html / "05_encoders.html").read_text()  # the smoke plan runs the encoder study on LFMC only
+    assert "Figure A1 (CropH-b): not regenerated by this build" in encoders
+    assert "Figure A2 (CropH-m): not regenerated by this build" in encoders
+    for page in html.glob("*.html"):
+        prose = re.sub(r"<[^>]+>", " ", page.read_text())
+        assert " n/a " not in prose and "n/a." not in prose, page.name

@@ -212,4 +212,5 @@ def test_main_page_from_a_fake_archive_shows_both_settings_and_the_rerun_check(t
     glued = {o["metadata"]["scrapbook"]["name"]: next(iter(o["data"].values()))
              for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"
              for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})}
-    assert glued["primary"] == "'original'" and "(n = 5)" in glued["mdico0"] and "against Individual" in glued["mdico0"]
+    assert glued["primary"] == "'original'" and "(n = 5)" in glued["headline"] and "against Individual" in glued["headline"]
+    assert "n/a" not in glued["headline"] and "Re-run this page:" in text and "-p archive" in text

@@ -59,3 +59,69 @@ def test_table_formats_floats_and_hides_nan():
 def test_to_markdown():
     md = fmt.to_markdown(pd.DataFrame({"a": [1.23456, np.nan], "b": ["x|y", None]}))
     assert md.splitlines() == ["| a | b |", "|---|---|", "| 1.23 | x\\|y |", "|  |  |"]
+
+
+# ---------------------------------------------------------------------------------- tables that fit the column
+def test_long_cell_texts_become_numbered_notes_below_the_table():
+    note = "not reproduced: AnySat needs its pretrained weights; download them and pass weights_path=..."
+    df = pd.DataFrame({"method": ["AnySat", "AnySat", "MDiCo"], "note": [note, note, "stand-in"]})
+    t = fmt.table(df, "cap")
+    assert t.frame["note"].tolist() == ["[1]", "[1]", "stand-in"] and t.notes == [note]  # one note per text
+    html = t.to_html()
+    assert html.index("cap") < html.index("[1]") < html.index("<ol") and "AnySat needs" in html
+    assert not t.interactive and str(t).splitlines()[-1] == f"[1] {note}"
+
+
+def test_a_table_estimated_wider_than_the_column_becomes_an_offline_interactive_table(monkeypatch):
+    pytest.importorskip("itables")
+    narrow = fmt.table(pd.DataFrame({"method": ["MDiCo"], "ours": ["73.5 ± 1.2"], "p": ["0.043"]}))
+    assert not narrow.interactive and fmt.estimated_width(narrow.frame) < 300
+    wide_df = pd.DataFrame({f"column number {i}": ["73.5 ± 1.2 (n=3)"] for i in range(12)})
+    assert fmt.estimated_width(wide_df) > fmt.COLUMN_PX
+    monkeypatch.setattr(fmt, "_ITABLES_LOADED", False)
+    first, second = fmt.table(wide_df, "wide").to_html(), fmt.table(wide_df, "wide").to_html()
+    assert fmt.table(wide_df).interactive
+    # offline: the DataTables code is embedded once per notebook, never fetched from a CDN
+    assert "_itables_" in first and len(first) > 100_000 and len(second) < len(first) / 10
+    assert "unpkg.com" not in first + second and "scrollX" in second
+    table_id = fmt.table(wide_df, "wide")._table_id()
+    assert table_id in first and table_id in second  # the same table keeps its id from build to build
+
+
+def test_a_wrapping_column_counts_its_longest_word_and_a_number_column_its_longest_cell():
+    df = pd.DataFrame({"dataset": ["lfmc"], "methods": ["individual, mdico, inputfu, embracenet"],
+                       "ours": ["73.5 ± 1.2 (n = 3)"]})
+    width = fmt.estimated_width(fmt.table(df).frame)
+    assert width == pytest.approx((len("dataset") + len("individual,") + len("73.5 ± 1.2 (n = 3)")) * fmt.CHAR_PX
+                                  + 3 * fmt.CELL_PX)
+    html = fmt.table(df).to_html()
+    assert "td.col1" in html and "overflow-wrap: break-word" in html and "white-space: nowrap" in html
+
+
+def test_metric_labels_are_words():
+    assert fmt.metric_label("f1_weighted") == "weighted F1 (%)" and fmt.metric_label("r2") == "R²"
+    assert fmt.metric_label("loss") == "loss" and fmt.metric_label(None) == ""
+
+
+def test_show_box_is_a_visible_admonition(monkeypatch):
+    shown = []
+    monkeypatch.setattr(fmt, "show_markdown", shown.append)
+    fmt.show_box("Figure A1: not regenerated", "Run `mdico book`.")
+    assert shown[0].startswith('<div class="admonition warning">') and "Figure A1" in shown[0]
+    assert "Run `mdico book`." in shown[0] and shown[0].rstrip().endswith("</div>")
+
+
+def test_a_column_with_one_value_is_said_once_in_the_caption():
+    df = pd.DataFrame({"method": ["Individual", "MDiCo"], "ours": ["0.2", "0.3"], "note": "stand-in (x) for y",
+                       "empty": ["", ""]})
+    t = fmt.table(df, "Ours beside the paper")
+    assert list(t.frame.columns) == ["method", "ours"]
+    assert t.caption == "Ours beside the paper (note: stand-in (x) for y)."
+    one_row = fmt.table(df.iloc[:1])
+    assert list(one_row.frame.columns) == ["method", "ours", "note", "empty"]  # one row: nothing to fold
+
+
+def test_a_column_without_any_value_is_named_once():
+    df = pd.DataFrame({"method": ["Individual", "MDiCo"], "paper": ["–", "–"], "p": ["–", "–"]})
+    t = fmt.table(df, "Ours")
+    assert list(t.frame.columns) == ["method"] and t.caption == "Ours (no paper or p here)."

@@ -85,6 +85,6 @@ def test_plot_prediction_map_panels(task):
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles[0] == "ground truth" and len(titles) == 3
     if task == "multiclass":
-        assert "Individual (100.0% correct)" in titles and "MDiCo (0.0% correct)" in titles
+        assert "Individual\n(100.0% correct)" in titles and "MDiCo\n(0.0% correct)" in titles
     else:
         assert "MAE 5.0" in titles[1]

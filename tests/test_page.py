@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mdico_core.data.availability import Resolution
@@ -135,3 +137,37 @@ def test_live_and_archived_pages_share_one_interface(toy_world, tmp_path):
         assert pg.code_versions() == ["abc"] and len(pg.frame()) == 1 and pg.failures().empty
         assert [c.run_id for c in pg.configs_where(method=cfg.method, fold=cfg.fold)][:1] == [cfg.run_id]
         assert pg.store.history(cfg).empty
+
+
+def test_every_page_says_the_exact_commands_that_rerun_it(toy_world, tmp_path, monkeypatch):
+    from mdico_core.reporting.page import rerun_commands
+
+    monkeypatch.setenv("MDICO_RESULTS_DIR", str(tmp_path))
+    pg = page("02_main_results", "smoke", "lfmc", 7, "0,official")
+    text = pg.banner()
+    assert ("`mdico book --profile smoke --only 02_main_results_lfmc --seeds 7 --folds 0,official`" in text)
+    assert ("`papermill notebooks/02_main_results.ipynb 02_main_results_lfmc.ipynb -k mdico -p profile smoke "
+            "-p dataset lfmc -p seeds 7 -p folds 0,official`") in text
+    assert str(tmp_path) not in text and "`$MDICO_RESULTS_DIR`" in text  # the store by its variable's name
+    assert "-p datasets croph_b,lfmc" in rerun_commands("06_tsne", "quick", ["croph_b", "lfmc"])
+    archived = page("02_main_results", "smoke", "lfmc", archive="data/archived_runs/lfmc_paper.csv").rerun_commands()
+    assert "`mdico book --profile smoke --only 02_main_results_lfmc_archived`" in archived
+    assert "-p archive data/archived_runs/lfmc_paper.csv" in archived and "-p profile smoke" in archived
+    assert "reads the archive and the store" in archived
+    ablation = page("03_ablation", "smoke", archive="lfmc_ablation").rerun_commands()  # an analysis page's archive
+    assert "--only 03_ablation`" in ablation and "-p archive lfmc_ablation" in ablation
+    other = rerun_commands("05_encoders", "quick", results_dir=str(tmp_path / "my store"))
+    assert "--results '$MDICO_RESULTS_DIR/my store'" not in other and "--results $MDICO_RESULTS_DIR/'my store'" in other
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"seeds": "x"}, "seeds = 'x'"), ({"folds": [0, "y"]}, "folds = [0, 'y']"),
+    ({"profile": "nope"}, "unknown profile 'nope'"), ({"dataset": "nope"}, "unknown dataset 'nope'"),
+])
+def test_a_value_no_page_can_mean_is_one_line(toy_world, tmp_path, kwargs, message):
+    from mdico_core._util import ParameterError
+
+    args = {"notebook": "07_loss_curves", "profile": "smoke", "results_dir": str(tmp_path), **kwargs}
+    with pytest.raises(ParameterError, match=re.escape(message)) as err:
+        page(**args)
+    assert len(err.value._render_traceback_()) == 1

@@ -6,10 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mdico_core.reporting import format as fmt
 from mdico_core.reporting import paper, plots
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
 
 
 def test_mean_history_averages_runs_that_reached_each_epoch():
@@ -33,8 +42,7 @@ def test_plot_loss_curves_one_panel_per_curve():
     h = pd.DataFrame({"epoch": [1, 2], "train/main": [1.0, 0.5], "train/mod": [0.7, 0.1]})
     fig = plots.plot_loss_curves({"a": plots.mean_history([h]), "b": plots.mean_history([h])})
     assert sum(ax.has_data() for ax in fig.axes) == 2
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [paper.TERM_NAMES["main"],
-                                                                            paper.TERM_NAMES["mod"]]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [paper.TERM_NAMES["main"], paper.TERM_NAMES["mod"]]
     with pytest.raises(ValueError):
         plots.plot_loss_curves({})
 
@@ -45,7 +53,7 @@ def test_plot_grouped_orientation_and_reference():
     fig = plots.plot_grouped(agg, "x", "hue", "facet", reference={("S1", "a"): 3.0})
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == list("abcdef")  # horizontal: > 4 categories
-    assert "paper" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "paper" in [t.get_text() for t in fig.legends[0].get_texts()]
     fig2 = plots.plot_grouped(agg.iloc[:2], "x", "hue", "facet")
     assert [t.get_text() for t in fig2.axes[0].get_xticklabels()] == ["a", "b"]
     with pytest.raises(ValueError):
@@ -56,7 +64,84 @@ def test_plot_versus_paper_draws_the_paper_ticks():
     cmp = pd.DataFrame({"method": ["individual", "mdico"], "paper_method": ["Individual", "MDiCo"],
                         "variant": "default", "view": "S1", "mean": [70.0, 72.0], "std": [1.0, 1.0],
                         "paper": [71.5, 73.5]})
-    fig = plots.plot_versus_paper(cmp, "f1")
-    assert "paper" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    fig = plots.plot_versus_paper(cmp, "f1_weighted")
+    assert "paper" in [t.get_text() for t in fig.legends[0].get_texts()]
     empty = plots.plot_versus_paper(cmp.iloc[:0])
     assert empty.axes[0].texts[0].get_text() == "no finished runs to plot"
+
+
+# ---------------------------------------------------------------------------------- readable as shown
+def _figures():
+    """One figure of every kind the book draws, from small frames."""
+    from mdico_core.reporting import maps, tsne
+
+    rng = np.random.default_rng(0)
+    rows = ["MDiCo", "w/o modality loss", "w/o auxiliary loss", "w/o contrastive loss", "w/o unused features"]
+    agg = pd.DataFrame({"row": rows * 2, "method": "ours", "view": ["S1"] * 5 + ["S2"] * 5,
+                        "mean": rng.uniform(60, 80, 10), "std": 1.0})
+    ref = {(v, r): 70.0 for v in ("S1", "S2") for r in rows}
+    h = pd.DataFrame({"epoch": [1, 2], "train/main": [1.0, 0.5], "train/cont": [2.0, 1.5]})
+    lat, lon, truth = rng.uniform(30, 45, 30), rng.uniform(-120, -100, 30), rng.uniform(50, 150, 30)
+    panels = [(f"{m}, S1", rng.normal(size=(20, 2)), rng.uniform(0, 1, 20)) for m in ("Individual", "MDiCo")]
+    return {
+        "grouped (horizontal)": plots.plot_grouped(agg, "row", "method", "view", ylabel="f1_weighted", reference=ref),
+        "grouped (vertical)": plots.plot_grouped(agg[agg["row"].isin(rows[:3])], "row", "method", "view",
+                                                 ylabel="r2", reference=ref),
+        "loss curves": plots.plot_loss_curves({"a": plots.mean_history([h]), "b": plots.mean_history([h]),
+                                               "c": plots.mean_history([h])}),
+        "map": maps.plot_prediction_map(lat, lon, truth, {"Individual": truth + 5, "MDiCo": truth - 1}, "regression",
+                                        title="t", target_label="live fuel moisture content (%)"),
+        "t-SNE": tsne.plot_tsne(panels, "regression", colour_label="live fuel moisture content (%)"),
+        "placeholder": plots.placeholder_figure("nothing"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["grouped (horizontal)", "grouped (vertical)", "loss curves", "map", "t-SNE",
+                                  "placeholder"])
+def test_every_figure_is_drawn_at_the_column_width_with_readable_text(kind):
+    """Drawn at the width the page shows it (`format.show` shows it 1:1), every text >= 9 pt."""
+    fig = _figures()[kind]
+    assert round(fig.get_figwidth() * fmt.CSS_DPI) == fmt.COLUMN_PX
+    fig.canvas.draw()  # ticks are made at draw time
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip() and t.get_visible()]
+    small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < fmt.MIN_FONT_PT]
+    assert texts and not small, small
+    for ax in fig.axes:  # axis labels are words, never a metric's column name
+        assert ax.get_xlabel() not in ("r2", "f1_weighted") and ax.get_ylabel() not in ("r2", "f1_weighted")
+
+
+def test_the_paper_is_a_red_diamond_in_a_legend_outside_the_panels():
+    fig = _figures()["grouped (horizontal)"]
+    paper_lines = [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_label() == "paper"]
+    assert paper_lines and all(ln.get_marker() == "D" and ln.get_color() == "#d62728" for ln in paper_lines)
+    assert [ax.get_legend() for ax in fig.axes] == [None] * len(fig.axes)  # no legend over the data
+    assert {"paper", plots.OURS} <= {t.get_text() for t in fig.legends[0].get_texts()}
+    fig.canvas.draw()
+    legend_box = fig.legends[0].get_window_extent()
+    for ax in fig.axes:
+        assert not legend_box.overlaps(ax.get_window_extent())
+    assert fig.axes[0].get_xlabel() == "weighted F1 (%)"
+    assert _figures()["grouped (vertical)"].axes[0].get_ylabel() == "R²"
+
+
+def test_colour_bars_have_labels():
+    for kind in ("map", "t-SNE"):
+        fig = _figures()[kind]
+        bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+        assert bars and all(b.get_xlabel() or b.get_ylabel() for b in bars), kind
+
+
+def test_show_displays_the_figure_at_its_drawn_width(monkeypatch):
+    """The PNG is 2x the CSS size and the image says its CSS width: no tight-bbox crop, no downscaling."""
+    pytest.importorskip("IPython")
+    from IPython import display as ipd
+    from PIL import Image as PILImage
+
+    shown = []
+    monkeypatch.setattr(ipd, "display", lambda obj, **kw: shown.append(obj))
+    fmt.show(_figures()["map"])
+    img = shown[0]
+    assert img.width == fmt.COLUMN_PX
+    import io
+
+    assert PILImage.open(io.BytesIO(img.data)).size[0] == fmt.COLUMN_PX * fmt.PNG_SCALE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from mdico_core.data.availability import Resolution
 from mdico_core.reporting import provenance as prov
 
@@ -47,3 +49,15 @@ def test_runtime_and_environment_tables():
     env = prov.environment_table(recs).set_index("what")["value"]
     assert env["runs: device"] == "cpu" and env["runs: code version"] == "c1"
     assert prov.build_info(None) is None
+
+
+def test_the_build_time_is_what_this_build_measured():
+    from mdico_core.reporting.provenance import build_time_sentence
+
+    build = pd.DataFrame([{"what": k, "value": str(v)} for k, v in {
+        "profile": "smoke", "executor": "serial", "runs_trained": 78, "runs_reused": 0, "sweep_s": 50.2,
+        "notebooks_s": 130.8, "slowest_pages": "05_encoders 13 s"}.items()])
+    text = build_time_sentence(build)
+    assert "its sweep took 50.2 s (78 runs trained, 0 reused" in text and "took 130.8 s (slowest: 05_encoders 13 s)" in text
+    assert "`" not in text and "--" not in text  # glued as plain text: no Markdown, no dashes to typeset
+    assert build_time_sentence(None).startswith("This page was not executed by mdico book")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from mdico_core._util import (
+    ParameterError,
     as_fold,
     as_int,
     as_seed,
     atomic_write,
     checkout_root,
     code_version,
+    display_path,
     format_list,
     git_state,
     git_version,
@@ -39,6 +42,42 @@ def test_parse_list():
         parse_list("0,x", as_fold)
     assert format_list((0, None)) == "0,official" and format_list(None) is None
     assert parse_list(format_list((3, None)), as_fold) == (3, None)  # what `mdico book` passes to a page
+
+
+@pytest.mark.parametrize(("value", "item", "expected"), [
+    (7, as_int, (7,)),                 # papermill -p seeds 7
+    ("7,8", as_int, (7, 8)),           # papermill -p seeds 7,8
+    ([7, 8], as_int, (7, 8)),          # papermill -y "seeds: [7, 8]"
+    (7.0, as_int, (7,)),
+    (0, as_fold, (0,)),                # papermill -p folds 0
+    ("official", as_fold, (None,)),
+    ([0, None], as_fold, (0, None)),   # papermill -y "folds: [0, null]"
+])
+def test_parse_list_takes_every_form_papermill_passes(value, item, expected):
+    assert parse_list(value, item, "seeds") == expected
+
+
+@pytest.mark.parametrize("value", ["x", True, 7.5, {"a": 1}, "1,two"])
+def test_a_bad_seed_is_one_line_naming_the_parameter_and_the_forms(value):
+    with pytest.raises(ParameterError) as err:
+        parse_list(value, as_int, "seeds")
+    text = str(err.value)
+    assert text.startswith(f"seeds = {value!r}:") and "-p seeds 7,8" in text and '-y "seeds: [7, 8]"' in text
+    assert "\n" not in text
+    assert err.value._render_traceback_() == [f"ParameterError: {text}"]  # what a notebook shows: one line
+    with pytest.raises(ParameterError, match="folds = 'x'.*-p folds 0,1"):
+        parse_list("x", as_fold, "folds")
+
+
+def test_display_path_never_shows_the_builders_machine(monkeypatch, tmp_path):
+    monkeypatch.setenv("MDICO_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MDICO_RESULTS_DIR", raising=False)
+    assert display_path(tmp_path / "cache" / "lfmc" / "a.csv") == "$MDICO_DATA_DIR/lfmc/a.csv"
+    assert display_path(tmp_path / "cache") == "$MDICO_DATA_DIR"
+    assert display_path(repo_root() / "data" / "archived_runs" / "x.csv") == "data/archived_runs/x.csv"
+    monkeypatch.setenv("MDICO_RESULTS_DIR", str(tmp_path / "store"))
+    assert display_path(tmp_path / "store") == "$MDICO_RESULTS_DIR"
+    assert display_path(Path.home() / "x") == "~/x"
 
 
 def test_git_version_and_state(tmp_path):

@@ -31,13 +31,20 @@ import shutil
 import sys
 import urllib.parse
 import urllib.request
+import warnings
 import zipfile
 from pathlib import Path
 
 import pandas as pd
-import pooch
 
-from mdico_core._util import checkout_root, share
+with warnings.catch_warnings():
+    # pooch imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets; every book page
+    # reads the cache's folder, so the warning (with the path of the environment in it) would be on
+    # each page. The pages download nothing, and a download's bar is a text bar anyway.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import pooch
+
+from mdico_core._util import checkout_root, display_path, share
 from mdico_core.data.checksums import (  # noqa: F401 (part of the cache's interface)
     CHUNK,
     ChecksumError,
@@ -92,7 +99,7 @@ def cache_path(name: str) -> Path:
 # ---------------------------------------------------------------------------------- fetch
 def how_to_get(entry: RemoteFile, reason: str = "") -> str:
     """The message of `DatasetNotFoundError`: URL, commands and licence for `entry`."""
-    where = data_dir() / entry.name
+    where = display_path(data_dir() / entry.name)  # a page shows it: no path of the builder's machine
     lines = [f"data file {entry.name!r} is not in the data cache ({where})" + (f": {reason}" if reason else ".")]
     if entry.archive:
         lines.append(f"It is the member {entry.member!r} of {Path(entry.archive).name} ({entry.url}). "

@@ -318,7 +318,7 @@ def _present() -> tuple[bool | None, str]:
         return False, f"imagery folder not set: set ${ENV_ROOT} (see {HF_URL})"
     idx = _Index(Path(root).expanduser())
     ok = bool(idx.tif) and bool(idx.h5)
-    return (None if ok else False), f"${ENV_ROOT}={root}: {len(idx.tif)} .tif, {len(idx.h5)} .h5"
+    return (None if ok else False), f"${ENV_ROOT} is set: {len(idx.tif)} .tif, {len(idx.h5)} .h5"  # no machine path on a page
 
 
 def describe_layout(names: Iterable[str], root: Path | str) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from mdico_core._util import repo_root
+from mdico_core._util import display_path, repo_root
 from mdico_core.data.availability import Resolution, benchmark_of, entry_of
 from mdico_core.experiments.archive_io import CompanionData, write_runs_csv
 from mdico_core.experiments.archives import ARCHIVE_DIR, ARCHIVES, Archive, archive_of
@@ -221,19 +221,19 @@ class ArchivedPage:
             "wall_hours": wall,
         }
 
-    def banner(self, datasets: Mapping[str, Resolution] | None = None, **match: Any) -> str:
+    def banner(self, datasets: Mapping[str, Resolution] | None = None, rerun: str | None = None,
+               **match: Any) -> str:
         """``provenance_banner`` of the archived runs (matching `match`), headed by where they come from
-        and, for a defined archive, whether it holds all of its definition's runs."""
+        and, for a defined archive, whether it holds all of its definition's runs; ending with `rerun`
+        (the page's "Re-run this page" line, ``Page.rerun_commands`` of the live page beside it) when
+        given: an archive alone does not know the page it is shown on."""
         per_run = self._runs(**match)
         folds = sorted(per_run["fold"].dropna().unique().tolist()) or [None]
         seeds = sorted(per_run["seed"].dropna().unique().tolist())
         n_folds = per_run["n_folds"].dropna()
         profiles = sorted(per_run["profile"].dropna().astype(str).unique())
         s = self.summary(**match)
-        try:
-            shown = self.path.relative_to(REPO_ROOT)
-        except ValueError:
-            shown = self.path
+        shown = display_path(self.path)  # repository-relative: no path of the builder's machine
         how = (f"archive `{self.definition.name}`, written by `mdico archive export {self.definition.name}`"
                if self.definition is not None else "written by `mdico export`")
         wall = f" ({s['wall_hours']:.1f} h of wall time)" if s["wall_hours"] else ""
@@ -252,7 +252,8 @@ class ArchivedPage:
         text = head + provenance_banner(", ".join(profiles) or "unknown", datasets or self.datasets, folds, seeds,
                                         len(per_run), self.code_versions(**match),
                                         n_folds=int(n_folds.iloc[0]) if len(n_folds) else None)
-        return text + f"\n>\n> **Settings.** {settings_text(per_run)}"
+        text += f"\n>\n> **Settings.** {settings_text(per_run)}"
+        return text + (f"\n>\n> {rerun}" if rerun else "")
 
 
 def archived_page(path: str | Path, dataset: str | None = None) -> ArchivedPage:

@@ -114,6 +114,15 @@ def paper_column(dataset: str, view: str) -> str:
     return paper.VIEWS[bench].get(benchmark_modality(dataset, str(view).split(":")[0]), "")
 
 
+# What a regression target is, per paper benchmark (a colour bar's label names it).
+TARGET_LABELS = {"lfmc": "live fuel moisture content (%)"}
+
+
+def target_label(dataset: str) -> str:
+    """The words for a registry dataset's regression target (its benchmark's), else ``"target value"``."""
+    return TARGET_LABELS.get(benchmark_of(dataset) or dataset, "target value")
+
+
 def metric_of(dataset: str) -> tuple[str, int]:
     """(primary metric, decimals) of a paper benchmark or registry dataset."""
     from mdico_core.data import get_dataset_entry

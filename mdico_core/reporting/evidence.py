@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mdico_core._util import display_path
 from mdico_core.reporting import concordance, stats
 from mdico_core.reporting import format as fmt
 from mdico_core.reporting.compare import GROUP, select_metric, single_views
@@ -285,7 +286,7 @@ def show_rerun(archive: pd.DataFrame, live: Any, what: str = "this page's runs",
     rerun = rerun[rerun["dataset"].isin(datasets)] if len(rerun) else rerun  # the archive's benchmark only
     missing = [c for c in live.missing() if c.dataset in datasets]
     head = (f"**Your re-run** (profile `{live.profile.name}`, {len(rerun.drop_duplicates('run_id'))} run(s) of "
-            f"{what} on {', '.join(sorted(datasets))} in `{live.store.root}`)")
+            f"{what} on {', '.join(sorted(datasets))} in `{display_path(live.store.root)}`)")
     if missing:
         head += (f": {len(missing)} of its runs are not in the store; train them with "
                  f"`{live.fill_command()}`")

@@ -6,6 +6,10 @@ The decimal rule (`metric_digits`) is the only one in the package: tables, figur
 
 from __future__ import annotations
 
+import hashlib
+import html
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -83,19 +87,200 @@ def to_markdown(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
     return "\n".join([head, sep, *body])
 
 
-# ---------------------------------------------------------------------------------- notebook display
-def table(df: pd.DataFrame, caption: str = "", digits: int | None = None) -> Any:
-    """`df` styled for the book: no index column, cells unwrapped, floats with `digits` decimals
-    (None: their shortest form), missing values blank."""
-    out = df.copy()
+# ---------------------------------------------------------------------------------- page geometry
+# The content column of a book page (sphinx-book-theme at a desktop window), in CSS pixels. Tables
+# must fit in it, and figures are drawn at its width so that they show at 1:1 (`show`).
+COLUMN_PX = 676
+CSS_DPI = 96  # CSS pixels per inch: a figure COLUMN_PX / CSS_DPI inches wide shows at its drawn size
+PNG_SCALE = 2  # figures are rendered at 2x their CSS size, for sharp text on high-density screens
+MIN_FONT_PT = 9  # the smallest text of a figure, as the reader sees it
+# The book's matplotlib style (`plots` draws under it, `show` renders under it).
+STYLE: dict[str, Any] = {
+    "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "xtick.labelsize": MIN_FONT_PT,
+    "ytick.labelsize": MIN_FONT_PT, "legend.fontsize": MIN_FONT_PT, "figure.titlesize": 11,
+    "legend.title_fontsize": MIN_FONT_PT, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": CSS_DPI,
+}
+
+# Axis labels and prose name metrics in words, not by their column names.
+METRIC_LABELS = {
+    "f1_weighted": "weighted F1 (%)", "f1_macro": "macro F1 (%)", "f1_micro": "micro F1 (%)",
+    "accuracy": "accuracy (%)", "r2": "R²", "rmse": "RMSE", "mae": "MAE",
+}
+
+
+def metric_label(metric: str | None) -> str:
+    """A metric's name in words for axes and prose (``"f1_weighted"`` -> ``"weighted F1 (%)"``);
+    other text is returned unchanged."""
+    return METRIC_LABELS.get(str(metric), "" if metric is None else str(metric))
+
+
+# ---------------------------------------------------------------------------------- tables
+# How a table is laid out to fit the column. A cell text longer than FOOTNOTE_CHARS becomes a
+# numbered note below the table; a column with a text longer than WRAP_CHARS may wrap at spaces,
+# the others never wrap (numbers stay whole). A browser shrinks a table down to its min-content
+# width before it overflows, so `estimated_width` adds up the unbreakable widths (CHAR_PX per
+# character of the tables' 0.875 em font, CELL_PX of padding per column); the browser test in
+# tests/test_book.py measures the real rendering. A table still wider than the column becomes
+# an interactive table (itables, offline: the book needs no internet).
+FOOTNOTE_CHARS = 48
+WRAP_CHARS = 16
+CHAR_PX = 8.0
+CELL_PX = 14.0
+_ITABLES_LOADED = False  # the offline DataTables code is written once per notebook (kernel), before its first table
+
+
+def _cell_text(v: Any, spec: str) -> str:
+    if isinstance(v, (float, np.floating)):
+        return "" if not np.isfinite(v) else format(float(v), spec)
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    return str(v)
+
+
+def _footnoted(frame: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, list[str]]:
+    """`frame` with every cell text longer than `limit` replaced by ``[k]``; the k-th note is that text."""
+    notes: list[str] = []
+    out = frame.copy()
+    for j in range(out.shape[1]):
+        col = out.iloc[:, j].tolist()
+        for i, text in enumerate(col):
+            if len(text) > limit:
+                if text not in notes:
+                    notes.append(text)
+                col[i] = f"[{notes.index(text) + 1}]"
+        out.iloc[:, j] = col
+    return out, notes
+
+
+def _header_words(col: Any) -> int:
+    last = col[-1] if isinstance(col, tuple) else col
+    return max((len(w) for w in str(last).split()), default=0)
+
+
+def _wraps(texts: list[str]) -> bool:
+    """Does a column wrap: it has a text (two words or more) longer than `WRAP_CHARS`; a number with
+    its spread (``"73.5 ± 1.2 (n = 3)"``) never wraps."""
+    return any(len(t) > WRAP_CHARS and len(re.findall(r"[^\W\d_]{2,}", t)) >= 2 for t in texts)
+
+
+def estimated_width(frame: pd.DataFrame) -> float:
+    """The narrowest width in CSS pixels `frame` (cells as text) can take in the book: unwrapped
+    columns at their longest cell, wrapping ones at their longest word, headers at their longest
+    word."""
+    total = 0.0
+    for j, col in enumerate(frame.columns):
+        texts = [str(t) for t in frame.iloc[:, j]]
+        if _wraps(texts):
+            chars = max((len(w) for t in texts for w in t.split()), default=0)
+        else:
+            chars = max((len(t) for t in texts), default=0)
+        total += max(chars, _header_words(col)) * CHAR_PX + CELL_PX
+    return total
+
+
+@dataclass
+class BookTable:
+    """A table as a page shows it: its cells as text, a caption, the notes below it, and whether it
+    is too wide for the column and is shown as an interactive (scrollable, sortable) table.
+
+    Displayed in a notebook through `_repr_html_`; ``str()`` gives plain text.
+    """
+
+    frame: pd.DataFrame
+    caption: str = ""
+    notes: list[str] = field(default_factory=list)
+    interactive: bool = False
+
+    def _table_id(self) -> str:
+        # stable across builds (a committed page does not change when nothing in it changed)
+        key = self.caption + self.frame.to_csv(index=False)
+        return "T_" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
+
+    def _notes_html(self) -> str:
+        if not self.notes:
+            return ""
+        items = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        return f'<ol class="mdico-table-notes" style="font-size: 0.85em; margin-top: 0.3em;">{items}</ol>'
+
+    def to_html(self) -> str:
+        """The table's HTML: a plain table, or an offline interactive one, then its numbered notes."""
+        return (self._interactive_html() if self.interactive else self._plain_html()) + self._notes_html()
+
+    _repr_html_ = to_html
+
+    def __str__(self) -> str:
+        lines = [self.caption] if self.caption else []
+        lines.append(self.frame.to_string(index=False))
+        lines += [f"[{k}] {n}" for k, n in enumerate(self.notes, 1)]
+        return "\n".join(lines)
+
+    def _plain_html(self) -> str:
+        styles = [{"selector": "", "props": "font-size: 0.875em;"},
+                  {"selector": "td, th", "props": "padding: 0.1em 0.4em; vertical-align: top;"},
+                  {"selector": "th", "props": "white-space: normal;"},
+                  {"selector": "caption", "props": "caption-side: top; text-align: left;"}]
+        for j in range(self.frame.shape[1]):
+            wraps = _wraps([str(t) for t in self.frame.iloc[:, j]])
+            styles.append({"selector": f"td.col{j}", "props": "white-space: normal; overflow-wrap: break-word;"
+                           if wraps else "white-space: nowrap;"})
+        st = self.frame.style.hide(axis="index").set_table_styles(styles).set_uuid(self._table_id()[2:])
+        if self.caption:
+            st = st.set_caption(self.caption)
+        return st.to_html()
+
+    def _interactive_html(self) -> str:
+        global _ITABLES_LOADED
+        from itables import options as itables_options
+        from itables import to_html_datatable
+        from itables.javascript import generate_init_offline_itables_html
+
+        head = ""
+        if not _ITABLES_LOADED:
+            head = generate_init_offline_itables_html(itables_options.dt_bundle)
+            _ITABLES_LOADED = True
+        body = to_html_datatable(self.frame, caption=self.caption or None, connected=False, table_id=self._table_id(),
+                                 scrollX=True, paging=len(self.frame) > 20, showIndex=False,
+                                 classes="display compact", display_logo_when_loading=False,
+                                 style="table-layout:auto;width:auto;margin:0;caption-side:top;font-size:0.875em")
+        return head + body
+
+
+def table(df: pd.DataFrame, caption: str = "", digits: int | None = None, width_px: float = COLUMN_PX) -> BookTable:
+    """`df` as the book shows it: no index column, floats with `digits` decimals (None: their
+    shortest form), missing values blank, a column with one value in every row said once in the
+    caption, long cell texts as numbered notes below the table, and an interactive table
+    (itables, offline) when it is still wider than `width_px`."""
     spec = "g" if digits is None else f".{digits}f"
-    for c in out.columns:
-        if pd.api.types.is_float_dtype(out[c]):
-            out[c] = [("" if not np.isfinite(v) else format(v, spec)) for v in out[c]]
-    out = out.astype(object).where(out.notna(), "")
-    st = out.style.hide(axis="index").set_table_styles(
-        [{"selector": "td, th", "props": "white-space: nowrap; padding: 0.1em 0.5em;"}])
-    return st.set_caption(caption) if caption else st
+    frame = pd.DataFrame({i: [_cell_text(v, spec) for v in df.iloc[:, i]] for i in range(df.shape[1])})
+    frame.columns = df.columns.copy()
+    frame.columns.names = [None] * frame.columns.nlevels  # a columns' name is not a header row
+    frame, caption = _constants_in_caption(frame, caption)
+    frame, notes = _footnoted(frame, FOOTNOTE_CHARS)
+    return BookTable(frame, caption, notes, interactive=estimated_width(frame) > width_px)
+
+
+def _constants_in_caption(frame: pd.DataFrame, caption: str) -> tuple[pd.DataFrame, str]:
+    """Columns with one value in every row (of several) said once in the caption, not in every row;
+    empty ones dropped."""
+    if len(frame) < 2 or frame.shape[1] < 2:
+        return frame, caption
+    keep, said, none = [], [], []
+    for j, col in enumerate(frame.columns):
+        values = set(frame.iloc[:, j])
+        name = " ".join(str(c) for c in col if str(c)) if isinstance(col, tuple) else str(col)
+        if len(values) > 1:
+            keep.append(j)
+        elif values == {"–"}:  # a column with no value at all
+            none.append(name)
+        elif values != {""}:
+            said.append(f"{name}: {values.pop()}")
+    if not keep:
+        return frame, caption
+    if none:
+        said.insert(0, f"no {' or '.join(none)} here")
+    text = "; ".join(said)
+    caption = f"{caption.rstrip('.')} ({text})." if caption and text else (caption or text)
+    return frame.iloc[:, keep], caption
 
 
 def show_markdown(text: str) -> None:
@@ -108,17 +293,36 @@ def show_markdown(text: str) -> None:
         print(text)
 
 
+def show_box(title: str, body: str, kind: str = "warning") -> None:
+    """A visible box on the page (the book theme's admonition, `kind` "warning" / "note") headed
+    `title`, around `body` (Markdown): what a page cannot show, and the command or data that would
+    produce it."""
+    show_markdown(f'<div class="admonition {kind}">\n<p class="admonition-title">{html.escape(title)}</p>\n\n'
+                  f"{body.strip()}\n\n</div>")
+
+
 def show(fig: Any, caption: str = "") -> None:
-    """Display a matplotlib figure, close it, then its caption (Markdown) below it."""
+    """Display a matplotlib figure at its drawn size, close it, then its caption (Markdown) below it.
+
+    The figure is rendered at `PNG_SCALE` times its CSS size, without tight-bbox cropping, and
+    shown `figwidth * CSS_DPI` CSS pixels wide: a figure from `plots.figure_size` (the column's
+    width) shows at 1:1, so a 9 pt tick label reads as 9 pt.
+    """
+    import io
+
     import matplotlib.pyplot as plt
 
+    buf = io.BytesIO()
+    with plt.rc_context(STYLE):
+        fig.savefig(buf, format="png", dpi=CSS_DPI * PNG_SCALE, facecolor="white")
+    width = round(fig.get_figwidth() * CSS_DPI)
+    plt.close(fig)
     try:
-        from IPython.display import display
+        from IPython.display import Image, display
 
-        display(fig)
+        display(Image(data=buf.getvalue(), format="png", width=width))
     except ImportError:  # pragma: no cover - plain Python
         pass
-    plt.close(fig)
     if caption:
         show_markdown(f"**Figure.** {caption}")
 

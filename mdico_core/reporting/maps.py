@@ -16,6 +16,7 @@ import pandas as pd
 
 from mdico_core.reporting import paper
 from mdico_core.reporting.format import fmt_value, metric_digits
+from mdico_core.reporting.plots import figure_size, styled
 
 METHODS = ("individual", "mdico")
 
@@ -152,9 +153,10 @@ def site_means(lat: np.ndarray, lon: np.ndarray, values: Mapping[str, np.ndarray
     return df.groupby(["lat", "lon"]).agg(**{k: (k, "mean") for k in values}, n=("lat", "size")).reset_index()
 
 
+@styled
 def plot_prediction_map(lat: np.ndarray, lon: np.ndarray, truth: np.ndarray, preds: Mapping[str, np.ndarray],
                         task: str, class_names: Sequence[str] | None = None, title: str = "",
-                        size: float = 3.2) -> Any:
+                        target_label: str = "target") -> Any:
     """Ground truth beside each method's prediction on a lon/lat scatter (no basemap).
 
     Regression: points are sites; the first panel shows the mean target per site, the others the
@@ -163,25 +165,27 @@ def plot_prediction_map(lat: np.ndarray, lon: np.ndarray, truth: np.ndarray, pre
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.lines import Line2D
 
     n = 1 + len(preds)
-    fig, axes = plt.subplots(1, n, figsize=(size * n, size * 0.9), squeeze=False, sharex=True, sharey=True,
+    fig, axes = plt.subplots(1, n, figsize=figure_size(3.3), squeeze=False, sharex=True, sharey=True,
                              layout="constrained")
     axes = axes[0]
     if task == "regression":
         sites = site_means(lat, lon, {"truth": truth, **{k: v - truth for k, v in preds.items()}})
         sc = axes[0].scatter(sites["lon"], sites["lat"], c=sites["truth"], s=14, cmap="YlGnBu")
-        fig.colorbar(sc, ax=axes[0], shrink=0.8, label="ground truth (site mean)")
+        fig.colorbar(sc, ax=axes[0], location="bottom", shrink=0.9, label=f"{target_label} (site mean)")
         errs = np.concatenate([sites[k].to_numpy() for k in preds]) if preds else np.array([1.0])
         lim = float(np.nanmax(np.abs(errs))) or 1.0
         norm = TwoSlopeNorm(vmin=-lim, vcenter=0.0, vmax=lim)
         for ax, k in zip(axes[1:], preds):
             sc = ax.scatter(sites["lon"], sites["lat"], c=sites[k], s=14, cmap="RdBu_r", norm=norm)
             mae = float(np.mean(np.abs(preds[k] - truth)))
-            ax.set_title(f"{k}: error (MAE {fmt_value(mae, metric_digits('mae'))})", fontsize=10)
+            ax.set_title(f"{k}: error\n(MAE {fmt_value(mae, metric_digits('mae'))})")
         if preds:
-            fig.colorbar(sc, ax=list(axes[1:]), shrink=0.8, label="prediction - truth (site mean)")
-        axes[0].set_title("ground truth", fontsize=10)
+            fig.colorbar(sc, ax=list(axes[1:]), location="bottom", shrink=0.6,
+                         label="prediction − truth (site mean)")
+        axes[0].set_title("ground truth")
     else:
         classes = np.unique(np.concatenate([truth, *preds.values()]))
         palette = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
@@ -199,11 +203,16 @@ def plot_prediction_map(lat: np.ndarray, lon: np.ndarray, truth: np.ndarray, pre
                 ax.scatter(lon[sel & wrong], lat[sel & wrong], s=16, color=colour[c], marker="X",
                            edgecolors="k", linewidths=0.2, alpha=0.8)
             acc = 100 * float(np.mean(~wrong))
-            ax.set_title(label if label == "ground truth" else f"{label} ({fmt_value(acc, metric_digits('accuracy'))}% correct)", fontsize=10)
-        fig.legend(loc="outside lower center", ncol=min(len(classes), 6), fontsize=8, frameon=False, markerscale=2)
+            ax.set_title(label if label == "ground truth"
+                         else f"{label}\n({fmt_value(acc, metric_digits('accuracy'))}% correct)")
+        handles, labels = axes[0].get_legend_handles_labels()
+        handles.append(Line2D([], [], marker="X", color="0.5", markeredgecolor="k", markeredgewidth=0.3,
+                              linestyle="none", markersize=4))
+        labels.append("wrong prediction")
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 5), frameon=False, markerscale=2)
     for ax in axes:
         ax.set_xlabel("longitude")
     axes[0].set_ylabel("latitude")
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(title)
     return fig

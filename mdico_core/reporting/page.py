@@ -10,12 +10,13 @@ are missing says so in its banner, with the exact command that fills the store f
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from mdico_core._util import as_fold, as_int, format_list, parse_list
+from mdico_core._util import ParameterError, as_fold, as_seed, display_path, format_list, parse_list
 from mdico_core.data.availability import Resolution, resolve_all
 from mdico_core.reporting import book_plan, paper
 from mdico_core.reporting.provenance import provenance_banner, record_versions, settings_text
@@ -57,8 +58,10 @@ class ResultsPage(Protocol):
         """Distinct code versions the runs (matching `match`) were made with."""
         ...
 
-    def banner(self, datasets: Mapping[str, Resolution] | None = None, **match: Any) -> str:
-        """The provenance banner of the page, or of its runs matching `match`."""
+    def banner(self, datasets: Mapping[str, Resolution] | None = None, rerun: str | None = None,
+               **match: Any) -> str:
+        """The provenance banner of the page, or of its runs matching `match`, ending with `rerun` (the
+        page's "Re-run this page" line; None: the page's own where it knows it, "" none)."""
         ...
 
 
@@ -81,6 +84,16 @@ def targets_of(datasets: Mapping[str, Resolution]) -> list[tuple[str, str, str]]
     return [(" / ".join(names), name, kind) for (name, kind), names in merged.items()]
 
 
+def shell_path(path: str | os.PathLike[str]) -> str:
+    """`path` as `display_path` shows it, quoted for a shell where needed (``$MDICO_RESULTS_DIR`` and
+    ``~`` left outside the quotes, so that the shell still expands them)."""
+    shown = display_path(path)
+    head, sep, rest = shown.partition("/")
+    if head.startswith(("$", "~")):
+        return head + sep + (shlex.quote(rest) if rest else "")
+    return shlex.quote(shown)
+
+
 def fill_command(notebook: str, profile: str, dataset: str | Sequence[str] | None = None,
                  seeds: Sequence[int] | None = None, folds: Sequence[int | None] | None = None,
                  results_dir: str | None = None) -> str:
@@ -101,13 +114,55 @@ def fill_command(notebook: str, profile: str, dataset: str | Sequence[str] | Non
         args = ["mdico book", f"--profile {profile}", f"--only {only}"]
         args += [f"--seeds {format_list(seeds)}"] if seeds else []
         args += [f"--folds {format_list(folds)}"] if folds else []
-        args += [f"--results {shlex.quote(str(results_dir))}"] if results_dir else []
+        args += [f"--results {shell_path(results_dir)}"] if results_dir else []
         return " ".join([*args, "--sweep-only"])
     kwargs = [repr(notebook), repr(profile), f"dataset={format_list(datasets)!r}"]
     kwargs += [f"seeds={format_list(seeds)!r}"] if seeds else []
     kwargs += [f"folds={format_list(folds)!r}"] if folds else []
-    kwargs += [f"results_dir={results_dir!r}"] if results_dir else []
+    kwargs += [f"results_dir={display_path(results_dir)!r}"] if results_dir else []
     return f'python -c "from mdico_core.bookbuild import fill_store; fill_store({", ".join(kwargs)})"'
+
+
+def page_name(notebook: str, dataset: str | Sequence[str] | None = None, archive: str | None = None) -> str:
+    """The book's name of the page that `notebook` makes with these parameters (``02_main_results_lfmc``)."""
+    if notebook == book_plan.MAIN and isinstance(dataset, str) and dataset:
+        return f"{notebook}_{dataset}" + ("_archived" if archive else "")
+    return notebook
+
+
+def rerun_commands(notebook: str, profile: str | None, dataset: str | Sequence[str] | None = None,
+                   seeds: Sequence[int] | None = None, folds: Sequence[int | None] | None = None,
+                   results_dir: str | None = None, archive: str | None = None) -> str:
+    """The Markdown lines that say how to re-run this page: ``mdico book --only`` and papermill.
+
+    Both re-execute the notebook with these parameters; ``mdico book`` also trains the runs the
+    store lacks first, papermill only reads the store. A page built from an `archive` reads it as its
+    primary table and checks the reader's re-run at `profile` against it (``evidence.show_rerun``).
+    Paths are shown as `shell_path` does (repository-relative or ``$MDICO_RESULTS_DIR``), never as
+    the builder's machine names them.
+    """
+    name = page_name(notebook, dataset, archive)
+    book = ["mdico book", *([f"--profile {profile}"] if profile else []), f"--only {name}"]
+    pm = ["papermill", f"notebooks/{notebook}.ipynb", f"{name}.ipynb", "-k mdico",
+          *([f"-p profile {profile}"] if profile else [])]
+    if notebook == book_plan.MAIN and isinstance(dataset, str) and dataset:
+        pm.append(f"-p dataset {dataset}")
+    elif dataset:
+        pm.append(f"-p datasets {format_list(parse_list(dataset))}")
+    if archive:
+        pm.append(f"-p archive {display_path(archive) if '/' in str(archive) else archive}")
+    for flag, values in (("seeds", seeds), ("folds", folds)):
+        if values:
+            book.append(f"--{flag} {format_list(values)}")
+            pm.append(f"-p {flag} {format_list(values)}")
+    if results_dir:
+        shown = shell_path(results_dir)
+        book.append(f"--results {shown}")
+        pm.append(f"-p results_dir {shown}")
+    what = "your re-run's runs" if archive else "the runs"
+    return (f"**Re-run this page:** `{' '.join(book)}` (first trains {what} the results store lacks) or "
+            f"`{' '.join(pm)}` (only reads {'the archive and ' if archive else ''}the store). Other seeds or "
+            f"folds: `-p seeds 7,8` or `-y \"seeds: [7, 8]\"` (papermill), `--seeds 7,8` (mdico book).")
 
 
 @dataclass
@@ -126,6 +181,7 @@ class Page:
     folds: tuple[int | None, ...] | None
     datasets: dict[str, Resolution]
     dataset: str | tuple[str, ...] | None = None  # the notebook's own dataset parameter, as given
+    archive: str | None = None  # the notebook's archive parameter: the page's primary table, this page beside it
 
     def configs_where(self, **match: Any) -> list:
         """This page's run configs whose fields equal `match` (e.g. ``method="mdico"``)."""
@@ -169,14 +225,14 @@ class Page:
 
     def fill_command(self) -> str:
         """The command that trains this page's missing runs (see `fill_command`)."""
-        from mdico_core.experiments.store import default_root
+        return fill_command(self.notebook, self.profile.name, self.dataset, self.seeds, self.folds,
+                            self._given_root())
 
-        root = None if self.store.root.resolve() == default_root().resolve() else str(self.store.root)
-        return fill_command(self.notebook, self.profile.name, self.dataset, self.seeds, self.folds, root)
-
-    def banner(self, datasets: Mapping[str, Resolution] | None = None, **match: Any) -> str:
+    def banner(self, datasets: Mapping[str, Resolution] | None = None, rerun: str | None = None,
+               **match: Any) -> str:
         """The provenance banner for this page, or for its runs matching `match`; it says which runs
-        the store lacks and the command that trains them."""
+        the store lacks and the command that trains them, and ends with how to re-run the page
+        (`rerun`; None: `rerun_commands`, "" no such line)."""
         cfgs = self.configs_where(**match)
         shown = datasets or self.datasets
         grids = [self.profile.grid_for(r.dataset) for r in shown.values() if r.kind != "absent"]
@@ -196,26 +252,43 @@ class Page:
         missing = [c for c in self.missing() if c.run_id in ids]
         if missing:
             text += (f"\n>\n> **{len(missing)} of {len(cfgs)} planned runs are not in the results store** "
-                     f"(`{self.store.root}`), so this page shows only what is there; pages never train. "
-                     f"Train them with `{self.fill_command()}`, then re-run this notebook.")
-        return text
+                     f"(`{display_path(self.store.root)}`), so this page shows only what is there; pages never "
+                     f"train. Train them with `{self.fill_command()}`, then re-run this notebook.")
+        rerun = self.rerun_commands() if rerun is None else rerun
+        return text + (f"\n>\n> {rerun}" if rerun else "")
+
+    def rerun_commands(self) -> str:
+        """How to re-run this page (see `rerun_commands`)."""
+        return rerun_commands(self.notebook, self.profile.name, self.dataset, self.seeds, self.folds,
+                              self._given_root(), self.archive)
+
+    def _given_root(self) -> str | None:
+        """The results store when it is not the default one (``$MDICO_RESULTS_DIR`` or ``<repo>/results``)."""
+        from mdico_core.experiments.store import default_root
+
+        return None if self.store.root.resolve() == default_root().resolve() else str(self.store.root)
 
 
 def page(notebook: str, profile: str | Profile = "quick", dataset: str | Sequence[str] | None = None,
          seeds: str | Sequence[int] | None = None, folds: str | Sequence[int | None] | None = None,
-         results_dir: str | None = None) -> Page:
+         results_dir: str | None = None, archive: str | None = None) -> Page:
     """The `Page` of `notebook`: its planned runs at `profile`, read from ``ResultsStore(results_dir)``.
 
     Parameters are the notebooks' own (seeds / folds may be ``"5,6"`` / ``"0,official"`` strings;
-    `dataset` the page's paper benchmark(s)); the store defaults to ``$MDICO_RESULTS_DIR`` or
-    ``<repo>/results``. Nothing is trained.
+    `dataset` the page's paper benchmark(s); `archive` only names the page in its re-run line); the
+    store defaults to ``$MDICO_RESULTS_DIR`` or ``<repo>/results``. Nothing is trained.
     """
     from mdico_core.experiments.store import ResultsStore
 
-    prof = book_plan.load_profile(profile)
-    plan = book_plan.page_plan(notebook, book_plan.book_plan(prof), dataset)
-    seeds_t, folds_t = parse_list(seeds, as_int), parse_list(folds, as_fold)
-    cfgs = book_plan.configs(notebook, prof, dataset, seeds_t, folds_t)
-    datasets = resolve_all(book_plan.page_benchmarks(notebook, plan, dataset), plan.synthetic_fallback)
+    seeds_t, folds_t = parse_list(seeds, as_seed, "seeds"), parse_list(folds, as_fold, "folds")
+    try:  # a value no page can mean is one line for the reader, not a traceback
+        prof = book_plan.load_profile(profile)
+        plan = book_plan.page_plan(notebook, book_plan.book_plan(prof), dataset)
+        cfgs = book_plan.configs(notebook, prof, dataset, seeds_t, folds_t)
+        datasets = resolve_all(book_plan.page_benchmarks(notebook, plan, dataset), plan.synthetic_fallback)
+    except ParameterError:
+        raise
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
     given = dataset if isinstance(dataset, str) or dataset is None else tuple(dataset)
-    return Page(notebook, prof, ResultsStore(results_dir), cfgs, seeds_t, folds_t, datasets, given)
+    return Page(notebook, prof, ResultsStore(results_dir), cfgs, seeds_t, folds_t, datasets, given, archive or None)

@@ -5,36 +5,85 @@ t-SNE panels live in ``tsne.py`` and prediction maps in ``maps.py``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from mdico_core.reporting import paper
+from mdico_core.reporting.format import COLUMN_PX, CSS_DPI, STYLE, metric_label
 from mdico_core.reporting.stats import MIN_PAIRS
 from mdico_core.reporting.tables import aggregate_rows
 
+# ---------------------------------------------------------------------------------- the book's figure style
+# Every figure of the book is drawn at the width it is shown at (`figure_size`: the content
+# column) and shown 1:1 by `format.show`, so `STYLE`'s sizes are the sizes a reader sees.
+# The paper's number on a figure: a red diamond, which no error-bar cap can be mistaken for.
+PAPER_MARKER: dict[str, Any] = {"marker": "D", "color": "#d62728", "markeredgecolor": "white", "markersize": 7,
+                                "linestyle": "none", "zorder": 5}
+OURS = "ours (mean ± std)"  # the legend entry of our bars when the frame has one unnamed series
 
-def placeholder_figure(text: str, size: tuple[float, float] = (6.0, 1.2)) -> Any:
+
+def figure_size(height: float, width_px: float = COLUMN_PX) -> tuple[float, float]:
+    """(width, height) in inches of a figure `height` inches tall shown `width_px` CSS pixels wide
+    (default: the book's content column), the one size rule of every figure in the book."""
+    return (width_px / CSS_DPI, height)
+
+
+def book_style() -> None:
+    """Apply the book's figure style (`STYLE`) to matplotlib, for figures a notebook draws itself."""
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(STYLE)
+
+
+def styled(draw: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a figure function under the book's `STYLE` (whatever the notebook's rcParams)."""
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib.pyplot as plt
+
+        with plt.rc_context(STYLE):
+            return draw(*args, **kwargs)
+    return wrapper
+
+
+def legend_below(fig: Any, ncol: int | None = None) -> None:
+    """One legend for the whole figure, below its panels (it never covers data): each label once."""
+    seen: dict[str, Any] = {}
+    for ax in fig.axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            if label and not label.startswith("_"):
+                seen.setdefault(label, h)
+    if seen:
+        fig.legend(list(seen.values()), list(seen), loc="outside lower center", frameon=False,
+                   ncol=ncol or min(len(seen), 4))
+
+
+@styled
+def placeholder_figure(text: str, height: float = 1.0) -> Any:
     """A figure that only says `text` (so a glued figure key always exists)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=size)
+    fig, ax = plt.subplots(figsize=figure_size(height))
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10)
     ax.axis("off")
     return fig
 
 
 # ---------------------------------------------------------------------------------- grouped bars
+@styled
 def plot_grouped(agg: pd.DataFrame, x: str, hue: str, facet: str, value: str = "mean", err: str = "std",
                  ylabel: str = "", x_order: Sequence[str] | None = None, hue_order: Sequence[str] | None = None,
-                 reference: Mapping[tuple[str, str], float] | None = None, size: float = 4.2) -> Any:
-    """Bars of `value` (± `err`) per `x`, coloured by `hue`, one panel per `facet`; no error bar where a
-    column ``n`` counts fewer than ``stats.MIN_PAIRS`` runs.
+                 reference: Mapping[tuple[str, str], float] | None = None) -> Any:
+    """Bars of `value` (± `err`) per `x`, coloured by `hue`, one panel per `facet`, at the column's width;
+    no error bar where a column ``n`` counts fewer than ``stats.MIN_PAIRS`` runs.
 
-    `reference` maps (facet, x) to a value drawn as a black tick (e.g. the paper's number). With
-    more than four categories the bars are horizontal, so that long labels stay readable.
+    `reference` maps (facet, x) to a value drawn as a red diamond (the paper's number). With more
+    than four categories the bars are horizontal, so that long labels stay readable. `ylabel` is
+    a metric name (``"r2"`` is written ``"R²"``) or words. The legend is below the panels.
     """
     import matplotlib.pyplot as plt
 
@@ -44,8 +93,9 @@ def plot_grouped(agg: pd.DataFrame, x: str, hue: str, facet: str, value: str = "
     xs = [v for v in (x_order or dict.fromkeys(agg[x])) if v in set(agg[x])]
     hues = list(hue_order or dict.fromkeys(agg[hue]))
     horizontal = len(xs) > 4
-    shape = (size * len(facets), 0.32 * len(xs) * max(len(hues), 1) + 1.2) if horizontal else (size * len(facets), 3.4)
-    fig, axes = plt.subplots(1, len(facets), figsize=shape, squeeze=False, sharey=horizontal)
+    height = 0.2 * len(xs) * max(len(hues), 1) + 1.5 if horizontal else 3.2
+    fig, axes = plt.subplots(1, len(facets), figsize=figure_size(height), squeeze=False, sharey=horizontal,
+                             layout="constrained")
     width = 0.8 / max(len(hues), 1)
     palette = plt.get_cmap("tab10")
     for ax, f in zip(axes[0], facets):
@@ -58,28 +108,28 @@ def plot_grouped(agg: pd.DataFrame, x: str, hue: str, facet: str, value: str = "
             if "n" in g:  # no error bar from fewer runs than a std is printed from
                 n = np.array([g["n"].get(v, np.nan) for v in xs], dtype=float)
                 errs[np.isfinite(n) & (n < MIN_PAIRS)] = 0.0
+            style = {"label": OURS if str(h) == "ours" else str(h), "color": palette(k), "capsize": 3,
+                     "error_kw": {"ecolor": "0.25", "elinewidth": 1}}
             if horizontal:
-                ax.barh(pos, vals, width, xerr=errs, label=str(h), color=palette(k), capsize=2)
+                ax.barh(pos, vals, width, xerr=errs, **style)
             else:
-                ax.bar(pos, vals, width, yerr=errs, label=str(h), color=palette(k), capsize=2)
-        labelled = False
-        for j, v in enumerate(xs):
-            r = (reference or {}).get((f, v))
-            if r is not None and np.isfinite(r):
-                draw = ax.vlines if horizontal else ax.hlines
-                draw(r, j - 0.4, j + 0.4, colors="k", linewidths=1.5, label=None if labelled else "paper")
-                labelled = True
+                ax.bar(pos, vals, width, yerr=errs, **style)
+        ref = [(j, (reference or {}).get((f, v))) for j, v in enumerate(xs)]
+        ref = [(j, r) for j, r in ref if r is not None and np.isfinite(r)]
+        if ref:
+            js, rs = zip(*ref)
+            ax.plot(*((rs, js) if horizontal else (js, rs)), label="paper", **PAPER_MARKER)
         if horizontal:
             ax.set_yticks(np.arange(len(xs)), xs)
             if ax is axes[0][0]:  # the y axis is shared: invert it once
                 ax.invert_yaxis()
-            ax.set_xlabel(ylabel)
+            ax.set_xlabel(metric_label(ylabel))
         else:
             ax.set_xticks(np.arange(len(xs)), xs, rotation=20, ha="right")
-            ax.set_ylabel(ylabel)
-        ax.set_title(str(f), fontsize=10)
-        ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
+            if ax is axes[0][0]:
+                ax.set_ylabel(metric_label(ylabel))
+        ax.set_title(str(f))
+    legend_below(fig)
     return fig
 
 
@@ -126,9 +176,13 @@ def highest_term(curve: pd.DataFrame) -> str | None:
     return str(final.sort_values("mean").iloc[-1]["term"])
 
 
+@styled
 def plot_loss_curves(curves: Mapping[str, pd.DataFrame], ncols: int = 2) -> Any:
     """One panel per title of ``{title: mean_history(...)}``; a line per loss term, a band of ±1 std
-    where at least ``stats.MIN_PAIRS`` runs reached the epoch."""
+    where at least ``stats.MIN_PAIRS`` runs reached the epoch.
+
+    Each term has one colour in every panel, named once in the legend below the panels.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -137,21 +191,23 @@ def plot_loss_curves(curves: Mapping[str, pd.DataFrame], ncols: int = 2) -> Any:
         raise ValueError("plot_loss_curves needs at least one panel")
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figure_size(2.5 * nrows + 0.7), squeeze=False,
+                             layout="constrained")
     names = list(paper.TERM_NAMES)
+    terms_all = sorted({t for df in curves.values() for t in df["term"].unique()},
+                       key=lambda t: (names.index(t) if t in names else 99, t))
+    colour = {t: plt.get_cmap("tab10")(k) for k, t in enumerate(terms_all)}
     for ax, (title, df) in zip(axes.flat, curves.items()):
-        terms = sorted(df["term"].unique(), key=lambda t: (names.index(t) if t in names else 99, t))
-        for term in terms:
+        for term in [t for t in terms_all if t in set(df["term"])]:
             g = df[df["term"] == term]
-            ax.plot(g["epoch"], g["mean"], marker="o", ms=3, label=paper.TERM_NAMES.get(term, term))
+            ax.plot(g["epoch"], g["mean"], marker="o", ms=3, color=colour[term], label=paper.TERM_NAMES.get(term, term))
             std = g["std"].where(g["n"] >= MIN_PAIRS, 0.0).fillna(0).to_numpy()  # no band from fewer runs
-            ax.fill_between(g["epoch"], g["mean"] - std, g["mean"] + std, alpha=0.2)
-        ax.set_title(title, fontsize=10)
+            ax.fill_between(g["epoch"], g["mean"] - std, g["mean"] + std, alpha=0.2, color=colour[term])
+        ax.set_title(title)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
-        ax.legend(fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    fig.tight_layout()
+    legend_below(fig, ncol=2)
     return fig

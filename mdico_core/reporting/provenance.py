@@ -138,7 +138,7 @@ def dataset_status(include_synthetic: bool = False) -> pd.DataFrame:
     def role(r: Any) -> str:
         if r["name"] in paper.TABLES and r["kind"] == "real":
             return f"paper benchmark ({paper.TABLES[r['name']]})"
-        if r["stand_in_for"]:
+        if isinstance(r["stand_in_for"], str) and r["stand_in_for"]:  # (NaN when the column has gaps)
             return f"{r['kind']} for {r['stand_in_for']}"
         return "extra"
 
@@ -216,3 +216,27 @@ def build_info(path: str | Path | None) -> pd.DataFrame | None:
         return None
     info = json.loads(Path(path).read_text())
     return pd.DataFrame([{"what": k, "value": str(v)} for k, v in info.items()])
+
+
+def build_time_sentence(build: pd.DataFrame | None) -> str:
+    """What this build measured of its own time (`build_info`'s table), as a sentence for the page.
+
+    The reproducibility page runs last, so the time of every page before it is known; the
+    jupyter-book step after it is not.
+    """
+    import os
+
+    if build is None or build.empty:
+        return ("This page was not executed by mdico book, so there is no build time to report; a book build "
+                "measures and states its own.")
+    info = dict(zip(build["what"], build["value"]))
+    if "sweep_s" in info:
+        sweep = (f"its sweep took {info['sweep_s']} s ({info.get('runs_trained', '?')} runs trained, "
+                 f"{info.get('runs_reused', '?')} reused from the results store; executor {info.get('executor')})")
+    else:
+        sweep = "it trained nothing (it was told to skip the sweep)"
+    pages = f"executing the pages before this one took {info.get('notebooks_s', '?')} s"
+    if info.get("slowest_pages"):
+        pages += f" (slowest: {info['slowest_pages']})"
+    return (f"This build (mdico book, profile {info.get('profile')}) measured its own time on this machine "
+            f"({os.cpu_count()} CPU cores): {sweep}, and {pages}.")

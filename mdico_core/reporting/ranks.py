@@ -27,6 +27,7 @@ import pandas as pd
 
 from mdico_core.reporting import stats
 from mdico_core.reporting.compare import select_metric
+from mdico_core.reporting.plots import figure_size, styled
 from mdico_core.reporting.stats_table import PAIR_KEYS, method_label
 
 
@@ -110,12 +111,14 @@ def rank_test(runs: pd.DataFrame, view: str, metric: str | None = None, alpha: f
     return friedman_nemenyi(blocks, stats.HIGHER_IS_BETTER.get(m, True), alpha, label)
 
 
-def plot_cd_diagram(result: RankTest, width: float = 6.8, fontsize: float = 10.0) -> Any:
+@styled
+def plot_cd_diagram(result: RankTest, width: float | None = None, fontsize: float = 10.0) -> Any:
     """The critical-difference diagram of `result`: the rank axis on top (1 = best, left), each method
     linked to its average rank, thick bars joining methods within one CD, the CD drawn above.
 
-    `width` in inches (6.8 in = 680 px at 100 dpi, a book column); text at `fontsize` pt (>= 9).
-    The test behind it is stated by `rank_caption`, to print under the figure.
+    `width` in inches (None: the book's column, `plots.figure_size`, shown 1:1 by ``format.show``);
+    text at `fontsize` pt (>= 9). The test behind it is stated by `rank_caption`, to print under
+    the figure.
     """
     import matplotlib.pyplot as plt
 
@@ -128,6 +131,7 @@ def plot_cd_diagram(result: RankTest, width: float = 6.8, fontsize: float = 10.0
     top, first_row = 0.75, -(0.22 + bar_step * len(cliques) + 0.12)
     bottom = first_row - step * (left_n - 1) - 0.3
     height = top - bottom
+    width = width if width is not None else figure_size(height)[0]
     fig = plt.figure(figsize=(width, height))
     margin = min(0.42, (max(map(len, names)) * 0.075 * fontsize / 10 + 0.35) / width)
     ax = fig.add_axes((margin, 0.0, 1 - 2 * margin, 1.0))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mdico_core.reporting import paper
+from mdico_core.reporting.plots import figure_size, legend_below, styled
 
 METHODS = ("individual", "mdico")  # the two feature spaces the paper's figures compare
 
@@ -77,6 +78,7 @@ class TsneView:
     panels: list[Panel]
     task: str
     class_names: list[str] | None
+    target_label: str = "target value"  # a regression target's colour-bar label
 
     @property
     def fold(self) -> int | None:
@@ -95,6 +97,7 @@ def tsne_for(page: Any, registry: str, seed: int = 0) -> TsneView | None:
     modalities, task and class names.
     """
     from mdico_core.data import load_dataset
+    from mdico_core.reporting.compare import target_label
 
     has = getattr(page.store, "has_features", page.store.has)  # a store saves every run's features
     runs = paired_runs(page.configs_where(dataset=registry), has)
@@ -102,12 +105,16 @@ def tsne_for(page: Any, registry: str, seed: int = 0) -> TsneView | None:
         return None
     ds = load_dataset(registry)
     arrays = {paper.METHOD_NAMES.get(m, m): page.store.arrays(c) for m, c in runs.items()}
-    return TsneView(runs, tsne_panels(arrays, ds.modality_names, ds.task, seed=seed), ds.task, ds.class_names)
+    return TsneView(runs, tsne_panels(arrays, ds.modality_names, ds.task, seed=seed), ds.task, ds.class_names,
+                    target_label(registry))
 
 
+@styled
 def plot_tsne(panels: Sequence[Panel], task: str, class_names: Sequence[str] | None = None, ncols: int = 2,
-              size: float = 3.6) -> Any:
-    """Scatter one t-SNE embedding per panel, ``(title, (N, 2) embedding, (N,) colour labels)``."""
+              colour_label: str = "target value") -> Any:
+    """Scatter one t-SNE embedding per panel, ``(title, (N, 2) embedding, (N,) colour labels)``, at the
+    column's width; classes in one legend below the panels, a regression target on a labelled
+    colour bar (`colour_label`)."""
     import matplotlib.pyplot as plt
 
     n = len(panels)
@@ -115,11 +122,16 @@ def plot_tsne(panels: Sequence[Panel], task: str, class_names: Sequence[str] | N
         raise ValueError("plot_tsne needs at least one panel")
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    width_in = figure_size(0)[0]
+    fig, axes = plt.subplots(nrows, ncols, figsize=figure_size(nrows * width_in / ncols * 0.9 + 0.8), squeeze=False,
+                             layout="constrained")
+    sc = None
+    if task == "regression":  # one colour scale for every panel
+        values = np.concatenate([lab for _, _, lab in panels])
+        vmin, vmax = float(np.nanmin(values)), float(np.nanmax(values))
     for ax, (title, emb, lab) in zip(axes.flat, panels):
         if task == "regression":
-            sc = ax.scatter(emb[:, 0], emb[:, 1], c=lab, s=9, cmap="viridis", linewidths=0)
-            fig.colorbar(sc, ax=ax, shrink=0.8)
+            sc = ax.scatter(emb[:, 0], emb[:, 1], c=lab, s=9, cmap="viridis", linewidths=0, vmin=vmin, vmax=vmax)
         else:
             classes = np.unique(lab)
             palette = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
@@ -128,16 +140,16 @@ def plot_tsne(panels: Sequence[Panel], task: str, class_names: Sequence[str] | N
                                                   else str(c))
                 sel = lab == c
                 ax.scatter(emb[sel, 0], emb[sel, 1], s=9, color=palette(k % palette.N), label=name, linewidths=0)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    if task != "regression":
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False,
-                   markerscale=2, bbox_to_anchor=(0.5, -0.02))
-        fig.tight_layout(rect=(0, 0.06, 1, 1))
+    if sc is not None:
+        fig.colorbar(sc, ax=axes, shrink=0.8, label=colour_label)
     else:
-        fig.tight_layout()
+        legend_below(fig, ncol=min(len(axes.flat[0].get_legend_handles_labels()[1]), 5))
+        for leg in fig.legends:
+            for h in leg.legend_handles:
+                h.set_sizes([30])
     return fig
