@@ -66,11 +66,8 @@ def training_views(runs: pd.DataFrame) -> pd.Series:
 
 
 def full_set(runs: pd.DataFrame) -> pd.DataFrame:
-    """The rows of runs trained on the largest training set of `runs` (one dataset's), e.g. all six views."""
-    if runs.empty:
-        return runs
-    size = training_views(runs).map(len)
-    return runs[size == size.max()]
+    """The rows of runs trained on every modality of their dataset (no ``modalities`` subset)."""
+    return runs[runs["modalities"].isna()] if "modalities" in runs else runs
 
 
 def views_at_training(runs: pd.DataFrame, method: str = "mdico", baseline: str = "individual",
