@@ -256,6 +256,60 @@ def test_archive_definitions_cover_the_studies():
         get_archive("nope")
 
 
+def _captured_run_ids(monkeypatch, tmp_path, commands: list[str]) -> list[str]:
+    """The run ids ``mdico run`` plans for each of `commands` (nothing is trained), in order."""
+    import shlex
+
+    from mdico_core.experiments import executors
+
+    class Captured(Exception):
+        pass
+
+    def capture(configs, **kwargs):
+        raise Captured([c.run_id for c in configs])
+
+    monkeypatch.setattr(executors, "sweep", capture)
+    ids = []
+    for cmd in commands:
+        with pytest.raises(Captured) as got:
+            main([*shlex.split(cmd), "--results", str(tmp_path)])
+        ids += got.value.args[0]
+    return ids
+
+
+def test_beyond_archives_are_the_runs_of_their_sweep_stages(monkeypatch, tmp_path):
+    """``mfeat_methods``, ``mfeat_views`` and ``presto_modalities`` hold exactly the runs of the sweep stages
+    ``mfeat``, ``mfeat_pairs`` and ``presto``, written here as the sweep script writes them (its loops)."""
+    from mdico_core.data import get_dataset_entry
+    from mdico_core.data.mfeat import VIEWS
+    from mdico_core.experiments.archives import MFEAT_VIEWS, PRESTO_MODALITIES
+
+    assert MFEAT_VIEWS == tuple(VIEWS) and set(PRESTO_MODALITIES) == set(get_dataset_entry("presto_lfmc").shapes)
+    run = "run --profile paper --quiet"
+    views = "fou fac kar pix zer mor".split()
+    stages = {
+        "mfeat_methods": [f"{run} --dataset mfeat --methods all --encoders mlp --seeds 0,1,2"],
+        "mfeat_views": [f"{run} --dataset mfeat --methods mdico --encoders mlp --modalities {a},{b} --seeds 0,1,2"
+                        for a in views for b in views if a < b],
+        "presto_modalities": [f"{run} --dataset presto_lfmc --methods individual,mdico --seeds 0,1,2"]
+        + [f"{run} --dataset presto_lfmc --methods mdico --modalities {m} --seeds 0,1,2"
+           for m in ("S1,S2", "S1,ERA5_SRTM", "S2,ERA5_SRTM")],
+    }
+    sizes = {"mfeat_methods": 13 * 30, "mfeat_views": 15 * 30, "presto_modalities": (2 + 3) * 30}
+    for name, commands in stages.items():
+        ids = _captured_run_ids(monkeypatch, tmp_path, commands)
+        assert len(ids) == len(set(ids)) == sizes[name] and set(ids) == ARCHIVES[name].run_ids(), name
+    pairs = {c.modalities for c in ARCHIVES["mfeat_views"].configs()}
+    assert len(pairs) == 15 and all(len(p) == 2 and set(p) <= set(VIEWS) for p in pairs)
+    assert {c.modalities for c in ARCHIVES["mfeat_methods"].configs()} == {None}  # all six views
+    assert {c.encoder for c in ARCHIVES["mfeat_methods"].configs() + ARCHIVES["mfeat_views"].configs()} == {"mlp"}
+    presto = ARCHIVES["presto_modalities"].configs()
+    assert {(c.method, c.modalities) for c in presto} == {
+        ("individual", None), ("mdico", None), ("mdico", ("S1", "S2")), ("mdico", ("ERA5_SRTM", "S1")),
+        ("mdico", ("ERA5_SRTM", "S2"))}
+    assert {(c.fold, c.seed) for c in presto} == {(f, s) for f in range(10) for s in (0, 1, 2)}
+
+
 def test_export_archive_round_trip_with_its_companion_data(tmp_path, toy_store):
     import json
 
@@ -375,6 +429,7 @@ def test_shipped_archive_holds_exactly_the_runs_of_its_definition(name):
     import json
 
     from mdico_core.experiments.archive_io import CompanionData
+    from mdico_core.experiments.profile import dataset_modalities
 
     archive = ARCHIVES[name]
     if not archive.csv_path.is_file():
@@ -391,13 +446,16 @@ def test_shipped_archive_holds_exactly_the_runs_of_its_definition(name):
     assert set(runs.loc[runs["method"] == "anysat", "status"]) <= {"not_reproduced"}
     assert set(runs.loc[runs["method"] != "anysat", "status"]) == {"done"}
     prof = archive.configs()[0].train
+    every = dataset_modalities(archive.dataset)
+    trained = runs.set_index("run_id")["modalities"].map(lambda m: m.split(",") if isinstance(m, str) else every)
     # Individual's M models are M stages of up to max_epochs each
-    assert (runs.loc[runs["status"] == "done", "epochs_run"] <= 2 * prof.max_epochs).all()
+    done_runs = runs[runs["status"] == "done"]
+    assert (done_runs["epochs_run"].to_numpy() <= trained[done_runs["run_id"]].map(len).to_numpy() * prof.max_epochs).all()
     done = shipped[shipped["status"] == "done"]
     assert done["value"].notna().all()
     views = done.groupby("run_id")["view"].agg(frozenset)
-    # fusion references are scored on both modalities; the others on each modality alone
-    assert all({"L8", "S1"} <= v or v == {"fusion"} for v in views), views.value_counts()
+    # fusion references are scored on all their modalities at once; the others on each modality alone
+    assert all(set(trained[r]) <= v or v == {"fusion"} for r, v in views.items()), views.value_counts()
     manifest = json.loads(archive.manifest_path.read_text())
     assert not manifest["partial"] and manifest["runs_exported"] == manifest["runs_defined"] == len(runs)
     for f, digest in manifest["files"].items():

@@ -68,14 +68,15 @@ def test_quick_studies_rerun_their_archives_cells(present_only):
     concordance check compares like with like; at paper, 09 is exactly its archive."""
     from mdico_core.experiments.archives import ARCHIVES
 
-    present_only(lambda name: name in ("lfmc", "algae_blooms", "algae_blooms_binary"))
+    present_only(lambda name: name in ("lfmc", "algae_blooms", "algae_blooms_binary", "mfeat"))
 
     def cells(cfgs):
-        return {(c.dataset, c.method, c.variant, c.encoder, c.protocol, c.settings, c.train.monitor) for c in cfgs}
+        return {(c.dataset, c.method, c.variant, c.encoder, c.protocol, c.settings, c.train.monitor, c.modalities)
+                for c in cfgs}
 
-    for nb, name in book_plan.PAGE_ARCHIVES.items():
-        quick = book_plan.configs(nb, "quick", "lfmc" if nb != "02_main_results" else None)
-        archived = ARCHIVES[name].configs()
+    for nb in book_plan.PAGE_ARCHIVES:
+        quick = book_plan.configs(nb, "quick", "lfmc" if nb not in ("02_main_results", book_plan.BEYOND) else None)
+        archived = [c for name in book_plan.page_archives(nb) for c in ARCHIVES[name].configs()]
         if nb in ("03_ablation", "05_encoders", "09_released_vs_paper"):
             assert cells(quick) == cells(archived), nb
             assert {c.fold for c in quick} == {0} and {c.seed for c in quick} == {0}, nb
@@ -84,6 +85,30 @@ def test_quick_studies_rerun_their_archives_cells(present_only):
     assert {c.run_id for c in book_plan.configs("09_released_vs_paper", "paper")} == ARCHIVES["lfmc_released"].run_ids()
     main = book_plan.configs("02_main_results", "quick", "lfmc")
     assert {c.fold for c in main} == {0, 1, 2} and cells(main) <= cells(ARCHIVES["lfmc_paper"].configs())
+
+
+def test_beyond_page_reruns_a_slice_of_its_archives_below_paper(present_only):
+    """"Beyond the paper" shows three archives; quick and smoke re-run Individual and MDiCo on mfeat's six
+    views (fold 0, seed 0), cells of archive mfeat_methods; paper re-runs exactly the three archives."""
+    from mdico_core.experiments.archives import ARCHIVES
+
+    assert book_plan.page_archives(book_plan.BEYOND) == ("mfeat_methods", "mfeat_views", "presto_modalities")
+    assert book_plan.page_archives("01_data_overview") == ()
+    present_only(lambda name: name in ("mfeat", "presto_lfmc"))
+    methods = {c.run_id: c for c in ARCHIVES["mfeat_methods"].configs()}
+    for profile in ("smoke", "quick"):
+        cfgs = book_plan.configs(book_plan.BEYOND, profile)
+        assert {(c.dataset, c.method, c.encoder, c.modalities, c.fold, c.seed) for c in cfgs} == {
+            ("mfeat", m, "mlp", None, 0, 0) for m in ("individual", "mdico")}, profile
+        assert book_plan.page_benchmarks(book_plan.BEYOND, book_plan.book_plan(profile)) == ("mfeat",)
+    quick = book_plan.configs(book_plan.BEYOND, "quick")
+    assert all(c.train.max_epochs == 30 for c in quick) and not {c.run_id for c in quick} & set(methods)
+    assert {c.run_id for c in book_plan.configs(book_plan.BEYOND, "paper")} == set().union(
+        *(ARCHIVES[n].run_ids() for n in book_plan.page_archives(book_plan.BEYOND)))
+    assert {c.run_id for c in book_plan.configs(book_plan.BEYOND, "quick", seeds=(0,), folds=(0, 1))} >= {
+        c.run_id for c in quick}
+    present_only(lambda name: False)  # mfeat absent: nothing to re-run, the page says so
+    assert book_plan.configs(book_plan.BEYOND, "quick") == []
 
 
 def test_book_plan_override_from_profile():

@@ -37,7 +37,8 @@ class Part:
 
     `split_seed` None: each seed draws its own split (``mdico run`` without ``--split-seed``; under the
     released protocol, whose CLI default is the released code's split seed 10, ``--split-seed <seed>``);
-    `monitor` None: each method's recipe's early-stopping monitor.
+    `monitor` None: each method's recipe's early-stopping monitor. `modalities` None: every modality of
+    the dataset (``mdico run`` without ``--modalities``); else the runs train on that subset only.
     """
 
     methods: tuple[str, ...]
@@ -48,6 +49,7 @@ class Part:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     split_seed: int | None = None
     monitor: str | None = None
+    modalities: tuple[str, ...] | None = None
     why: str = ""
     """what the part is for, shown by ``mdico archive list``"""
 
@@ -66,7 +68,7 @@ class Part:
         return load_profile(profile).configs(
             dataset, list(self.methods), variants=list(self.variants), encoders=list(self.encoders),
             protocol=self.protocol, seeds=None if seeds is None else list(seeds), folds=folds,
-            split_seed=self.split_seed, train=train, settings=self.settings)
+            split_seed=self.split_seed, train=train, settings=self.settings, modalities=self.modalities)
 
     def command(self, dataset: str, profile: str = PROFILE) -> str:
         """The ``mdico run`` command line that trains this part (the CLI builds the same configs)."""
@@ -77,6 +79,7 @@ class Part:
         args += [f"--split-seed {self.split_seed}"] if self.split_seed is not None else []
         args += [f"--settings {self.settings}"] if self.settings != "common" else []
         args += [f"--monitor {self.monitor}"] if self.monitor else []
+        args += [f"--modalities {','.join(self.modalities)}"] if self.modalities else []
         args += [f"--profile {profile}"]
         if self.protocol == "released" and self.split_seed is None:
             # the CLI's split seed under --protocol released is the released code's 10; ours follows the seed
@@ -168,6 +171,16 @@ class Archive:
 _REFS = Part(("individual", "mdico"), seeds=(0,), why="references of the study: Individual and full MDiCo, seed 0 "
                                                      "(the same runs as the main sweep's)")
 _MAIN_METHODS = ("individual", "mdico")
+_BEYOND_SEEDS = (0, 1, 2)
+MFEAT_VIEWS = ("fou", "fac", "kar", "pix", "zer", "mor")  # data.mfeat.VIEWS, in the UCI order (a test checks)
+PRESTO_MODALITIES = ("S1", "S2", "ERA5_SRTM")  # presto_lfmc's registry shapes (a test checks)
+
+
+def _pairs(views: Sequence[str]) -> list[tuple[str, ...]]:
+    """Every pair of `views`, each in alphabetical order (as `RunConfig` stores it), in the order of a
+    double loop over `views` keeping ``a < b``."""
+    return [(a, b) for a in views for b in views if a < b]
+
 
 ARCHIVES: dict[str, Archive] = {a.name: a for a in (
     Archive(
@@ -207,6 +220,26 @@ ARCHIVES: dict[str, Archive] = {a.name: a for a in (
               why="the other temporal encoders"),
          Part(_MAIN_METHODS, seeds=(0,), why="TempCNN, the default encoder (runs of the main sweep)")),
         notes="10 folds x seed 0."),
+    # Beyond the paper (its limitations (i) and (ii)): more than two modalities, and data that is not EO
+    Archive(
+        "mfeat_methods", "Beyond the paper: every method trained on the six views of mfeat (not EO)", "mfeat",
+        (Part(("all",), encoders=("mlp",), seeds=_BEYOND_SEEDS,
+              why="every method on all six views; single-view inference on each (fusion references: all six)"),),
+        notes="10 folds x seeds 0-2, MLP encoder, common settings; UCI handwritten digits, not Earth observation."),
+    Archive(
+        "mfeat_views", "Beyond the paper: MDiCo trained on each pair of mfeat's six views", "mfeat",
+        tuple(Part(("mdico",), encoders=("mlp",), seeds=_BEYOND_SEEDS, modalities=pair,
+                   why=f"MDiCo on {' + '.join(pair)} only") for pair in _pairs(MFEAT_VIEWS)),
+        notes="10 folds x seeds 0-2, MLP encoder; with archive mfeat_methods (MDiCo on all six, Individual) the "
+              "views-at-training study."),
+    Archive(
+        "presto_modalities", "Beyond the paper: two vs three training modalities on presto_lfmc (EO, a stand-in "
+                             "of LFMC)", "presto_lfmc",
+        (Part(_MAIN_METHODS, seeds=_BEYOND_SEEDS, why="Individual and MDiCo on all three modalities"),
+         *(Part(("mdico",), seeds=_BEYOND_SEEDS, modalities=pair, why=f"MDiCo on {' + '.join(pair)} only")
+           for pair in _pairs(PRESTO_MODALITIES))),
+        notes="10 folds x seeds 0-2, TempCNN; S1, S2 and ERA5_SRTM at LFMC's sites (a stand-in, not the paper's "
+              "benchmark)."),
 )}
 
 

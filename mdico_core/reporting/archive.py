@@ -285,13 +285,14 @@ def archived_page(path: str | Path, dataset: str | None = None) -> ArchivedPage:
 def archives_table() -> pd.DataFrame:
     """Every archive of ``experiments.archives``: its runs, how many of them the shipped file holds,
     the commits and machine time its manifest records, and the pages that show it."""
-    from mdico_core.reporting.book_plan import ARCHIVED, MAIN, PAGE_ARCHIVES
+    from mdico_core.reporting.book_plan import ARCHIVED, MAIN, PAGE_ARCHIVES, page_archives
 
     shown: dict[str, list[str]] = {name: [] for name in ARCHIVES}
     for bench, name in ARCHIVED.items():
         shown.setdefault(name, []).append(f"{MAIN}_{bench}_archived")
-    for page_name, name in PAGE_ARCHIVES.items():
-        shown.setdefault(name, []).append(page_name)
+    for page_name in PAGE_ARCHIVES:
+        for name in page_archives(page_name):
+            shown.setdefault(name, []).append(page_name)
     rows = []
     for name, a in ARCHIVES.items():
         row = {"archive": name, "what": a.title, "runs": len(a.configs()), "held": 0, "state": "not exported",

@@ -29,21 +29,28 @@ if TYPE_CHECKING:  # the experiments package is imported lazily, at call time
 
 NOTEBOOKS: tuple[str, ...] = (
     "01_data_overview", "02_main_results", "03_ablation", "04_shared_specific", "05_encoders",
-    "06_tsne", "07_loss_curves", "08_prediction_maps", "09_released_vs_paper",
+    "06_tsne", "07_loss_curves", "08_prediction_maps", "09_released_vs_paper", "10_beyond",
 )
 REPRODUCIBILITY = "reproducibility"  # the book's reproducibility page, also a notebook
 MAIN = "02_main_results"  # executed once per paper benchmark
+BEYOND = "10_beyond"  # "Beyond the paper": more than two modalities, and data that is not EO
 # Sweeps too long for a laptop build, run once at the paper's protocol and archived
 # (``experiments.archives``, ``mdico archive export``). A benchmark here gets a second main-results
 # page built from its archive (02_main_results_<benchmark>_archived), beside the page the build runs.
 ARCHIVED = {"lfmc": "lfmc_paper"}
-# The archive each analysis page shows as its primary table (its notebook's `archive` parameter),
-# with the reader's re-run of the page's runs at the build's profile beside it.
+# The archive each analysis page shows as its primary table (its notebook's `archive` parameter; a
+# comma-separated list where a page shows several, `page_archives`), with the reader's re-run of the
+# page's runs at the build's profile beside it.
 PAGE_ARCHIVES = {
     "03_ablation": "lfmc_ablation", "04_shared_specific": "lfmc_paper", "05_encoders": "lfmc_encoders",
     "06_tsne": "lfmc_paper", "07_loss_curves": "lfmc_paper", "08_prediction_maps": "lfmc_paper",
-    "09_released_vs_paper": "lfmc_released",
+    "09_released_vs_paper": "lfmc_released", BEYOND: "mfeat_methods,mfeat_views,presto_modalities",
 }
+
+
+def page_archives(notebook: str) -> tuple[str, ...]:
+    """The names of the archives page `notebook` shows (`PAGE_ARCHIVES`), none for a page without."""
+    return tuple(parse_list(PAGE_ARCHIVES.get(notebook)) or ())
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ class BookPlan:
         map_datasets: Fig. A6-A8 (08).
         released_datasets: the released-code comparison (09): the runs of archive ``lfmc_released``'s
             parts (each difference alone, the protocols, the monitor study) at the book's profile.
+        beyond_archives, beyond_methods: "Beyond the paper" (10): the runs of these of its archives
+            (None: all of `page_archives`), of these methods only (None: every run of them).
         synthetic_fallback: run labelled synthetic data where neither the benchmark nor a stand-in
             is present (tests and smoke builds; the numbers then mean nothing against the paper).
         study_folds: folds of the secondary studies (03 ablation, 05 encoders, 09 released code);
@@ -74,6 +83,8 @@ class BookPlan:
     loss_datasets: tuple[str, ...] = ("croph_m", "lfmc", "croph_b")
     map_datasets: tuple[str, ...] = ("croph_b", "lfmc")
     released_datasets: tuple[str, ...] = ("lfmc",)
+    beyond_archives: tuple[str, ...] | None = None
+    beyond_methods: tuple[str, ...] | None = None
     synthetic_fallback: bool = False
     study_folds: tuple[int, ...] | None = None
 
@@ -84,13 +95,16 @@ class BookPlan:
 # two methods, eight ablation variants, the released-code study) to LFMC, the dataset of their
 # archives, and one fold each; the main pages keep the three folds of the profile. Every page
 # built from an archive compares these runs with it, cell by cell. The smoke profile (tests) runs
-# everything once at a few optimiser steps.
+# everything once at a few optimiser steps. "Beyond the paper" re-runs a slice of its archives below
+# paper: Individual and MDiCo on mfeat's six views, fold 0, seed 0 (MLP; 25 s for both at quick on one core).
+_BEYOND_SLICE = {"beyond_archives": ("mfeat_methods",), "beyond_methods": ("individual", "mdico")}
 BOOK_PLANS: dict[str, BookPlan] = {
-    "smoke": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), synthetic_fallback=True),
-    "quick": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), study_folds=(0,)),
+    "smoke": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), synthetic_fallback=True,
+                      **_BEYOND_SLICE),
+    "quick": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), study_folds=(0,), **_BEYOND_SLICE),
     "paper": BookPlan(),
 }
-_STUDIES = ("03_ablation", "05_encoders", "09_released_vs_paper")
+_STUDIES = ("03_ablation", "05_encoders", "09_released_vs_paper", BEYOND)
 # The BookPlan field naming each page's datasets (02 is one page per `main_datasets` entry).
 _PAGE_DATASETS = {
     "03_ablation": "ablation_datasets", "04_shared_specific": "main_datasets", "05_encoders": "encoder_datasets",
@@ -133,6 +147,8 @@ def page_benchmarks(notebook: str, plan: BookPlan, dataset: str | Sequence[str] 
         return (dataset,) if isinstance(dataset, str) and dataset else tuple(plan.main_datasets)
     if notebook in _PAGE_DATASETS:
         return tuple(getattr(page_plan(notebook, plan, dataset), _PAGE_DATASETS[notebook]))
+    if notebook == BEYOND:
+        return tuple(dict.fromkeys(a.dataset for a in _beyond_archives(plan)))
     return paper.BENCHMARKS
 
 
@@ -205,7 +221,32 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
         return dedupe(c for d in _runnable(plan.released_datasets, plan) for part in _released_parts(d)
                       for c in part.configs(d, prof.name, seeds, None if get_dataset_entry(d).official_split
                                             else folds))
+    if notebook == BEYOND:
+        return dedupe(c for a in _beyond_archives(plan) if _runnable([a.dataset], plan)
+                      for part in _kept(a.parts, plan.beyond_methods) for c in part.configs(a.dataset, prof.name, seeds, folds))
     raise ValueError(f"unknown notebook {notebook!r}; valid notebooks: {', '.join(NOTEBOOKS)}")
+
+
+def _beyond_archives(plan: BookPlan) -> list:
+    """The archives of "Beyond the paper" whose runs the book re-runs under `plan`."""
+    from mdico_core.experiments.archives import get_archive
+
+    return [get_archive(n) for n in (page_archives(BEYOND) if plan.beyond_archives is None else plan.beyond_archives)]
+
+
+def _kept(parts: Iterable[Any], methods: Sequence[str] | None) -> list:
+    """`parts` (``archives.Part``) each keeping only `methods` (None: all; "all" spelled out), empty ones dropped."""
+    from dataclasses import replace as with_
+
+    from mdico_core.methods import METHODS
+
+    out = []
+    for part in parts:
+        names = sorted(METHODS) if part.methods == ("all",) else part.methods
+        kept = tuple(m for m in names if methods is None or m in methods)
+        if kept:
+            out.append(with_(part, methods=kept if methods is not None else part.methods))
+    return out
 
 
 def _released_parts(dataset: str) -> list:

@@ -61,8 +61,8 @@ def check_cell(archive_values: ArrayLike, rerun_values: ArrayLike, width: float 
 
 
 def _keyed(d: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """`d` with its key columns as text, so that a missing value matches a missing value."""
-    return d.assign(**{k: d[k].astype(str) for k in keys})
+    """`d` with its key columns as text, so that a missing value (None or NaN) matches a missing value."""
+    return d.assign(**{k: d[k].astype(object).where(d[k].notna(), "").astype(str) for k in keys})
 
 
 def concordance(archive: pd.DataFrame, rerun: pd.DataFrame, metric: str | None = None,

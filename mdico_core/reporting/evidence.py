@@ -36,7 +36,8 @@ from mdico_core.reporting.stats_table import (
     results_table,
 )
 
-RERUN_KEYS = [*GROUP, "settings", "monitor"]  # a cell of the archive = a cell of the re-run: same settings, monitor
+# a cell of the archive = a cell of the re-run: same settings, monitor and training modalities
+RERUN_KEYS = [*GROUP, "settings", "monitor", "modalities"]
 
 
 def _display(obj: Any) -> None:
@@ -259,7 +260,7 @@ def format_checks(checks: pd.DataFrame) -> pd.DataFrame:
     d = fmt.metric_digits(str(checks["metric"].iloc[0]))
     out = pd.DataFrame({"method": [method_label(m, v) for m, v in zip(checks["method"], checks["variant"])],
                         "view": checks["view"].astype(str)})
-    for col in ("encoder", "protocol", "settings", "monitor"):
+    for col in ("encoder", "protocol", "settings", "monitor", "modalities"):
         if col in checks and checks[col].nunique() > 1:
             out[col] = checks[col].to_numpy()
     out["archive (n)"] = [fmt.fmt_value(m, d) + f" ({n})" for m, n in zip(checks["archive_mean"], checks["n_archive"])]
