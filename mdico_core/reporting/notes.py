@@ -37,6 +37,7 @@ ARTEFACTS: dict[str, tuple[tuple[str, str], ...]] = {
     "07_loss_curves": (("Figure 5 (CropH-m)", "croph_m"), ("Figure 5 (LFMC)", "lfmc"), ("Figure A5 (CropH-b)", "croph_b")),
     "08_prediction_maps": (("Figures A6-A8 (CropH-b)", "croph_b"),),
     "09_released_vs_paper": (),
+    book_plan.BEYOND: (),  # beyond the paper: no artefact of the paper to regenerate
 }
 # How far from the paper a mean must be to get a sentence: more than this (in the metric's unit)
 # and more than one standard deviation of our runs, so that it is neither noise nor a rounding.
