@@ -417,6 +417,46 @@ def test_cli_archive_list_status_run_and_export(tmp_path, monkeypatch, capsys, t
     assert exc.value.code == 2 and "unknown archive 'nope'" in capsys.readouterr().err
 
 
+def test_an_archive_at_another_thread_count_refuses_its_counterparts_runs(tmp_path, monkeypatch, capsys, toy_store):
+    """The same run ids at 2 threads: the 1-thread store holds the counterpart's runs, which neither
+    `mdico archive run` (it would skip them as done) nor the export takes; `status` names them."""
+    from dataclasses import replace
+
+    from mdico_core import _util
+    from mdico_core.experiments import archives
+
+    twin = replace(_toy_archive(), name="toy_threads2", threads=2, counterpart="toy")
+    monkeypatch.setitem(archives.ARCHIVES, "toy_threads2", twin)
+    monkeypatch.setattr(_util, "git_state", lambda root=None: ("c" * 40, False))
+    res = str(toy_store.root)
+    assert twin.commands()[0].endswith("--threads 2 --executor serial --seeds 0,1,2,3,4")
+    assert main(["archive", "list"]) == 0
+    assert "2 torch threads per run; the same run ids at 1 thread are archive toy" in capsys.readouterr().out
+    assert main(["archive", "status", "toy_threads2", "--results", res]) == 0
+    out = capsys.readouterr().out
+    assert "done 0, not_reproduced 0, failed 0, running 0, pending 0, other_threads 20 (of 20)" in out
+    assert "made with 1 torch thread(s), not the archive's 2 (the same run ids as archive 'toy')" in out
+    assert main(["archive", "run", "toy_threads2", "--results", res, "--quiet"]) == 1
+    assert "train this archive into a store of its own" in capsys.readouterr().err
+    assert main(["archive", "run", "toy_threads2", "--results", res, "--threads", "3"]) == 1
+    assert "defined at 2 torch threads per run" in capsys.readouterr().err
+    assert main(["archive", "export", "toy_threads2", "--results", res, "--out-dir", str(tmp_path / "o")]) == 1
+    assert "store of its own" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    assert archives.status(_toy_archive(), toy_store)["other_threads"] == []  # an archive without `threads`
+
+
+def test_the_thread_study_archive_is_the_sweep_stage_threads(monkeypatch, tmp_path):
+    """``lfmc_threads2`` holds exactly the runs of the sweep stage ``threads`` (written here as the sweep script
+    runs it, into a store of its own): Individual and MDiCo of ``lfmc_paper``, seed 0, at 2 threads."""
+    two = ARCHIVES["lfmc_threads2"]
+    stage = "run --profile paper --executor serial --threads 2 --quiet --dataset lfmc --methods individual,mdico --seeds 0"
+    ids = _captured_run_ids(monkeypatch, tmp_path, [stage])
+    assert len(ids) == len(set(ids)) == 20 and set(ids) == two.run_ids()
+    assert two.threads == 2 and two.counterpart == "lfmc_paper" and two.run_ids() < ARCHIVES["lfmc_paper"].run_ids()
+    assert "--threads 2" in two.commands()[0] and "lfmc_paper" in two.notes
+    assert all(a.threads is None for n, a in ARCHIVES.items() if n != "lfmc_threads2")
+
+
 # ---------------------------------------------------------------------------------- the shipped archives
 @pytest.mark.parametrize("name", list(ARCHIVES))
 def test_shipped_archive_holds_exactly_the_runs_of_its_definition(name):
@@ -450,6 +490,8 @@ def test_shipped_archive_holds_exactly_the_runs_of_its_definition(name):
         f"{len(archive.run_ids() - missing - set(runs['run_id']))} of the definition missing and not said so: " \
         f"re-export with `mdico archive export {name}`"
     assert set(runs["profile"]) == {archive.profile} and runs["git_commit"].notna().all()
+    if archive.threads is not None:  # the thread count is in no run id: the records must say it
+        assert set(runs["torch_threads"]) == {archive.threads}, f"{name}: runs of another thread count"
     assert not runs["git_dirty"].astype(bool).any()
     assert set(runs.loc[runs["method"] == "anysat", "status"]) <= {"not_reproduced"}
     assert set(runs.loc[runs["method"] != "anysat", "status"]) == {"done"}

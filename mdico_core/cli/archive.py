@@ -37,7 +37,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--results", default=None, help=results_help)
     r.add_argument("--executor", choices=EXECUTORS, default="serial")
     r.add_argument("--workers", type=int, default=None, help="processes or Dask workers")
-    r.add_argument("--threads", type=int, default=1, help="CPU threads of each run (default: 1)")
+    r.add_argument("--threads", type=int, default=None,
+                   help="CPU threads of each run (default: the archive's, else 1); an archive that names its "
+                        "thread count takes no other")
     r.add_argument("--scheduler", default=None, help="Dask scheduler address")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     e = asub.add_parser("export", help="write data/archived_runs/<name>.csv, .npz (companion) and .json (manifest)")
@@ -76,9 +78,22 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                   "files first (`mdico archive export` refuses runs of a dirty working tree)", file=sys.stderr)
             return 1
 
-        print(f"archive {archive.name}: {len(archive.configs())} runs (profile {archive.profile}), store {store.root}")
+        threads = args.threads if args.threads is not None else archive.threads or 1
+        if archive.threads is not None and threads != archive.threads:
+            print(f"error: archive {archive.name} is defined at {archive.threads} torch threads per run; drop "
+                  f"--threads {threads}", file=sys.stderr)
+            return 1
+        from mdico_core.experiments.archive_io import other_threads_message
+        from mdico_core.experiments.archives import status
+
+        other = status(archive, store)["other_threads"]
+        if other:
+            print(f"error: {other_threads_message(archive, store, other)}", file=sys.stderr)
+            return 1
+        print(f"archive {archive.name}: {len(archive.configs())} runs (profile {archive.profile}, {threads} "
+              f"thread(s) each), store {store.root}")
         report = sweep(archive.configs(), store=store, executor=args.executor, workers=args.workers,
-                       scheduler=args.scheduler, progress=not args.quiet, profile=archive.profile, threads=args.threads)
+                       scheduler=args.scheduler, progress=not args.quiet, profile=archive.profile, threads=threads)
         print(report)
         return 1 if report.failed else 0
     from mdico_core.experiments.archive_io import ArchiveError, export_archive
@@ -102,6 +117,9 @@ def _list(archives: dict) -> int:
                          if a.companion_runs(k)) or "none"
         print(f"{a.name}: {a.title}\n  {len(a.configs())} runs on {a.dataset}, {exported} "
               f"({a.csv_path.name}); companion data: {kept}")
+        if a.threads is not None:
+            twin = f"; the same run ids at 1 thread are archive {a.counterpart}" if a.counterpart else ""
+            print(f"  {a.threads} torch threads per run{twin}: train it into a store of its own (--results)")
         for part, cmd in zip(a.parts, a.commands()):
             print(f"    {cmd}" + (f"    # {part.why}" if part.why else ""))
     return 0
@@ -112,10 +130,15 @@ def _status(archive: Any, store: Any) -> int:
 
     state = status(archive, store)
     total = sum(map(len, state.values()))
-    print(f"archive {archive.name} in {store.root}: " + ", ".join(f"{k} {len(v)}" for k, v in state.items())
+    shown = [k for k in state if k != "other_threads" or archive.threads is not None]  # only where it can occur
+    print(f"archive {archive.name} in {store.root}: " + ", ".join(f"{k} {len(state[k])}" for k in shown)
           + f" (of {total})")
     for part, cmd in zip(archive.parts, archive.commands()):
         ids = {c.run_id for c in part.configs(archive.dataset)}
-        left = sum(c.run_id in ids for k in ("pending", "failed", "running") for c in state[k])
+        left = sum(c.run_id in ids for k in ("pending", "failed", "running", "other_threads") for c in state[k])
         print(f"  {'done   ' if not left else f'{left:4d} to go'}  {cmd}")
+    if state["other_threads"]:
+        from mdico_core.experiments.archive_io import other_threads_message
+
+        print(f"  note: {other_threads_message(archive, store, state['other_threads'])}")
     return 0

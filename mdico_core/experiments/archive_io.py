@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from mdico_core._util import atomic_write
-from mdico_core.experiments.archives import Archive, get_archive, status
+from mdico_core.experiments.archives import Archive, get_archive, record_threads, status
 from mdico_core.experiments.config import RunConfig
 from mdico_core.experiments.store import ResultsStore
 
@@ -111,6 +111,7 @@ def manifest(archive: Archive, records: list[dict], missing: list[RunConfig], co
         "runs_defined": len(archive.configs()), "runs_exported": len(records), "partial": bool(missing),
         "missing_run_ids": sorted(c.run_id for c in missing),
         "commits": _counts(p.get("git_commit") for p in prov), "machines": _counts(machine),
+        "torch_threads": _counts(p.get("torch_threads") for p in prov),
         "first_run_started": first.isoformat(timespec="seconds") if first else None,
         "last_run_finished": last.isoformat(timespec="seconds") if last else None,
         "wall_time_h": round((last - first).total_seconds() / 3600, 3) if first and last else None,
@@ -119,14 +120,24 @@ def manifest(archive: Archive, records: list[dict], missing: list[RunConfig], co
     }
 
 
+def other_threads_message(archive: Archive, store: ResultsStore, runs: list[RunConfig]) -> str:
+    """Why `runs` of `store` (made with another thread count) are not runs of `archive`, and what to do."""
+    made = sorted({str(record_threads(store.get(c) or {})) for c in runs})
+    twin = f" (the same run ids as archive {archive.counterpart!r})" if archive.counterpart else ""
+    return (f"{len(runs)} run(s) of archive {archive.name!r} in {store.root} were made with {' or '.join(made)} "
+            f"torch thread(s), not the archive's {archive.threads}{twin}: a store holds one record per run id, so "
+            f"train this archive into a store of its own, `mdico archive run {archive.name} --results <new folder>`, "
+            "and export it from there")
+
+
 def export_archive(name: str | Archive, store: ResultsStore | None = None, partial: bool = False,
                    folder: str | Path | None = None) -> dict:
     """Write archive `name` from `store` into `folder` (default ``data/archived_runs``); returns its manifest.
 
     Raises:
         ArchiveError: runs of the definition are missing (unless `partial`), a run was made in a
-            dirty working tree or outside git, or none of its runs is in the store. Nothing is
-            written then.
+            dirty working tree or outside git, or with another thread count than the archive's
+            `threads`, or none of its runs is in the store. Nothing is written then.
     """
     archive = name if isinstance(name, Archive) else get_archive(name)
     store = store if store is not None else ResultsStore()
@@ -134,6 +145,8 @@ def export_archive(name: str | Archive, store: ResultsStore | None = None, parti
     missing = state["pending"] + state["failed"] + state["running"]
     present = state["done"] + state["not_reproduced"]
     fill = f"`mdico archive run {archive.name} --results {store.root}`"
+    if state["other_threads"]:
+        raise ArchiveError(other_threads_message(archive, store, state["other_threads"]))
     if not present:
         raise ArchiveError(f"none of the {len(missing)} runs of archive {archive.name!r} is in {store.root}; "
                            f"train them with {fill}")

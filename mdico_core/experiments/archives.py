@@ -70,8 +70,9 @@ class Part:
             protocol=self.protocol, seeds=None if seeds is None else list(seeds), folds=folds,
             split_seed=self.split_seed, train=train, settings=self.settings, modalities=self.modalities)
 
-    def command(self, dataset: str, profile: str = PROFILE) -> str:
-        """The ``mdico run`` command line that trains this part (the CLI builds the same configs)."""
+    def command(self, dataset: str, profile: str = PROFILE, threads: int | None = None) -> str:
+        """The ``mdico run`` command line that trains this part (the CLI builds the same configs); `threads`:
+        ``--threads <n> --executor serial`` (runs of another thread count than the default 1)."""
         args = [f"mdico run --dataset {dataset} --methods {','.join(self.methods)}"]
         args += [f"--variants {','.join(self.variants)}"] if self.variants != ("default",) else []
         args += [f"--encoders {','.join(self.encoders)}"] if self.encoders != ("tempcnn",) else []
@@ -81,6 +82,7 @@ class Part:
         args += [f"--monitor {self.monitor}"] if self.monitor else []
         args += [f"--modalities {','.join(self.modalities)}"] if self.modalities else []
         args += [f"--profile {profile}"]
+        args += [f"--threads {threads} --executor serial"] if threads is not None else []
         if self.protocol == "released" and self.split_seed is None:
             # the CLI's split seed under --protocol released is the released code's 10; ours follows the seed
             return " && ".join(" ".join([*args, f"--split-seed {s} --seeds {s}"]) for s in self.seeds)
@@ -117,6 +119,13 @@ class Archive:
     Files, under ``data/archived_runs/``: ``<name>.csv`` (the metric rows and provenance of every
     run, as ``mdico export`` writes them), ``<name>.npz`` (the companion data, compressed) and
     ``<name>.json`` (the manifest: commits, machines, wall time, what was exported).
+
+    The thread count is not part of a run's identity (its run id), only of its provenance
+    (``torch_threads``): an archive with `threads` set holds runs made with that many torch threads,
+    and `counterpart` names the archive that holds the same run ids made in the default environment
+    (1 thread). Its runs are trained into a store of their own, since a store holds one record per run
+    id; `status` reports a run of the store made with another thread count, and neither ``mdico
+    archive run`` nor the export takes it.
     """
 
     name: str
@@ -126,6 +135,10 @@ class Archive:
     companion: Companion = field(default_factory=Companion)
     notes: str = ""
     profile: str = PROFILE
+    threads: int | None = None
+    """torch threads of every run (``mdico run --threads``); None: the default (1), not checked"""
+    counterpart: str | None = None
+    """the archive holding the same run ids made with the default thread count"""
 
     def configs(self) -> list[RunConfig]:
         """Every run of the archive, each once (a run two parts share, e.g. a reference, counts once)."""
@@ -141,7 +154,7 @@ class Archive:
 
     def commands(self) -> list[str]:
         """The ``mdico run`` command of each part, in order."""
-        return [p.command(self.dataset, self.profile) for p in self.parts]
+        return [p.command(self.dataset, self.profile, self.threads) for p in self.parts]
 
     def companion_runs(self, kind: str, configs: Iterable[RunConfig] | None = None) -> list[RunConfig]:
         """The runs (of `configs`, default all) whose `kind` ("histories", "features", "predictions") is kept."""
@@ -240,6 +253,15 @@ ARCHIVES: dict[str, Archive] = {a.name: a for a in (
            for pair in _pairs(PRESTO_MODALITIES))),
         notes="10 folds x seeds 0-2, TempCNN; S1, S2 and ERA5_SRTM at LFMC's sites (a stand-in, not the paper's "
               "benchmark)."),
+    # How much the machine moves a result (the reproducibility page): the same runs at another thread count
+    Archive(
+        "lfmc_threads2", "Reproducibility: Individual and MDiCo on LFMC trained with 2 torch threads", "lfmc",
+        (Part(_MAIN_METHODS, seeds=(0,), why="the same run ids as lfmc_paper's Individual and MDiCo, seed 0 "
+                                             "(made there with 1 thread)"),),
+        threads=2, counterpart="lfmc_paper",
+        notes="10 folds x seed 0, trained with 2 torch threads into a store of its own; its 1-thread "
+              "counterparts (the same run ids) are in lfmc_paper. The thread-count study of the reproducibility "
+              "page compares them run by run."),
 )}
 
 
@@ -255,14 +277,26 @@ def archive_of(path: str | Path) -> Archive | None:
     return ARCHIVES.get(Path(path).name.split(".")[0])
 
 
+def record_threads(record: Mapping[str, Any]) -> int | None:
+    """The torch thread count a run record was made with (its provenance's ``torch_threads``; None when
+    the record is older than that field)."""
+    threads = (record.get("provenance") or {}).get("torch_threads")
+    return None if threads is None else int(threads)
+
+
 def status(archive: Archive, store: Any) -> dict[str, list[RunConfig]]:
     """The archive's runs in `store` (a ``ResultsStore``) by state: "done", "not_reproduced", "failed"
-    (crashed, retried by the next sweep), "running" (claimed by a live sweep) and "pending"."""
+    (crashed, retried by the next sweep), "running" (claimed by a live sweep), "pending", and
+    "other_threads": a record of the run id made with another (or an unrecorded) thread count than the
+    archive's `threads` (the counterpart's run, in the wrong store; never for an archive without `threads`)."""
     running = {c.get("run_id") for c in store.claims()}
-    out: dict[str, list[RunConfig]] = {k: [] for k in ("done", "not_reproduced", "failed", "running", "pending")}
+    out: dict[str, list[RunConfig]] = {k: [] for k in ("done", "not_reproduced", "failed", "running", "pending",
+                                                       "other_threads")}
     for cfg in archive.configs():
         rec = store.get(cfg)
-        if rec is not None:
+        if rec is not None and archive.threads is not None and record_threads(rec) != archive.threads:
+            out["other_threads"].append(cfg)
+        elif rec is not None:
             out["not_reproduced" if rec.get("status") == "not_reproduced" else "done"].append(cfg)
         elif cfg.run_id in running:
             out["running"].append(cfg)

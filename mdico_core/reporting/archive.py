@@ -282,10 +282,11 @@ def archived_page(path: str | Path, dataset: str | None = None) -> ArchivedPage:
                         CompanionData(p.with_suffix(".npz")), json.loads(meta.read_text()) if meta.is_file() else None)
 
 
-def archives_table() -> pd.DataFrame:
-    """Every archive of ``experiments.archives``: its runs, how many of them the shipped file holds,
-    the commits and machine time its manifest records, and the pages that show it."""
-    from mdico_core.reporting.book_plan import ARCHIVED, MAIN, PAGE_ARCHIVES, page_archives
+def archive_pages() -> dict[str, list[str]]:
+    """The book's pages that show each archive of ``experiments.archives`` (by name; [] for none): the
+    archived main-results pages, the analysis pages (``book_plan.PAGE_ARCHIVES``), and the
+    reproducibility page for an archive made in another environment than its `counterpart`'s."""
+    from mdico_core.reporting.book_plan import ARCHIVED, MAIN, PAGE_ARCHIVES, REPRODUCIBILITY, page_archives
 
     shown: dict[str, list[str]] = {name: [] for name in ARCHIVES}
     for bench, name in ARCHIVED.items():
@@ -293,6 +294,17 @@ def archives_table() -> pd.DataFrame:
     for page_name in PAGE_ARCHIVES:
         for name in page_archives(page_name):
             shown.setdefault(name, []).append(page_name)
+    for name, a in ARCHIVES.items():
+        if a.counterpart is not None:
+            shown[name].append(REPRODUCIBILITY)
+            shown.setdefault(a.counterpart, []).append(REPRODUCIBILITY)
+    return shown
+
+
+def archives_table() -> pd.DataFrame:
+    """Every archive of ``experiments.archives``: its runs, how many of them the shipped file holds,
+    the commits and machine time its manifest records, and the pages that show it."""
+    shown = archive_pages()
     rows = []
     for name, a in ARCHIVES.items():
         row = {"archive": name, "what": a.title, "runs": len(a.configs()), "held": 0, "state": "not exported",
