@@ -10,7 +10,7 @@ the same device (the timings table says which).
 
 **Within noise.** Stacked and CPU runs are not bit-identical (floating-point order, dropout draws,
 the last partial batch of an epoch), so the check is statistical. For each (method, view) the
-archive's spread over its runs (10 folds x 5 seeds) is sigma, the sd of R² across runs; each mean
+archive's spread over its runs (10 folds x its seeds) is sigma, the sd of R² across runs; each mean
 of n runs carries noise sigma / sqrt(n). The check passes when the difference of the two means is
 within 3 standard errors of a difference of two independent means:
 ``|mean_device - mean_archive| <= 3 sigma sqrt(1/n_device + 1/n_archive)``

@@ -48,7 +48,15 @@ def test_gpu_check_script_at_tiny_size(tmp_path, real_data):
     assert all(t["mode"] == "stacked K=2" and t["wall_s"] > 0 for t in out["timings"])
     r2 = [r for r in out["comparison"] if r["metric"] == "r2"]
     assert {(r["method"], r["view"]) for r in r2} >= {("mdico", "L8"), ("mdico", "S1:shared"), ("individual", "S1")}
-    assert all(r["n_device"] == 2 and r["n_archive"] == 50 for r in r2)
+    # the archive's side: every archived (fold, seed) run of the method (seed 0 only while lfmc_paper is partial)
+    from mdico_core.experiments.archives import ARCHIVES
+    from mdico_core.reporting.archive import read_runs
+
+    shipped = read_runs(ARCHIVES["lfmc_paper"].csv_path)
+    done = shipped[(shipped["status"] == "done") & (shipped["metric"] == "r2")]
+    for r in r2:
+        held = done[(done["method"] == r["method"]) & (done["view"] == r["view"])]
+        assert r["n_device"] == 2 and r["n_archive"] == len(held[["fold", "seed"]].drop_duplicates()) >= 10, r
     assert (tmp_path / "gpu_check_tiny_cpu.md").read_text().startswith("# GPU check")
 
 
