@@ -154,7 +154,10 @@ def test_ranks_over_views_and_by_view():
     assert result.ranks.tolist() == [1.0, 2.0, 3.0] and "blocks: 3 views" in result.label
     per_view = by.ranks_by_view(runs).set_index("method")
     assert per_view.loc["MDiCo"].tolist() == ["1.00"] * 3 and per_view.loc["N (runs)"].tolist() == ["10"] * 3
-    assert "one per view of each (fold, seed) run" in by.rank_over_views_caption(result)
+    from mdico_core.reporting.ranks import rank_caption
+
+    caption = rank_caption(result, blocks="blocks, one per view of each (fold, seed) run")
+    assert "N = 30 blocks, one per view of each (fold, seed) run" in caption
     with pytest.raises(ValueError, match="at least 3 methods"):
         by.rank_over_views(by.full_set(_runs()))
 

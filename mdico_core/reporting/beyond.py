@@ -315,26 +315,18 @@ def rank_over_views(runs: pd.DataFrame, metric: str | None = None, alpha: float 
 
 def show_rank_over_views(runs: pd.DataFrame, label: str, metric: str | None = None) -> bool:
     """Display the CD diagram of `rank_over_views` with its caption, or the reason there is none."""
-    from mdico_core.reporting.ranks import plot_cd_diagram
+    from mdico_core.reporting.ranks import plot_cd_diagram, rank_caption
 
     try:
         result = rank_over_views(runs, metric)
     except ValueError as err:
         fmt.show_markdown(f"*No critical-difference diagram for {label}: {err}.*")
         return False
-    fmt.show(plot_cd_diagram(result), rank_over_views_caption(result))
+    fmt.show(plot_cd_diagram(result), rank_caption(
+        result, blocks="blocks, one per view of each (fold, seed) run",
+        dependence="the views of one run share its model, the runs share training rows",
+        pair_test="the table above, per view"))
     return True
-
-
-def rank_over_views_caption(result: RankTest) -> str:
-    """The caption of `rank_over_views`' CD diagram: its blocks, the tests, and why they are approximate."""
-    p = "< 0.001" if result.p_value < 1e-3 else f"= {result.p_value:.3f}"
-    return (f"Average rank of each method ({result.label}; 1 = best) over N = {result.n_blocks} blocks, one per view "
-            f"of each (fold, seed) run. Friedman test p {p}; methods joined by a bar differ by less than the Nemenyi "
-            f"critical difference (CD = {result.cd:.2f}, α = {result.alpha:g}). The blocks are far from independent "
-            "(the views of one run share its model, the runs share training rows), so the test is approximate and "
-            "too confident: read the diagram as how consistently the methods order across views and runs; for one "
-            "pair on one view, see the corrected t-test in the table above.")
 
 
 def ranks_by_view(runs: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:

@@ -165,11 +165,13 @@ def plot_cd_diagram(result: RankTest, width: float | None = None, fontsize: floa
     return fig
 
 
-def rank_caption(result: RankTest) -> str:
-    """The caption of a CD diagram: what was ranked, the tests, and why they are approximate here."""
+def rank_caption(result: RankTest, blocks: str = "(fold, seed) runs",
+                 dependence: str = "the runs share training rows", pair_test: str = "the results table") -> str:
+    """The caption of a CD diagram: what was ranked (`blocks`), the tests, and why they are approximate
+    (`dependence`: what the blocks share); `pair_test` names where the corrected t-test of one pair is."""
     p = "< 0.001" if result.p_value < 1e-3 else f"= {result.p_value:.3f}"
-    return (f"Average rank of each method ({result.label}; 1 = best) over N = {result.n_blocks} (fold, seed) runs. "
+    return (f"Average rank of each method ({result.label}; 1 = best) over N = {result.n_blocks} {blocks}. "
             f"Friedman test p {p}; methods joined by a bar differ by less than the Nemenyi critical difference "
-            f"(CD = {result.cd:.2f}, α = {result.alpha:g}). The runs share training rows, so they are not "
-            "independent: the test is approximate and too confident, and the diagram describes how consistently "
-            "the methods order on this benchmark; for one pair, see the corrected t-test in the results table.")
+            f"(CD = {result.cd:.2f}, α = {result.alpha:g}). The blocks are not independent ({dependence}), so the "
+            "test is approximate and too confident: read the diagram as how consistently the methods order; for "
+            f"one pair, see the corrected t-test in {pair_test}.")
