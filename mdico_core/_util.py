@@ -122,17 +122,22 @@ def _git(root: Path, *args: str) -> str | None:
     return out.stdout if out.returncode == 0 else None
 
 
+GENERATED_PAGES = "book/generated"  # the build's output, committed: not code
+
+
 def git_state(root: Path | str | None = None) -> tuple[str | None, bool | None]:
     """(full commit, dirty) of the checkout at `root` (default: this repository); (None, None) outside git.
 
     Untracked files do not make a checkout dirty: scratch notebooks and exports not yet committed
-    leave the code that ran unchanged.
+    leave the code that ran unchanged. Nor do the book's generated pages (`GENERATED_PAGES`): papermill
+    writes a page while it runs, so counting them would mark every page of a build as dirty.
     """
     where = Path(root) if root is not None else repo_root()
     commit = _git(where, "rev-parse", "HEAD")
     if not commit:
         return None, None
-    status = _git(where, "status", "--porcelain", "--untracked-files=no")
+    status = _git(where, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                  f":(top,exclude){GENERATED_PAGES}")
     return commit.strip(), None if status is None else bool(status.strip())
 
 

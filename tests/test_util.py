@@ -96,6 +96,13 @@ def test_git_version_and_state(tmp_path):
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"], **run)
     (repo / "untracked.txt").write_text("scratch")
     assert git_state(repo)[1] is False  # untracked files do not count
+    pages = repo / "book" / "generated"
+    pages.mkdir(parents=True)
+    (pages / "p.ipynb").write_text("{}")
+    subprocess.run(["git", "add", "book"], **run)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "pages"], **run)
+    (pages / "p.ipynb").write_text('{"executing": true}')  # papermill writes a page while it runs
+    assert git_state(repo)[1] is False and git_state(repo / "book")[1] is False
     (repo / "a.txt").write_text("2")
     assert git_version(repo).endswith("+dirty")
 
