@@ -245,20 +245,20 @@ def plot_views_at_training(curve: pd.DataFrame, ylabel: str = "", xlabel: str = 
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, 2.3 * nrows + 0.3), squeeze=False)
     for ax, view in zip(axes.flat, views):
         g = curve[curve["view"] == view]
-        means, stds = [], []
+        means, stds, pairs = [], [], pd.Series(dtype=float)
         for n in levels:
             level = g[g["n_views"] == n]
             per_run = level.groupby(PAIR_KEYS)["value"].mean()  # the pairs: mean over the partners, per run
             means.append(per_run.mean() if len(per_run) else np.nan)
             stds.append(per_run.std(ddof=1) if len(per_run) >= stats.MIN_PAIRS else 0.0)
             if n == 2:
-                for partner, p in level.groupby("partners")["value"].mean().items():
-                    ax.plot(pos[n] + 0.12, p, "o", color="0.6", ms=3.5, zorder=1)
-                    ax.annotate(str(partner), (pos[n] + 0.12, p), xytext=(3, 0), textcoords="offset points",
-                                fontsize=7, color="0.35", va="center")
+                pairs = level.groupby("partners")["value"].mean().sort_values()
+                ax.plot([pos[n] + 0.12] * len(pairs), pairs.to_numpy(), "o", color="0.6", ms=3.5, zorder=1)
         ok = np.isfinite(means)
         ax.errorbar(np.arange(len(levels))[ok], np.asarray(means)[ok], yerr=np.asarray(stds)[ok], color="black",
                     marker="o", ms=4, capsize=2, lw=1.2, zorder=2)
+        if len(pairs):
+            _label_partners(ax, pairs, pos[2] + 0.12)
         ax.set_xticks(range(len(levels)), [("1\n(alone)" if n == 1 else str(n)) for n in levels], fontsize=8)
         ax.set_xlim(-0.4, len(levels) - 0.4)
         ax.set_title(str(view), fontsize=9)
@@ -270,6 +270,20 @@ def plot_views_at_training(curve: pd.DataFrame, ylabel: str = "", xlabel: str = 
         fig.supylabel(ylabel, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _label_partners(ax: Any, pairs: pd.Series, x: float) -> None:
+    """Label each grey pair dot (`pairs`: partner -> mean, ascending) with its partner, the labels pushed
+    apart to one line of text each, since the pairs' means often lie closer than a line of text."""
+    lo, hi = ax.get_ylim()
+    gap = 0.09 * (hi - lo)  # one 7-pt line in a 2.3-inch panel
+    ys: list[float] = []
+    for value in pairs.to_numpy():
+        ys.append(value if not ys else max(value, ys[-1] + gap))
+    ys = list(np.asarray(ys) - max(0.0, ys[-1] - (hi - gap / 2)))  # keep the top label inside the panel
+    for (partner, value), y in zip(pairs.items(), ys):
+        ax.annotate(str(partner), (x, value), xytext=(x + 0.2, y), textcoords="data", fontsize=7, color="0.35",
+                    va="center", arrowprops={"arrowstyle": "-", "color": "0.7", "lw": 0.5})
 
 
 # ---------------------------------------------------------------------------------- every method, every view
