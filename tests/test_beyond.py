@@ -120,6 +120,10 @@ def test_views_tests_match_a_slow_recomputation_and_take_their_words_from_holm()
     assert t2.loc[("A", by.ALL_VS_TWO), "n_pairs"] == 9 and t2.loc[("C", by.ALL_VS_TWO), "n_pairs"] == 10
     shown = by.format_views_tests(t)
     assert list(shown["pairs"].unique()) == ["2 of 2"] and "p (Holm, 9 tests)" in shown
+    # the method moves to the header; the rows keep what differs
+    a_rows = shown[shown["view"] == "A"]
+    assert a_rows["MDiCo trained on"].tolist() == ["A + one other (mean of 2 pairs)", "all 3", "all 3"]
+    assert a_rows["vs"].tolist() == ["Individual (A alone)", "A + one other (mean of 2 pairs)", "A + C (best pair)"]
 
 
 def test_views_tests_say_not_tested_below_five_runs_and_without_the_full_set():
@@ -234,8 +238,8 @@ def test_beyond_page_from_fake_archives_shows_every_section_and_the_rerun_check(
     for expected in ("mfeat is not Earth observation", "stand-in of the paper's LFMC", "fake_methods.csv",
                      "fake_presto.csv", "STAND-IN", "significantly higher / lower than Individual", "EmbraceNet",
                      "InputFu", "p (Holm, 12 tests)", "Average rank of each method (mfeat, blocks: 6 views",
-                     "MDiCo on fou + one other (mean of 2 pairs)", "2 of 5", "MDiCo on all 6", "(best pair)",
-                     "MDiCo on S1 + one other (mean of 2 pairs)", "2 of 2", "MDiCo on all 3",
+                     "MDiCo trained on", "fou + one other (mean of 2 pairs)", "2 of 5", "all 6", "fou + ",
+                     "(best pair)", "S1 + one other (mean of 2 pairs)", "2 of 2", "all 3",
                      "Verdict: your re-run agrees with the archived results on 12 of 12 cells"):
         assert expected in text, expected
     figures = [o for c in cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]

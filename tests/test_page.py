@@ -171,3 +171,20 @@ def test_a_value_no_page_can_mean_is_one_line(toy_world, tmp_path, kwargs, messa
     with pytest.raises(ParameterError, match=re.escape(message)) as err:
         page(**args)
     assert len(err.value._render_traceback_()) == 1
+
+
+def test_runs_that_failed_alike_are_one_row_with_their_folds_and_seeds():
+    from mdico_core.reporting.page import failure_table
+
+    base = {"dataset": "mfeat", "method": "anysat", "variant": "default", "encoder": "mlp", "protocol": "paper"}
+    grid = [base | {"fold": f, "seed": s} for f in range(10) for s in range(3)]
+    dml = [base | {"method": "dml", "fold": 0, "seed": 0}, base | {"method": "dml", "fold": 1, "seed": 2}]
+    table = failure_table([(c, "not_reproduced", "needs weights") for c in grid]
+                          + [(c, "failed", "boom") for c in dml]
+                          + [(base | {"method": "dml", "fold": 2, "seed": 0}, "failed", "other")])
+    assert table["run"].tolist() == [
+        "mfeat anysat mlp paper folds 0–9 × seeds 0–2, 30 runs",
+        "mfeat dml mlp paper fold 0 seed 0; fold 1 seed 2",  # not a full grid: each run named
+        "mfeat dml mlp paper fold 2 seed 0",  # another message: its own row
+    ]
+    assert table["status"].tolist() == ["not_reproduced", "failed", "failed"]

@@ -32,7 +32,7 @@ from mdico_core.experiments.archives import ARCHIVE_DIR, ARCHIVES, Archive, arch
 from mdico_core.experiments.machine import ENV_TEXT_COLUMNS
 from mdico_core.experiments.records import COLUMNS, INT_COLUMNS, tidy_frame
 from mdico_core.experiments.store import ResultsStore
-from mdico_core.reporting.page import run_label, targets_of
+from mdico_core.reporting.page import failure_table, targets_of
 from mdico_core.reporting.provenance import provenance_banner, settings_text, short_version
 
 REPO_ROOT = repo_root()
@@ -169,9 +169,8 @@ class ArchivedPage:
     def failures(self) -> pd.DataFrame:
         """Archived runs that were not reproduced (or failed), with their message."""
         bad = self.runs[self.runs["status"] != "done"].drop_duplicates("run_id")
-        rows = [{"run": run_label({k: (None if pd.isna(v) else v) for k, v in r.items()}), "status": r["status"],
-                 "message": r["message"]} for _, r in bad.iterrows()]
-        return pd.DataFrame(rows, columns=["run", "status", "message"])
+        return failure_table([({k: (None if pd.isna(v) else v) for k, v in r.items()}, r["status"], r["message"])
+                              for _, r in bad.iterrows()])
 
     def missing(self) -> list:
         """Runs of the archive's definition that the archive lacks (none for a complete export, and

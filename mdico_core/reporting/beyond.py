@@ -201,8 +201,12 @@ def format_views_tests(t: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     d = fmt.metric_digits(str(t["metric"].iloc[0]))
     m = int(t["holm_m"].iloc[0])
+    # every x is "<method> on ...": the method goes to the header, so the rows stay one line at a book column
+    method = str(t["x"].iloc[0]).split(" on ")[0]
+    short = [s.removeprefix(f"{method} on ") for s in t["x"]]
+    ref = [s.removeprefix(f"{method} on ") for s in t["reference"]]
     return pd.DataFrame({
-        "view": t["view"], "trained on": t["x"], "vs": t["reference"],
+        "view": t["view"], f"{method} trained on": short, "vs": ref,
         "pairs": [f"{p} of {q}" for p, q in zip(t["pairs"], t["possible"])], "n": t["n_pairs"],
         "mean": [fmt.fmt_value(v, d) for v in t["mean_x"]], "vs mean": [fmt.fmt_value(v, d) for v in t["mean_ref"]],
         "Δ": [fmt.fmt_value(v, d, True) for v in t["diff"]],

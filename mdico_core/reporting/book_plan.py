@@ -68,10 +68,14 @@ class BookPlan:
             parts (each difference alone, the protocols, the monitor study) at the book's profile.
         beyond_archives, beyond_methods: "Beyond the paper" (10): the runs of these of its archives
             (None: all of `page_archives`), of these methods only (None: every run of them).
+        released_cells: the (variant, protocol) cells of archive ``lfmc_released`` that page 09 re-runs,
+            each under its method's own early-stopping monitor; None: every run of the archive.
         synthetic_fallback: run labelled synthetic data where neither the benchmark nor a stand-in
             is present (tests and smoke builds; the numbers then mean nothing against the paper).
-        study_folds: folds of the secondary studies (03 ablation, 05 encoders, 09 released code);
-            None: the profile's. Folds given to the book explicitly (``--folds``) win.
+        archive_check_folds: folds of the runs that re-check an archive: the secondary studies (03
+            ablation, 05 encoders, 09 released code, Beyond) and, on every page, the benchmarks of
+            `ARCHIVED` (LFMC), whose evidence is their archive; None: the profile's. Folds given to the
+            book explicitly (``--folds``) win.
     """
 
     main_datasets: tuple[str, ...] = paper.BENCHMARKS
@@ -85,23 +89,27 @@ class BookPlan:
     released_datasets: tuple[str, ...] = ("lfmc",)
     beyond_archives: tuple[str, ...] | None = None
     beyond_methods: tuple[str, ...] | None = None
+    released_cells: tuple[tuple[str, str], ...] | None = None
     synthetic_fallback: bool = False
-    study_folds: tuple[int, ...] | None = None
+    archive_check_folds: tuple[int, ...] | None = None
 
 
-# Defaults per profile. The quick book must finish in < 30 min on 2 CPU cores. Measured single-
-# threaded at quick (<= 30 epochs): LFMC MDiCo TempCNN ~50 s, Individual ~10 s, Transformer ~70 s,
-# ConvTran ~140 s; algae-bloom MDiCo ~25 s. So quick trims the secondary studies (five encoders x
-# two methods, eight ablation variants, the released-code study) to LFMC, the dataset of their
-# archives, and one fold each; the main pages keep the three folds of the profile. Every page
-# built from an archive compares these runs with it, cell by cell. The smoke profile (tests) runs
-# everything once at a few optimiser steps. "Beyond the paper" re-runs a slice of its archives below
-# paper: Individual and MDiCo on mfeat's six views, fold 0, seed 0 (MLP; 25 s for both at quick on one core).
+# Defaults per profile. The quick book is sized for about 10 minutes on 2 CPU cores, most of it
+# training (benchmarks/results/book_quick.md has the measured phases and the runs' times). Where a
+# page's evidence is an archive (every LFMC page, Beyond), quick re-runs a spot check of the
+# archive's cells at fold 0, seed 0, which the page and the reproducibility page compare with the
+# archive cell by cell: the secondary studies (five encoders x two methods, the ablation variants)
+# on LFMC, the dataset of their archives; every method on LFMC; and slices of the two archives whose
+# every cell would cost most: the released code as a whole against its references (page 09; the
+# other 12 of its 16 cells cost ~7 min), and Individual and MDiCo on mfeat's six views (Beyond).
+# The CropHarvest stand-ins have no archive, so their pages keep the profile's three folds. The
+# smoke profile (tests) runs everything once at a few optimiser steps.
 _BEYOND_SLICE = {"beyond_archives": ("mfeat_methods",), "beyond_methods": ("individual", "mdico")}
 BOOK_PLANS: dict[str, BookPlan] = {
     "smoke": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), synthetic_fallback=True,
                       **_BEYOND_SLICE),
-    "quick": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), study_folds=(0,), **_BEYOND_SLICE),
+    "quick": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), archive_check_folds=(0,),
+                      released_cells=(("released", "released"), ("default", "paper")), **_BEYOND_SLICE),
     "paper": BookPlan(),
 }
 _STUDIES = ("03_ablation", "05_encoders", "09_released_vs_paper", BEYOND)
@@ -187,14 +195,15 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
 
     prof = load_profile(profile)
     plan = page_plan(notebook, book_plan(prof), dataset)
+    checked = _archived_datasets() if folds is None and plan.archive_check_folds is not None else set()
     if folds is None and notebook in _STUDIES:
-        folds = plan.study_folds
+        folds = plan.archive_check_folds
 
     def runs(datasets: Iterable[str], methods: Sequence[str], **extra: Any) -> list[RunConfig]:
         out = []
         for d in _runnable(datasets, plan):
             # a dataset with an official split is run on it, whatever folds were asked for the book
-            f = None if get_dataset_entry(d).official_split else folds
+            f = None if get_dataset_entry(d).official_split else plan.archive_check_folds if d in checked else folds
             out += prof.configs(d, methods, **extra, seeds=seeds, folds=f)
         return out
 
@@ -218,13 +227,23 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
     if notebook == "08_prediction_maps":
         return runs(plan.map_datasets, ["individual", "mdico"])
     if notebook == "09_released_vs_paper":
+        cells = plan.released_cells
         return dedupe(c for d in _runnable(plan.released_datasets, plan) for part in _released_parts(d)
+                      if cells is None or part.monitor is None
                       for c in part.configs(d, prof.name, seeds, None if get_dataset_entry(d).official_split
-                                            else folds))
+                                            else folds)
+                      if cells is None or (c.variant, c.protocol) in cells)
     if notebook == BEYOND:
         return dedupe(c for a in _beyond_archives(plan) if _runnable([a.dataset], plan)
                       for part in _kept(a.parts, plan.beyond_methods) for c in part.configs(a.dataset, prof.name, seeds, folds))
     raise ValueError(f"unknown notebook {notebook!r}; valid notebooks: {', '.join(NOTEBOOKS)}")
+
+
+def _archived_datasets() -> set[str]:
+    """The registry datasets of the benchmarks with an archived paper-protocol sweep (`ARCHIVED`)."""
+    from mdico_core.experiments.archives import get_archive
+
+    return {get_archive(name).dataset for name in ARCHIVED.values()}
 
 
 def _beyond_archives(plan: BookPlan) -> list:

@@ -65,13 +65,42 @@ class ResultsPage(Protocol):
         ...
 
 
-def run_label(config: Mapping[str, Any]) -> str:
+def run_label(config: Mapping[str, Any], fold_seed: bool = True) -> str:
     """A short name of a run config dict (dataset, method/variant, encoder, protocol, fold, seed)."""
     v = config.get("variant", "default")
     fold = config.get("fold")
-    return (f"{config.get('dataset')} {config.get('method')}{'' if v == 'default' else '/' + v} "
-            f"{config.get('encoder')} {config.get('protocol')} "
-            f"{'official split' if fold is None else f'fold {fold}'} seed {config.get('seed')}")
+    label = (f"{config.get('dataset')} {config.get('method')}{'' if v == 'default' else '/' + v} "
+             f"{config.get('encoder')} {config.get('protocol')}")
+    return f"{label} {'official split' if fold is None else f'fold {fold}'} seed {config.get('seed')}" if fold_seed \
+        else label
+
+
+def _span(values: Sequence[int]) -> str:
+    """``0–9`` for a run of consecutive integers, else ``0, 2, 5``."""
+    v = sorted(set(values))
+    return f"{v[0]}–{v[-1]}" if len(v) > 2 and v == list(range(v[0], v[-1] + 1)) else ", ".join(map(str, v))
+
+
+def failure_table(failed: Sequence[tuple[Mapping[str, Any], str | None, str | None]]) -> pd.DataFrame:
+    """Failed or not-reproduced runs as (config dict, status, message), one row per group of runs
+    that differ only in fold and seed and failed alike: a method that cannot be reproduced is one
+    row ("folds 0–9 × seeds 0–2, 30 runs"), not one per run. Columns run, status, message."""
+    import pandas as pd
+
+    groups: dict[tuple[str, str | None, str | None], list[Mapping[str, Any]]] = {}
+    for cfg, status, message in failed:
+        groups.setdefault((run_label(cfg, fold_seed=False), status, message), []).append(cfg)
+    rows = []
+    for (label, status, message), cfgs in groups.items():
+        folds = {c.get("fold") for c in cfgs}
+        seeds = {c.get("seed") for c in cfgs}
+        if len(cfgs) == 1 or None in folds or len(cfgs) != len(folds) * len(seeds):
+            runs = "; ".join(run_label(c)[len(label) + 1:] for c in cfgs)
+        else:
+            runs = (f"fold{'s' * (len(folds) > 1)} {_span(folds)} × seed{'s' * (len(seeds) > 1)} {_span(seeds)}, "
+                    f"{len(cfgs)} runs")
+        rows.append({"run": f"{label} {runs}", "status": status, "message": message})
+    return pd.DataFrame(rows, columns=["run", "status", "message"])
 
 
 def targets_of(datasets: Mapping[str, Resolution]) -> list[tuple[str, str, str]]:
@@ -212,12 +241,10 @@ class Page:
 
     def failures(self) -> pd.DataFrame:
         """Runs of this page that crashed or were not reproduced, with their message."""
-        import pandas as pd
 
         ids = {c.run_id for c in self.configs}
-        rows = [{"run": run_label(f.get("config") or {}), "status": f.get("status"), "message": f.get("message")}
-                for f in self.store.failures() if f.get("run_id") in ids]
-        return pd.DataFrame(rows, columns=["run", "status", "message"])
+        return failure_table([(f.get("config") or {}, f.get("status"), f.get("message"))
+                              for f in self.store.failures() if f.get("run_id") in ids])
 
     def code_versions(self, **match: Any) -> list[str]:
         """Distinct code versions the stored runs (matching `match`) were made with."""
