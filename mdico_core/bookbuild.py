@@ -255,8 +255,8 @@ def _sweep(chosen: list | None, profile: str, seeds: tuple | None, folds: tuple 
         # an archived page reads its archive, and checks your re-run of its runs against it
         cfgs = book_plan.dedupe(c for src, _, extra in chosen
                                 for c in book_plan.configs(src, profile, extra.get("dataset"), seeds, folds))
-    report = sweep(cfgs, store=ResultsStore(results), executor=executor, workers=workers, progress=True,
-                   profile=profile)
+    report = sweep(book_plan.longest_first(cfgs), store=ResultsStore(results), executor=executor, workers=workers,
+                   progress=True, profile=profile)
     if report.failed:
         print(f"warning: {report.failed} run(s) failed; their pages list them "
               f"(the next build retries them): {report.failed_ids}", file=sys.stderr)

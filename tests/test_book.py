@@ -334,6 +334,8 @@ def test_html_pages_exist(built):
     assert "Table 5: LFMC" in main and "R² (r2)" in prose and "Table 5" in prose and "n/a" not in prose
     assert "MDiCo scores" in prose and "Re-run this page:" in main
     assert "STAND-IN" in (html / "generated" / "02_main_results_croph_m.html").read_text()
+    standin = (html / "generated" / "02_main_results_croph_m_archived.html").read_text()
+    assert "STAND-IN" in standin and "Archived sweep: its runs were not re-trained by this build" in standin
     archived = (html / "generated" / "02_main_results_lfmc_archived.html").read_text()
     assert "Table 5: LFMC at the paper" in archived and "Archived sweep: its runs were not re-trained by this build" in archived
     archive = ARCHIVES["lfmc_paper"]
@@ -348,7 +350,7 @@ def test_html_pages_exist(built):
                    "ESensI", "MDiCo", "not reproduced", "Both settings beside the paper", "Average rank"):
         assert method in archived, method
     # every page built from an exported archive checks this build's runs against it, cell by cell
-    for name, page in [("lfmc_paper", "02_main_results_lfmc_archived"),
+    for name, page in [*((a, f"{book_plan.MAIN}_{b}_archived") for b, a in book_plan.ARCHIVED.items()),
                        *((a, p) for p in book_plan.PAGE_ARCHIVES for a in book_plan.page_archives(p))]:
         text = (html / "generated" / f"{page}.html").read_text()
         if ARCHIVES[name].csv_path.is_file():

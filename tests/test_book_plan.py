@@ -87,12 +87,18 @@ def test_quick_studies_rerun_their_archives_cells(present_only):
         ("mdico", "released", "released", "total"), ("mdico", "default", "paper", "total"),
         ("individual", "default", "paper", "total")}  # the released code as a whole, and its references
     assert {c.run_id for c in book_plan.configs("09_released_vs_paper", "paper")} == ARCHIVES["lfmc_released"].run_ids()
-    # LFMC's evidence is its archive: quick re-runs fold 0 of it on every page; the stand-ins keep 3 folds
-    main = book_plan.configs("02_main_results", "quick", "lfmc")
-    assert {c.fold for c in main} == {0} and cells(main) == {k for k in cells(ARCHIVES["lfmc_paper"].configs()) if k[5] == "common"}
-    assert {c.fold for c in book_plan.configs("02_main_results", "quick", "croph_m")} == {0, 1, 2}
-    assert {c.fold for c in book_plan.configs("02_main_results", "quick", "lfmc", folds=(0, 1))} == {0, 1}
-    assert {c.fold for c in book_plan.all_configs("quick") if c.dataset == "lfmc"} == {0}
+    # an archived benchmark's evidence is its archive: quick re-runs fold 0 of its cells on every page
+    for bench, name in book_plan.ARCHIVED.items():
+        main = book_plan.configs("02_main_results", "quick", bench)
+        assert {c.fold for c in main} == {0}, bench
+        assert cells(main) == {k for k in cells(ARCHIVES[name].configs()) if k[5] == "common"}, bench
+    assert {c.fold for c in book_plan.all_configs("quick")} == {0}
+    assert {c.fold for c in book_plan.configs("02_main_results", "quick", "lfmc", folds=(0, 1))} == {0, 1}  # asked
+    # the real CropHarvest, once fetched, has no archive here: its page runs the profile's three folds
+    present_only(lambda name: name in ("lfmc", "croph_m", "algae_blooms", "algae_blooms_binary", "mfeat"))
+    real = book_plan.configs("02_main_results", "quick", "croph_m")
+    assert {c.dataset for c in real} == {"croph_m"} and {c.fold for c in real} == {0, 1, 2}
+    assert {c.fold for c in book_plan.configs("04_shared_specific", "quick") if c.dataset == "croph_m"} == {0, 1, 2}
 
 
 def test_beyond_page_reruns_a_slice_of_its_archives_below_paper(present_only):
@@ -141,3 +147,16 @@ def test_page_benchmarks():
     assert book_plan.page_benchmarks("07_loss_curves", plan) == plan.loss_datasets
     assert book_plan.page_benchmarks("07_loss_curves", plan, "lfmc,croph_m") == ("lfmc", "croph_m")
     assert book_plan.page_benchmarks("01_data_overview", plan) == paper.BENCHMARKS
+
+
+def test_book_sweep_starts_the_longest_runs_first():
+    """The archives' training times order the book's sweep: unknown cells first, then the longest."""
+    from mdico_core.experiments.profile import load_profile
+
+    quick = load_profile("quick")
+    short, long_ = (quick.configs("lfmc", ["individual"], encoders=["mlp"], folds=[0])[0],
+                    quick.configs("lfmc", ["mdico"], encoders=["transformer"], folds=[0])[0])
+    unknown = quick.configs("toy_regression", ["individual", "mdico"], folds=[0])
+    assert book_plan.longest_first([short, *unknown, long_]) == [*unknown, long_, short]  # ties keep their order
+    assert book_plan._cell(("mfeat", "mdico", "default", "mlp", "paper", "common", "total", ("kar", "fou"))) == \
+        book_plan._cell(("mfeat", "mdico", "default", "mlp", "paper", "common", "total", "fou,kar"))

@@ -37,12 +37,13 @@ BEYOND = "10_beyond"  # "Beyond the paper": more than two modalities, and data t
 # Sweeps too long for a laptop build, run once at the paper's protocol and archived
 # (``experiments.archives``, ``mdico archive export``). A benchmark here gets a second main-results
 # page built from its archive (02_main_results_<benchmark>_archived), beside the page the build runs.
-ARCHIVED = {"lfmc": "lfmc_paper"}
+ARCHIVED = {"croph_b": "algae_blooms_binary_paper", "croph_m": "algae_blooms_paper", "lfmc": "lfmc_paper"}
 # The archive each analysis page shows as its primary table (its notebook's `archive` parameter; a
 # comma-separated list where a page shows several, `page_archives`), with the reader's re-run of the
 # page's runs at the build's profile beside it.
 PAGE_ARCHIVES = {
-    "03_ablation": "lfmc_ablation", "04_shared_specific": "lfmc_paper", "05_encoders": "lfmc_encoders",
+    "03_ablation": "lfmc_ablation", "04_shared_specific": "lfmc_paper,algae_blooms_binary_paper,algae_blooms_paper",
+    "05_encoders": "lfmc_encoders",
     "06_tsne": "lfmc_paper", "07_loss_curves": "lfmc_paper", "08_prediction_maps": "lfmc_paper",
     "09_released_vs_paper": "lfmc_released", BEYOND: "mfeat_methods,mfeat_views,presto_modalities",
 }
@@ -73,8 +74,9 @@ class BookPlan:
         synthetic_fallback: run labelled synthetic data where neither the benchmark nor a stand-in
             is present (tests and smoke builds; the numbers then mean nothing against the paper).
         archive_check_folds: folds of the runs that re-check an archive: the secondary studies (03
-            ablation, 05 encoders, 09 released code, Beyond) and, on every page, the benchmarks of
-            `ARCHIVED` (LFMC), whose evidence is their archive; None: the profile's. Folds given to the
+            ablation, 05 encoders, 09 released code, Beyond) and, on every page, the datasets of the
+            `ARCHIVED` benchmarks (LFMC, the CropHarvest stand-ins), whose evidence is their archive;
+            None: the profile's. Folds given to the
             book explicitly (``--folds``) win.
     """
 
@@ -95,14 +97,15 @@ class BookPlan:
 
 
 # Defaults per profile. The quick book is sized for about 10 minutes on 2 CPU cores, most of it
-# training (benchmarks/results/book_quick.md has the measured phases and the runs' times). Where a
-# page's evidence is an archive (every LFMC page, Beyond), quick re-runs a spot check of the
-# archive's cells at fold 0, seed 0, which the page and the reproducibility page compare with the
-# archive cell by cell: the secondary studies (five encoders x two methods, the ablation variants)
-# on LFMC, the dataset of their archives; every method on LFMC; and slices of the two archives whose
-# every cell would cost most: the released code as a whole against its references (page 09; the
-# other 12 of its 16 cells cost ~7 min), and Individual and MDiCo on mfeat's six views (Beyond).
-# The CropHarvest stand-ins have no archive, so their pages keep the profile's three folds. The
+# training (benchmarks/results/book_quick.md has the measured phases and the runs' times). Every
+# page's evidence at quick is an archive (`ARCHIVED`, `PAGE_ARCHIVES`: LFMC, the CropHarvest
+# stand-ins, Beyond), so quick re-runs a spot check of each archive's cells at fold 0, seed 0,
+# which the page and the reproducibility page compare with the archive cell by cell: every method
+# on each archived benchmark; the secondary studies (five encoders x two methods, the ablation
+# variants) on LFMC, the dataset of their archives; and slices of the two archives whose every cell
+# would cost most: the released code as a whole against its references (page 09; its other 12
+# cells cost ~7 min), and Individual and MDiCo on mfeat's six views (Beyond). A benchmark without
+# an archive (the real CropHarvest or TreeSatAI-TS, once downloaded) runs the profile's folds. The
 # smoke profile (tests) runs everything once at a few optimiser steps.
 _BEYOND_SLICE = {"beyond_archives": ("mfeat_methods",), "beyond_methods": ("individual", "mdico")}
 BOOK_PLANS: dict[str, BookPlan] = {
@@ -291,6 +294,42 @@ def dedupe(cfgs: Iterable[RunConfig]) -> list[RunConfig]:
     for c in cfgs:
         seen.setdefault(c.run_id, c)
     return list(seen.values())
+
+
+_CELL = ("dataset", "method", "variant", "encoder", "protocol", "settings", "monitor", "modalities")
+
+
+def _cell(values: Sequence[Any]) -> tuple[str, ...]:
+    """A run's cell as text, modalities sorted ("" for none), the same from a config and an archive row."""
+    *head, modalities = ("" if v is None or (isinstance(v, float) and v != v) else v for v in values)
+    mods = modalities.split(",") if isinstance(modalities, str) else list(modalities)
+    return (*map(str, head), ",".join(sorted(m for m in mods if m)))
+
+
+def longest_first(cfgs: Sequence[RunConfig]) -> list[RunConfig]:
+    """`cfgs` with the longest expected runs first, so that the workers of a sweep finish together
+    instead of one training the last long run alone.
+
+    A run's expected time is the mean training time of its cell (dataset, method, variant, encoder,
+    protocol, settings, monitor, training modalities) in the shipped archives of its datasets: at the
+    paper profile, so longer than a quick run, but in about the same proportion. Runs of a cell no
+    archive holds go first (their time is unknown); ties keep the given order.
+    """
+    import pandas as pd
+
+    from mdico_core.experiments.archives import ARCHIVES
+
+    wanted = {c.dataset for c in cfgs}
+    frames = [pd.read_csv(a.csv_path, usecols=[*_CELL, "run_id", "wall_time_s"], dtype=str)
+              for a in ARCHIVES.values() if a.dataset in wanted and a.csv_path.is_file()]
+    known: dict[tuple[str, ...], float] = {}
+    if frames:
+        runs = pd.concat(frames).drop_duplicates("run_id")
+        runs["cell"] = [_cell(v) for v in runs[list(_CELL)].itertuples(index=False)]
+        known = runs.assign(t=pd.to_numeric(runs["wall_time_s"])).groupby("cell")["t"].mean().to_dict()
+    key = {c.run_id: known.get(_cell((c.dataset, c.method, c.variant, c.encoder, c.protocol, c.settings,
+                                      c.train.monitor, c.modalities)), float("inf")) for c in cfgs}
+    return sorted(cfgs, key=lambda c: -key[c.run_id])
 
 
 def all_configs(profile: str | Profile = "quick", seeds: Sequence[int] | None = None,

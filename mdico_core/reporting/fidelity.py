@@ -143,9 +143,9 @@ def deviations(cmps: Mapping[str, pd.DataFrame], runs: Mapping[str, pd.DataFrame
 def settings_prose(cmps: Mapping[str, pd.DataFrame], archived: bool = False) -> str:
     """Which setting the page's primary table is, and which one the paper's numbers are nearer to (from
     `closeness`), in words; for one setting, which it is and where the other is (`archived`: this page
-    shows an archive, which then holds no `original` runs yet)."""
+    shows an archive that holds no `original` runs, as the CropHarvest stand-ins' archives do)."""
     if "original" not in cmps:
-        where = ("this archive holds none of its runs yet" if archived
+        where = ("this archive holds none of its runs; the archived LFMC page shows both settings" if archived
                  else "shown beside `common` on the archived LFMC page")
         return ("This page shows the `common` settings (every method under one budget). The paper's own "
                 "comparison, each competitor under the defaults of its original work (Sec. 4.3), is the "
