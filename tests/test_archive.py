@@ -365,7 +365,13 @@ def test_export_archive_round_trip_with_its_companion_data(tmp_path, toy_store):
     assert sorted(c.run_id for c in pg.configs) == sorted(toy.run_ids()) and isinstance(pg.configs[0], ArchivedRun)
     mdico = pg.configs_where(method="mdico", seed=0)
     assert len(mdico) == 1 and pg.store.has_features(mdico[0]) and not pg.store.history(mdico[0]).empty
-    assert "0.0 h of wall time" in pg.banner() or "h of wall time" in pg.banner()
+    assert "1 min of wall time" in pg.banner() and "1 min of training in all" in pg.banner()  # a toy sweep: seconds
+
+
+def test_durations_below_a_tenth_of_an_hour_are_minutes():
+    from mdico_core.reporting.archive import _duration
+
+    assert [_duration(h) for h in (3.64, 0.1, 0.0999, 0.05, 0.0)] == ["3.6 h", "0.1 h", "6 min", "3 min", "1 min"]
 
 
 def test_export_refuses_runs_of_a_dirty_working_tree(tmp_path, toy_store):

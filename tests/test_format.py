@@ -125,3 +125,20 @@ def test_a_column_without_any_value_is_named_once():
     df = pd.DataFrame({"method": ["Individual", "MDiCo"], "paper": ["–", "–"], "p": ["–", "–"]})
     t = fmt.table(df, "Ours")
     assert list(t.frame.columns) == ["method"] and t.caption == "Ours (no paper or p here)."
+
+
+def test_failures_are_one_line_each_and_nothing_without_any(monkeypatch):
+    import pandas as pd
+
+    from mdico_core.reporting import format as fmt
+
+    shown: list[str] = []
+    monkeypatch.setattr(fmt, "show_markdown", shown.append)
+    empty = pd.DataFrame(columns=["run", "status", "message"])
+    fmt.show_failures(empty, empty)
+    assert shown == []
+    fails = pd.DataFrame({"run": ["mfeat anysat mlp paper folds 0–9 × seeds 0–2, 30 runs"], "status": ["not_reproduced"],
+                          "message": ["needs the pretrained weights"]})
+    fmt.show_failures(empty, fails)
+    assert shown == ["**Runs that failed or could not be reproduced**\n\n"
+                     "- `mfeat anysat mlp paper folds 0–9 × seeds 0–2, 30 runs` (not reproduced): needs the pretrained weights"]

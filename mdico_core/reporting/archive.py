@@ -235,10 +235,10 @@ class ArchivedPage:
         shown = display_path(self.path)  # repository-relative: no path of the builder's machine
         how = (f"archive `{self.definition.name}`, written by `mdico archive export {self.definition.name}`"
                if self.definition is not None else "written by `mdico export`")
-        wall = f" ({s['wall_hours']:.1f} h of wall time)" if s["wall_hours"] else ""
+        wall = f" ({_duration(s['wall_hours'])} of wall time)" if s["wall_hours"] else ""
         head = (f"> **Archived sweep: its runs were not re-trained by this build.** Read from `{shown}` "
                 f"({how}): {s['runs']} runs made {s['first']} to {s['last']} on "
-                f"{'; '.join(s['devices']) or 'an unrecorded device'}, {s['train_hours']:.1f} h of training "
+                f"{'; '.join(s['devices']) or 'an unrecorded device'}, {_duration(s['train_hours'])} of training "
                 f"in all{wall}.\n>\n")
         if self.definition is not None:
             defined, missing = len(self.definition.configs()), len(self.missing())
@@ -253,6 +253,11 @@ class ArchivedPage:
                                         n_folds=int(n_folds.iloc[0]) if len(n_folds) else None)
         text += f"\n>\n> **Settings.** {settings_text(per_run)}"
         return text + (f"\n>\n> {rerun}" if rerun else "")
+
+
+def _duration(hours: float) -> str:
+    """``1.6 h``, or ``7 min`` below a tenth of an hour (a sweep of small runs is not "0.0 h")."""
+    return f"{hours:.1f} h" if hours >= 0.1 else f"{max(1, round(hours * 60))} min"
 
 
 def archived_page(path: str | Path, dataset: str | None = None) -> ArchivedPage:

@@ -293,6 +293,15 @@ def show_markdown(text: str) -> None:
         print(text)
 
 
+def show_failures(*frames: pd.DataFrame) -> None:
+    """The runs that failed or could not be reproduced (``failures()`` frames of pages: run, status,
+    message), one line each, nothing when there are none; runs that failed alike are already one row."""
+    rows = [r for f in frames for r in f.itertuples(index=False)]
+    if rows:
+        show_markdown("**Runs that failed or could not be reproduced**\n\n" + "\n".join(
+            f"- `{r.run}` ({str(r.status).replace('_', ' ')}): {r.message}" for r in rows))
+
+
 def show_box(title: str, body: str, kind: str = "warning") -> None:
     """A visible box on the page (the book theme's admonition, `kind` "warning" / "note") headed
     `title`, around `body` (Markdown): what a page cannot show, and the command or data that would
