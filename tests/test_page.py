@@ -188,3 +188,14 @@ def test_runs_that_failed_alike_are_one_row_with_their_folds_and_seeds():
         "mfeat dml mlp paper fold 2 seed 0",  # another message: its own row
     ]
     assert table["status"].tolist() == ["not_reproduced", "failed", "failed"]
+
+
+def test_a_live_page_of_an_archived_benchmark_points_to_its_evidence():
+    from mdico_core.reporting.page import spot_check_note
+
+    note = spot_check_note("lfmc", "lfmc", None)
+    assert "`lfmc_paper`" in note and "(02_main_results_lfmc_archived.html)" in note
+    assert spot_check_note("croph_b", "algae_blooms_binary", None).count("02_main_results_croph_b_archived") == 1
+    assert spot_check_note("lfmc", "lfmc", "lfmc_paper") == ""  # the archived page itself
+    assert spot_check_note("croph_b", "croph_b", None) == ""  # the real CropHarvest: its archive is the stand-in's
+    assert spot_check_note("tsaits", "tsaits", None) == ""

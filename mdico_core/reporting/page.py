@@ -152,6 +152,19 @@ def fill_command(notebook: str, profile: str, dataset: str | Sequence[str] | Non
     return f'python -c "from mdico_core.bookbuild import fill_store; fill_store({", ".join(kwargs)})"'
 
 
+def spot_check_note(benchmark: str, registry: str, archive: str | None) -> str:
+    """On a live main-results page (`archive` None) of a benchmark whose archive holds the dataset that
+    ran (`registry`): that the page's runs are the reader's re-run, and where the evidence is ("" otherwise)."""
+    from mdico_core.experiments.archives import get_archive
+
+    name = book_plan.ARCHIVED.get(benchmark)
+    if archive or name is None or get_archive(name).dataset != registry:
+        return ""
+    return (f"The evidence for this table is the archived paper-protocol sweep `{name}`, on "
+            f"[this table's archived page]({page_name(book_plan.MAIN, benchmark, name)}.html); the runs here are "
+            "this build's re-run, which that page checks cell by cell.")
+
+
 def page_name(notebook: str, dataset: str | Sequence[str] | None = None, archive: str | None = None) -> str:
     """The book's name of the page that `notebook` makes with these parameters (``02_main_results_lfmc``)."""
     if notebook == book_plan.MAIN and isinstance(dataset, str) and dataset:
