@@ -17,6 +17,11 @@ steps, baseline and candidate alternating, and reported as the median of the per
 4. **Layout and RNG of the elementwise work** (not bit-identical, so not candidates for the
    default): BatchNorm over (B, C, T) against (B*T, C), and dropout masks by ``bernoulli_``
    against ``rand <``, scaled to the calls of one MDiCo step.
+5. **Channels-last TempCNN** (not bit-identical: other summation orders and dropout masks; the
+   same function, checked in eval mode to float32 rounding): each TempCNN keeps its (B, T, C)
+   layout, a convolution is one matrix product over the unfolded time windows, its BatchNorm runs
+   on (B*T, C) and its dropout masks come from ``rand <``. The ceiling of the arithmetic-changing
+   route, which would make every stored run stop reproducing.
 
 Usage::
 
@@ -26,6 +31,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import os
 import statistics
 import subprocess
@@ -41,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_training import loadavg, matmul_rate, prepared  # noqa: E402
 
 from mdico_core.data import load_dataset  # noqa: E402
+from mdico_core.encoders import TempCNN  # noqa: E402
 from mdico_core.methods import build_method  # noqa: E402
 from mdico_core.methods.individual import Individual  # noqa: E402
 from mdico_core.methods.mdico import MDiCo  # noqa: E402
@@ -120,6 +128,44 @@ class FusedIndividual(Individual):
         out = fused_tempcnns([self.encoders[m] for m in mods], [batch["x"][m] for m in mods], self.training)
         terms = [self.task_loss(self.heads[m](o), batch["y"]) for m, o in zip(mods, out)]
         return {"main": sum(terms) / len(terms)}
+
+
+# ------------------------------------------------------------------------ candidate 5: channels-last TempCNN
+def _tempcnn_channels_last(enc: TempCNN, x: torch.Tensor) -> torch.Tensor:
+    """``enc(x)`` with the same parameters, in (B, T, C) layout throughout the convolutional blocks."""
+    h = x  # (B, T, C)
+    blocks = list(enc.convs)
+    for conv, bn, _, drop in zip(*[iter(blocks)] * 4):
+        (k,), (pad,) = conv.kernel_size, conv.padding
+        B, T, C = h.shape
+        cols = F.pad(h, (0, 0, pad, pad)).unfold(1, k, 1)  # (B, T, C, k): each step's window
+        h = F.linear(cols.reshape(B * T, C * k), conv.weight.reshape(conv.out_channels, -1), conv.bias)  # (B*T, O)
+        h = F.relu(F.batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, enc.training, bn.momentum,
+                                bn.eps))
+        if enc.training:
+            bn.num_batches_tracked.add_(1)
+            h = h * (torch.rand_like(h) >= drop.p) / (1 - drop.p)
+        h = h.reshape(B, T, -1)
+    return enc.proj(enc.dense(h.transpose(1, 2).reshape(h.shape[0], -1)))  # flattened as (B, O, T), like enc
+
+
+def channels_last(method):
+    """`method` with every TempCNN encoder running `_tempcnn_channels_last` (in place)."""
+    for mod in method.modules():
+        if isinstance(mod, TempCNN):
+            mod.forward = functools.partial(_tempcnn_channels_last, mod)
+    return method
+
+
+def same_function(cls, spec, train) -> float:
+    """Largest |difference| of the eval-mode losses of `cls` as is and channels-last, same weights."""
+    torch.manual_seed(0)
+    a = cls(spec).eval()
+    b = channels_last(copy.deepcopy(a)).eval()
+    batch = _take(train, torch.arange(64))
+    with torch.no_grad():
+        ta, tb = a.losses(batch), b.losses(batch)
+    return max(float((ta[k] - tb[k]).abs()) for k in ta)
 
 
 # ------------------------------------------------------------------------ timing
@@ -222,6 +268,12 @@ def main(argv: list[str] | None = None) -> None:
     fns = {"MDiCo, as is": stepper(MDiCo(spec), train), "MDiCo, fused encoders": stepper(FusedMDiCo(spec), train),
            "Individual, as is": stepper(Individual(spec), train),
            "Individual, fused encoders": stepper(FusedIndividual(spec), train)}
+    torch.manual_seed(0)
+    fns["MDiCo, channels-last TempCNN"] = stepper(channels_last(MDiCo(spec)), train)
+    torch.manual_seed(0)
+    fns["Individual, channels-last TempCNN"] = stepper(channels_last(Individual(spec)), train)
+    close = {"MDiCo, channels-last TempCNN": same_function(MDiCo, spec, train),
+             "Individual, channels-last TempCNN": same_function(Individual, spec, train)}
     compiled = None
     if not args.no_compile:
         torch.manual_seed(0)
@@ -234,7 +286,9 @@ def main(argv: list[str] | None = None) -> None:
         ref = "MDiCo, as is" if k.startswith("MDiCo") else "Individual, as is"
         up = 1.0 if k == ref else res[k][1] / res[ref][1]
         ident = {"MDiCo, fused encoders": same_m, "Individual, fused encoders": same_i,
-                 "MDiCo, torch.compile": "no (inductor draws its own dropout masks)"}.get(k, "–")
+                 "MDiCo, torch.compile": "no (inductor draws its own dropout masks)",
+                 **{c: f"no (same function: eval losses within {d:.1e}; other masks and sums)"
+                    for c, d in close.items()}}.get(k, "–")
         lines.append(f"| {k} | {ms:.2f} | x{up:.2f} | {ident} |")
 
     if not args.no_compile:
