@@ -76,8 +76,7 @@ class BookPlan:
         archive_check_folds: folds of the runs that re-check an archive: the secondary studies (03
             ablation, 05 encoders, 09 released code, Beyond) and, on every page, the datasets of the
             `ARCHIVED` benchmarks (LFMC, the CropHarvest stand-ins), whose evidence is their archive;
-            None: the profile's. Folds given to the
-            book explicitly (``--folds``) win.
+            None: the profile's. Folds given to the book explicitly (``--folds``) win.
     """
 
     main_datasets: tuple[str, ...] = paper.BENCHMARKS
@@ -230,7 +229,7 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
     if notebook == "08_prediction_maps":
         return runs(plan.map_datasets, ["individual", "mdico"])
     if notebook == "09_released_vs_paper":
-        cells = plan.released_cells
+        cells = None if plan.released_cells is None else {tuple(cell) for cell in plan.released_cells}
         return dedupe(c for d in _runnable(plan.released_datasets, plan) for part in _released_parts(d)
                       if cells is None or part.monitor is None
                       for c in part.configs(d, prof.name, seeds, None if get_dataset_entry(d).official_split

@@ -66,13 +66,15 @@ class ResultsPage(Protocol):
 
 
 def run_label(config: Mapping[str, Any], fold_seed: bool = True) -> str:
-    """A short name of a run config dict (dataset, method/variant, encoder, protocol, fold, seed)."""
+    """A short name of a run config dict (dataset, method/variant, encoder, protocol, and with
+    `fold_seed` its fold and seed)."""
     v = config.get("variant", "default")
     fold = config.get("fold")
     label = (f"{config.get('dataset')} {config.get('method')}{'' if v == 'default' else '/' + v} "
              f"{config.get('encoder')} {config.get('protocol')}")
-    return f"{label} {'official split' if fold is None else f'fold {fold}'} seed {config.get('seed')}" if fold_seed \
-        else label
+    if not fold_seed:
+        return label
+    return f"{label} {'official split' if fold is None else f'fold {fold}'} seed {config.get('seed')}"
 
 
 def _span(values: Sequence[int]) -> str:
@@ -254,7 +256,6 @@ class Page:
 
     def failures(self) -> pd.DataFrame:
         """Runs of this page that crashed or were not reproduced, with their message."""
-
         ids = {c.run_id for c in self.configs}
         return failure_table([(f.get("config") or {}, f.get("status"), f.get("message"))
                               for f in self.store.failures() if f.get("run_id") in ids])
