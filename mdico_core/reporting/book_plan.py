@@ -295,11 +295,8 @@ def dedupe(cfgs: Iterable[RunConfig]) -> list[RunConfig]:
     return list(seen.values())
 
 
-_CELL = ("dataset", "method", "variant", "encoder", "protocol", "settings", "monitor", "modalities")
-
-
 def _cell(values: Sequence[Any]) -> tuple[str, ...]:
-    """A run's cell as text, modalities sorted ("" for none), the same from a config and an archive row."""
+    """A run's cell as text, modalities (last) sorted, "" for none: the same from a config and an archive row."""
     *head, modalities = ("" if v is None or (isinstance(v, float) and v != v) else v for v in values)
     mods = modalities.split(",") if isinstance(modalities, str) else list(modalities)
     return (*map(str, head), ",".join(sorted(m for m in mods if m)))
@@ -309,26 +306,31 @@ def longest_first(cfgs: Sequence[RunConfig]) -> list[RunConfig]:
     """`cfgs` with the longest expected runs first, so that the workers of a sweep finish together
     instead of one training the last long run alone.
 
-    A run's expected time is the mean training time of its cell (dataset, method, variant, encoder,
-    protocol, settings, monitor, training modalities) in the shipped archives of its datasets: at the
-    paper profile, so longer than a quick run, but in about the same proportion. Runs of a cell no
-    archive holds go first (their time is unknown); ties keep the given order.
+    A run's expected time is the mean training time of its cell (the keys the re-run check matches
+    on, ``evidence.RERUN_KEYS``, less view and metric) in the shipped archives of its datasets: at
+    the paper profile, so longer than a quick run, but in about the same proportion. Runs of a cell
+    no archive holds go first (their time is unknown); ties keep the given order.
     """
     import pandas as pd
 
     from mdico_core.experiments.archives import ARCHIVES
+    from mdico_core.reporting.evidence import RERUN_KEYS
 
+    keys = [k for k in RERUN_KEYS if k not in ("view", "metric")]  # modalities last
     wanted = {c.dataset for c in cfgs}
-    frames = [pd.read_csv(a.csv_path, usecols=[*_CELL, "run_id", "wall_time_s"], dtype=str)
+    frames = [pd.read_csv(a.csv_path, usecols=[*keys, "run_id", "wall_time_s"], dtype=str)
               for a in ARCHIVES.values() if a.dataset in wanted and a.csv_path.is_file()]
     known: dict[tuple[str, ...], float] = {}
     if frames:
         runs = pd.concat(frames).drop_duplicates("run_id")
-        runs["cell"] = [_cell(v) for v in runs[list(_CELL)].itertuples(index=False)]
+        runs["cell"] = [_cell(v) for v in runs[keys].itertuples(index=False)]
         known = runs.assign(t=pd.to_numeric(runs["wall_time_s"])).groupby("cell")["t"].mean().to_dict()
-    key = {c.run_id: known.get(_cell((c.dataset, c.method, c.variant, c.encoder, c.protocol, c.settings,
-                                      c.train.monitor, c.modalities)), float("inf")) for c in cfgs}
-    return sorted(cfgs, key=lambda c: -key[c.run_id])
+
+    def expected(c: RunConfig) -> float:
+        cell = _cell([c.train.monitor if k == "monitor" else getattr(c, k) for k in keys])
+        return known.get(cell, float("inf"))
+
+    return sorted(cfgs, key=lambda c: -expected(c))
 
 
 def all_configs(profile: str | Profile = "quick", seeds: Sequence[int] | None = None,
