@@ -307,14 +307,14 @@ def longest_first(cfgs: Sequence[RunConfig]) -> list[RunConfig]:
     instead of one training the last long run alone.
 
     A run's expected time is the mean training time of its cell (the keys the re-run check matches
-    on, ``evidence.RERUN_KEYS``, less view and metric) in the shipped archives of its datasets: at
+    on, ``compare.RERUN_KEYS``, less view and metric) in the shipped archives of its datasets: at
     the paper profile, so longer than a quick run, but in about the same proportion. Runs of a cell
     no archive holds go first (their time is unknown); ties keep the given order.
     """
     import pandas as pd
 
     from mdico_core.experiments.archives import ARCHIVES
-    from mdico_core.reporting.evidence import RERUN_KEYS
+    from mdico_core.reporting.compare import RERUN_KEYS
 
     keys = [k for k in RERUN_KEYS if k not in ("view", "metric")]  # modalities last
     wanted = {c.dataset for c in cfgs}

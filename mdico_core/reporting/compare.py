@@ -24,6 +24,8 @@ from mdico_core.reporting import paper
 from mdico_core.reporting.format import fmt_mean_std, metric_digits
 
 GROUP = ["dataset", "method", "variant", "encoder", "protocol", "view", "metric"]
+# a cell of an archive = a cell of a re-run: also the same settings, monitor and training modalities
+RERUN_KEYS = [*GROUP, "settings", "monitor", "modalities"]
 COLUMNS = ["method", "paper_method", "variant", "encoder", "protocol", "view", "metric", "paper_column", "n",
            "mean", "std", "ours", "paper", "diff", "p_vs_individual", "source", "note"]
 

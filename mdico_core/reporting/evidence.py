@@ -25,7 +25,7 @@ import pandas as pd
 from mdico_core._util import display_path
 from mdico_core.reporting import concordance, stats
 from mdico_core.reporting import format as fmt
-from mdico_core.reporting.compare import GROUP, select_metric, single_views
+from mdico_core.reporting.compare import RERUN_KEYS, select_metric, single_views
 from mdico_core.reporting.stats_table import (
     PAIR_KEYS,
     Cell,
@@ -35,9 +35,6 @@ from mdico_core.reporting.stats_table import (
     results_caption,
     results_table,
 )
-
-# a cell of the archive = a cell of the re-run: same settings, monitor and training modalities
-RERUN_KEYS = [*GROUP, "settings", "monitor", "modalities"]
 
 
 def _display(obj: Any) -> None:
