@@ -37,7 +37,7 @@ from mdico_core._util import (
     parse_list,
     repo_root,
 )
-from mdico_core.data.availability import resolve_all
+from mdico_core.data.availability import availability, resolve_all
 from mdico_core.reporting import book_plan, paper
 
 REPO_ROOT = repo_root()
@@ -199,10 +199,13 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     if only_t and not chosen:
         valid = sorted({p[0] for p in pages()} | {p[1] for p in pages()})
         raise ParameterError(f"--only {only_t} matches no page; valid pages: {', '.join(valid)}")
-    absent = [d for d, r in resolve_all(paper.BENCHMARKS, bp.synthetic_fallback).items() if r.kind == "absent"]
-    if absent:  # the build goes on (those pages say how to get the data), but not silently
-        print(f"warning: no data for {', '.join(absent)} (nor a stand-in): their pages will say 'not run'. "
-              "Get it with `make data` / `mdico data fetch <dataset>` or `mdico data seed <folder>`; "
+    idle = _pages_without_runs(chosen, profile, seeds_t, folds_t)
+    if idle:  # the build goes on (those pages say how to get the data), but not silently
+        absent = [d for d, r in resolve_all(paper.BENCHMARKS, bp.synthetic_fallback).items() if r.kind == "absent"]
+        missing = [d for d in book_plan.book_datasets() if not availability(d).present]
+        print(f"warning: {len(idle)} page(s) will run nothing and say 'not run': {', '.join(idle)}. Missing data: "
+              + ", ".join([*(f"{d} (no data nor a stand-in)" for d in absent), *missing])
+              + ". Get it with `make data` (offline: `make data FROM=<folder>`) or `mdico data fetch <dataset>`; "
               "see data/README.md", file=sys.stderr)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the kernels inherit it; 2-core laptops stay usable
     info: dict[str, Any] = {"profile": profile, "seeds": seeds_t or "profile", "folds": folds_t or "profile",
@@ -218,7 +221,10 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     # the store reaches the kernels as $MDICO_RESULTS_DIR, not as a parameter: the pages then name
     # it `$MDICO_RESULTS_DIR`, never by a path of the builder's machine
     base = {"profile": profile, "seeds": format_list(seeds_t), "folds": format_list(folds_t), "results_dir": None}
-    info_path = generated / "build_info.json"
+    # one record per full build (the reproducibility page reports it); a partial build (--only) is
+    # recorded beside it, so that rebuilding one page does not rewrite what the whole book measured
+    info_path = generated / ("build_info_partial.json" if only_t else "build_info.json")
+    info["pages"] = "all" if not only_t else ", ".join(name for _, name, _ in chosen)
     info_path.write_text(json.dumps(info, indent=1))
     timings: dict[str, float] = {}
     kernel_env = {"MDICO_BOOK_BUILD_INFO": str(info_path),  # read by the reproducibility page's kernel
@@ -242,6 +248,13 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     print(f"book built in {time.perf_counter() - t_start:.0f} s: {book / '_build' / 'html' / 'index.html'}",
           file=sys.stderr)
     return book / "_build" / "html" / "index.html"
+
+
+def _pages_without_runs(chosen: list, profile: str, seeds: tuple | None, folds: tuple | None) -> list[str]:
+    """The `chosen` pages that would train runs but have none here (their data is absent)."""
+    quiet = ("01_data_overview", book_plan.REPRODUCIBILITY)  # pages that never train
+    return [name for src, name, extra in chosen
+            if src not in quiet and not book_plan.configs(src, profile, extra.get("dataset"), seeds, folds)]
 
 
 def _sweep(chosen: list | None, profile: str, seeds: tuple | None, folds: tuple | None, results: str | None,

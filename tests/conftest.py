@@ -1,6 +1,6 @@
 """Shared fixtures: the real data through the configured cache, and a temporary empty cache.
 
-CI seeds the cache before the tests (``mdico data seed ../shared/data``, and mfeat from PyPI).
+CI gets the data before the tests as the README says offline (``make data FROM=../shared/data``).
 Locally, the `real_data` fixture does the same once per session when the cache lacks files and
 ``../shared/data`` sits beside the checkout; tests that need files that are still absent skip
 with a message saying how to get them.
@@ -25,6 +25,8 @@ from mdico_core.data.registry import REGISTRY
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+# What the README says gets the data: a skip names it (a test checks that it fetches the book's datasets).
+GET_DATA = "`make data` (offline: `make data FROM=<folder holding the files>`), or `mdico data fetch <dataset>`"
 REQUIRE_DATA = "MDICO_REQUIRE_DATA"
 REQUIRED_EXTRAS = ("book", "distributed")  # what `make venv` installs besides the test tools
 
@@ -101,8 +103,7 @@ def real_data() -> Callable[..., dict[str, Path]]:
         absent = _absent(names)
         if absent:
             skip_or_fail(
-                f"data files not in the cache {cache.data_dir()}: {absent}. Get them with "
-                f"`mdico data seed ../shared/data` or `mdico data fetch <dataset>`."
+                f"data files not in the cache {cache.data_dir()}: {absent}. Get them with {GET_DATA}."
             )
         return {n: cache.fetch(n, download=False) for n in names}
 

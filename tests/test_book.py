@@ -366,8 +366,10 @@ def test_rebuild_reuses_the_store(built):
     """A rebuild of one page with the profile's seed spelled out trains nothing new."""
     bookbuild.build_book("smoke", seeds="0", only="07_loss_curves", results_dir=built["results"],
                          book_dir=built["book"], build=False)
-    info = json.loads((built["book"] / "generated" / "build_info.json").read_text())
-    assert info["runs_trained"] == 0 and info["runs_reused"] > 0
+    full = json.loads((built["book"] / "generated" / "build_info.json").read_text())
+    info = json.loads((built["book"] / "generated" / "build_info_partial.json").read_text())
+    assert info["runs_trained"] == 0 and info["runs_reused"] > 0 and info["pages"] == "07_loss_curves"
+    assert full["pages"] == "all" and full["runs_planned"] == len(book_plan.all_configs("smoke"))  # kept
 
 
 def _dump_dom(url: str, tmp_path: Path) -> str:

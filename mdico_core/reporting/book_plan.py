@@ -338,3 +338,13 @@ def all_configs(profile: str | Profile = "quick", seeds: Sequence[int] | None = 
     """Every run the whole book needs at `profile`, deduplicated by run id, in page order."""
     prof = load_profile(profile)
     return dedupe(c for nb in NOTEBOOKS for c in configs(nb, prof, seeds=seeds, folds=folds))
+
+
+def book_datasets() -> tuple[str, ...]:
+    """The registry datasets the book's pages read: those of every archive a page shows (`ARCHIVED`,
+    `PAGE_ARCHIVES`), whose runs the book re-runs. ``make data`` (``mdico data fetch book``) gets these;
+    the paper's own benchmarks that need GBs (CropHarvest, TreeSatAI-TS) are fetched by name."""
+    from mdico_core.experiments.archives import get_archive
+
+    names = [*ARCHIVED.values(), *(a for nb in PAGE_ARCHIVES for a in page_archives(nb))]
+    return tuple(dict.fromkeys(get_archive(n).dataset for n in names))
