@@ -535,3 +535,69 @@ def test_shipped_archive_was_made_by_commits_of_this_repository(name):
     for commit in read_runs(archive.csv_path)["git_commit"].dropna().unique():
         assert git("merge-base", "--is-ancestor", commit, "HEAD").returncode == 0, \
             f"{commit} is not a commit in this branch's history"
+
+
+# ------------------------------------------------------------------------ archives verified on read, and grown
+def _copy_archive(name: str, folder) -> None:
+    import shutil
+
+    for suffix in (".csv", ".npz", ".json"):
+        shutil.copy(ARCHIVES[name].path(suffix), folder / f"{name}{suffix}")
+
+
+def test_reexport_from_an_empty_store_keeps_the_archive_byte_for_byte(tmp_path):
+    """An archive grows across stores: the runs its export holds and a (new, empty) store lacks are kept
+    as archived, rows, companion arrays and manifest alike; nothing is re-trained or lost."""
+    from mdico_core.experiments.archive_io import export_archive
+
+    name = "lfmc_paper"  # partial, with companion data: the archive the protocol sweep grows
+    _copy_archive(name, tmp_path)
+    before = {s: (tmp_path / f"{name}{s}").read_bytes() for s in (".csv", ".npz", ".json")}
+    export_archive(name, ResultsStore(tmp_path / "empty_store"), partial=True, folder=tmp_path)
+    after = {s: (tmp_path / f"{name}{s}").read_bytes() for s in (".csv", ".npz", ".json")}
+    assert after == before
+
+
+def test_a_damaged_archive_is_refused_naming_the_file_and_the_fix(tmp_path, capsys):
+    from mdico_core.experiments.archive_io import ArchiveError, verify_archive
+
+    name = "lfmc_ablation"
+    _copy_archive(name, tmp_path)
+    csv = tmp_path / f"{name}.csv"
+    assert verify_archive(ARCHIVES[name], tmp_path)["runs_exported"] == 90
+    csv.write_bytes(csv.read_bytes()[: csv.stat().st_size // 2])  # cut in half
+    with pytest.raises(ArchiveError, match=rf"{name}.csv does not match its manifest.*git checkout -- .*{name}\.\*"):
+        read_runs(csv)
+    assert main(["table", "lfmc", "--archive", str(csv)]) != 0
+    assert "does not match its manifest" in capsys.readouterr().err
+    (tmp_path / f"{name}.npz").unlink()
+    csv.write_bytes(ARCHIVES[name].csv_path.read_bytes())
+    with pytest.raises(ArchiveError, match=rf"{name}.npz is missing"):
+        read_runs(csv)
+
+
+def test_a_csv_of_ones_own_is_checked_for_consistency(tmp_path):
+    df = read_runs("lfmc_ablation")
+    own = tmp_path / "mine.csv"
+    first = df["run_id"].iloc[0]
+    df[~((df["run_id"] == first) & (df["view"] == "L8"))].to_csv(own, index=False)  # one run lost a view
+    with pytest.raises(ValueError, match="fewer \\(view, metric\\) rows than other runs of their cell"):
+        read_runs(own)
+    pd.concat([df, df.head(3)]).to_csv(own, index=False)  # rows repeated
+    with pytest.raises(ValueError, match="repeated \\(run, view, metric\\) rows"):
+        read_runs(own)
+    df.to_csv(own, index=False)
+    assert len(read_runs(own)) == len(df)
+
+
+def test_archive_run_skips_what_the_export_holds(tmp_path, monkeypatch, capsys):
+    from mdico_core.experiments import executors
+
+    seen = []
+    monkeypatch.setattr(executors, "sweep", lambda cfgs, **k: seen.append(cfgs) or executors.SweepReport())
+    monkeypatch.setattr("mdico_core._util.git_state", lambda: ("abc", False))
+    assert main(["archive", "run", "lfmc_paper", "--results", str(tmp_path)]) == 0
+    held = set(read_runs("lfmc_paper")["run_id"])
+    (cfgs,) = seen
+    assert len(cfgs) == 1100 - len(held) and not held & {c.run_id for c in cfgs}
+    assert f"{len(held)} of them already in the exported archive" in capsys.readouterr().out

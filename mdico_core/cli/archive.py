@@ -90,9 +90,18 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if other:
             print(f"error: {other_threads_message(archive, store, other)}", file=sys.stderr)
             return 1
+        from mdico_core.experiments.archive_io import ArchiveError, archived_run_ids
+
+        try:  # runs the exported archive already holds are not trained again (the store may be new)
+            held = archived_run_ids(archive)
+        except ArchiveError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        todo = [c for c in archive.configs() if c.run_id not in held]
         print(f"archive {archive.name}: {len(archive.configs())} runs (profile {archive.profile}, {threads} "
-              f"thread(s) each), store {store.root}")
-        report = sweep(archive.configs(), store=store, executor=args.executor, workers=args.workers,
+              f"thread(s) each), {len(archive.configs()) - len(todo)} of them already in the exported archive; "
+              f"store {store.root}")
+        report = sweep(todo, store=store, executor=args.executor, workers=args.workers,
                        scheduler=args.scheduler, progress=not args.quiet, profile=archive.profile, threads=threads)
         print(report)
         return 1 if report.failed else 0
@@ -111,8 +120,16 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _list(archives: dict) -> int:
+    from mdico_core.experiments.archive_io import ArchiveError, verify_archive
+
     for a in archives.values():
-        exported = "exported" if a.csv_path.is_file() else "not exported"
+        try:
+            info = verify_archive(a)
+            exported = ("not exported" if info is None else
+                        f"exported: {info['runs_exported']} of {info['runs_defined']} runs"
+                        + (", partial" if info.get("partial") else ""))
+        except ArchiveError as err:
+            exported = f"CORRUPT: {err}"
         kept = ", ".join(f"{k} of {len(a.companion_runs(k))} runs" for k in ("histories", "features", "predictions")
                          if a.companion_runs(k)) or "none"
         print(f"{a.name}: {a.title}\n  {len(a.configs())} runs on {a.dataset}, {exported} "
@@ -128,9 +145,20 @@ def _list(archives: dict) -> int:
 def _status(archive: Any, store: Any) -> int:
     from mdico_core.experiments.archives import status
 
+    from mdico_core.experiments.archive_io import ArchiveError, archived_run_ids
+
     state = status(archive, store)
+    try:
+        held = archived_run_ids(archive)
+    except ArchiveError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    # pending in this store but held by the exported archive: the next export keeps them
+    state["archived"] = [c for c in state["pending"] if c.run_id in held]
+    state["pending"] = [c for c in state["pending"] if c.run_id not in held]
     total = sum(map(len, state.values()))
-    shown = [k for k in state if k != "other_threads" or archive.threads is not None]  # only where it can occur
+    shown = [k for k in state if (k != "other_threads" or archive.threads is not None)  # only where it can occur
+             and (k != "archived" or state[k])]
     print(f"archive {archive.name} in {store.root}: " + ", ".join(f"{k} {len(state[k])}" for k in shown)
           + f" (of {total})")
     for part, cmd in zip(archive.parts, archive.commands()):

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mdico_core._util import atomic_write
+from mdico_core._util import atomic_write, repo_root
 from mdico_core.experiments.archives import Archive, get_archive, record_threads, status
 from mdico_core.experiments.config import RunConfig
 from mdico_core.experiments.store import ResultsStore
@@ -130,6 +130,67 @@ def other_threads_message(archive: Archive, store: ResultsStore, runs: list[RunC
             "and export it from there")
 
 
+def archived_run_ids(archive: Archive, folder: str | Path | None = None) -> set[str]:
+    """Run ids of `archive`'s definition that its export (verified) holds; empty when not exported."""
+    if verify_archive(archive, folder) is None:
+        return set()
+    ids = pd.read_csv(archive.path(".csv", folder), usecols=["run_id"], dtype=str)["run_id"]
+    return set(ids) & archive.run_ids()
+
+
+class _Kept:
+    """Runs an exported archive holds that the store lacks: their CSV rows, companion arrays and
+    records rebuilt from the rows for the manifest. Empty (falsy) when there are none."""
+
+    def __init__(self, rows: pd.DataFrame | None = None, arrays: dict[str, np.ndarray] | None = None,
+                 records: list[dict] | None = None):
+        self.rows = rows if rows is not None else pd.DataFrame()
+        self.arrays, self.records = arrays or {}, records or []
+        self.ids = set(self.rows["run_id"]) if not self.rows.empty else set()
+
+    def __bool__(self) -> bool:
+        return bool(self.ids)
+
+    def __contains__(self, run_id: str) -> bool:
+        return run_id in self.ids
+
+
+def _archived_runs(archive: Archive, folder: Path, in_store: set[str]) -> _Kept:
+    """The runs of `archive`'s export in `folder` (verified first) that are not in the store.
+
+    So that an archive grows across machines and sessions: a sweep resumed in a new store (the old
+    one lost) trains only what the archive lacks, and the next export keeps what it held. The runs
+    kept are those of the current definition; their machine is the one the old manifest names when
+    it names one.
+    """
+    info = verify_archive(archive, folder)
+    if info is None:
+        return _Kept()
+    from mdico_core.reporting.archive import read_runs  # reporting reads archives; imported here, not at top
+
+    rows = read_runs(archive.path(".csv", folder))
+    defined = archive.run_ids()
+    rows = rows[rows["run_id"].isin(defined) & ~rows["run_id"].isin(in_store)].reset_index(drop=True)
+    if rows.empty:
+        return _Kept()
+    ids = set(rows["run_id"])
+    arrays: dict[str, np.ndarray] = {}
+    npz = archive.path(".npz", folder)
+    if npz.is_file():
+        with np.load(npz, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files if k.split("/")[0] in ids}
+    machines = list(info.get("machines") or {})
+    host, _, machine = (machines[0].partition(": ") if len(machines) == 1 else ("unknown host", "", ""))
+    records = []
+    for _, r in rows.drop_duplicates("run_id").iterrows():
+        prov = {k: (None if pd.isna(r.get(k)) else r.get(k)) for k in
+                ("git_commit", "git_dirty", "device", "timestamp", "cpu_model", "torch_version", "torch_threads")}
+        if machine:  # the CSV has no host column: the old manifest's one machine names it
+            prov["hostname"] = host
+        records.append({"provenance": prov, "wall_time_s": float(r["wall_time_s"] or 0.0)})
+    return _Kept(rows, arrays, records)
+
+
 def export_archive(name: str | Archive, store: ResultsStore | None = None, partial: bool = False,
                    folder: str | Path | None = None) -> dict:
     """Write archive `name` from `store` into `folder` (default ``data/archived_runs``); returns its manifest.
@@ -141,18 +202,20 @@ def export_archive(name: str | Archive, store: ResultsStore | None = None, parti
     """
     archive = name if isinstance(name, Archive) else get_archive(name)
     store = store if store is not None else ResultsStore()
+    folder = Path(folder) if folder is not None else archive.csv_path.parent
     state = status(archive, store)
-    missing = state["pending"] + state["failed"] + state["running"]
+    kept = _archived_runs(archive, folder, {c.run_id for c in state["done"] + state["not_reproduced"]})
+    missing = [c for c in state["pending"] + state["failed"] + state["running"] if c.run_id not in kept]
     present = state["done"] + state["not_reproduced"]
     fill = f"`mdico archive run {archive.name} --results {store.root}`"
     if state["other_threads"]:
         raise ArchiveError(other_threads_message(archive, store, state["other_threads"]))
-    if not present:
+    if not present and not kept:
         raise ArchiveError(f"none of the {len(missing)} runs of archive {archive.name!r} is in {store.root}; "
                            f"train them with {fill}")
     if missing and not partial:
         raise ArchiveError(
-            f"{len(missing)} of {len(missing) + len(present)} runs of archive {archive.name!r} are not in "
+            f"{len(missing)} of {len(archive.configs())} runs of archive {archive.name!r} are not in "
             f"{store.root} ({len(state['pending'])} pending, {len(state['failed'])} failed, {len(state['running'])} "
             f"being trained now); train them with {fill}, or export what is there with --partial")
     records = {c.run_id: store.get(c) for c in present}
@@ -165,14 +228,18 @@ def export_archive(name: str | Archive, store: ResultsStore | None = None, parti
             f"(e.g. {c.run_id}: {c.label()}); an archive is the code of one clean commit: delete those records and "
             "re-run them from a clean checkout (`git status` shows no change to tracked files)")
     ids = set(records)
-    df = store.collect(archive.dataset)
-    df = df[df["run_id"].isin(ids)]
+    df = store.collect(archive.dataset) if records else pd.DataFrame()
+    df = df[df["run_id"].isin(ids)] if records else df
     arrays, counts = _companion_arrays(archive, store, present, records)
-    folder = Path(folder) if folder is not None else archive.csv_path.parent
+    if kept:  # the runs the archive already holds and the store lacks: kept as archived, rows and arrays
+        df = pd.concat([df, kept.rows], ignore_index=True) if not df.empty else kept.rows
+        arrays.update(kept.arrays)
+        kinds = {"histories": "/history", "predictions": "/pred/", "features": "/feat/"}
+        counts = {k: len({key.split("/")[0] for key in arrays if tag in key}) for k, tag in kinds.items()}
     csv, npz, meta = (archive.path(s, folder) for s in (".csv", ".npz", ".json"))
     atomic_write(npz, lambda f: np.savez_compressed(f, **arrays))
     write_runs_csv(df, csv)
-    info = manifest(archive, list(records.values()), missing, counts)
+    info = manifest(archive, [*records.values(), *kept.records], missing, counts)
     info["files"] = {csv.name: _sha256(csv), npz.name: _sha256(npz)}
     atomic_write(meta, lambda f: f.write(json.dumps(info, indent=1) + "\n"), mode="w")
     return info
@@ -181,7 +248,58 @@ def export_archive(name: str | Archive, store: ResultsStore | None = None, parti
 def read_manifest(archive: Archive, folder: str | Path | None = None) -> dict | None:
     """The manifest of an exported archive, or None when it has not been exported."""
     p = archive.path(".json", folder)
-    return json.loads(p.read_text()) if p.is_file() else None
+    if not p.is_file():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ArchiveError(f"{p} is not a readable manifest ({err}); {restore_hint(archive, folder)}") from None
+
+
+def restore_hint(archive: Archive, folder: str | Path | None = None) -> str:
+    """How to get a damaged archive back: from git (a shipped one), or by exporting it again."""
+    where = (Path(folder) if folder is not None else archive.csv_path.parent).resolve()
+    try:
+        shown = where.relative_to(repo_root())  # the command to run at the repository root
+    except ValueError:
+        shown = where
+    return (f"restore it with `git checkout -- {shown}/{archive.name}.*` at the repository root, or export it "
+            f"again with `mdico archive export {archive.name} --results <store>`")
+
+
+_VERIFIED: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256: each file hashed once
+
+
+def _sha256_memo(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _VERIFIED:
+        _VERIFIED[key] = _sha256(path)
+    return _VERIFIED[key]
+
+
+def verify_archive(archive: Archive, folder: str | Path | None = None) -> dict | None:
+    """Check an exported archive's CSV and companion file against the SHA-256 its manifest holds.
+
+    Returns the manifest (None when the archive is not exported). Raises `ArchiveError` naming the file
+    that is missing or does not match, and how to restore it: every read of an archive goes through
+    here, so a truncated or edited archive is never shown as evidence.
+    """
+    info = read_manifest(archive, folder)
+    if info is None:
+        return None
+    files = info.get("files")
+    if not isinstance(files, dict) or not files:
+        raise ArchiveError(f"the manifest {archive.path('.json', folder)} lists no file checksums; "
+                           f"{restore_hint(archive, folder)}")
+    for name, digest in files.items():
+        p = archive.path(Path(name).suffix, folder)
+        if not p.is_file():
+            raise ArchiveError(f"archive {archive.name!r}: {p} is missing; {restore_hint(archive, folder)}")
+        if _sha256_memo(p) != digest:
+            raise ArchiveError(f"archive {archive.name!r}: {p} does not match its manifest's SHA-256 (truncated or "
+                               f"edited); {restore_hint(archive, folder)}")
+    return info
 
 
 class CompanionData:

@@ -83,6 +83,11 @@ def resolve_archive(path: str | Path) -> Path:
 def read_runs(path: str | Path) -> pd.DataFrame:
     """An archive back as the tidy frame of ``ResultsStore.collect`` (same columns, dtypes and values)."""
     p = resolve_archive(path)
+    shipped = archive_of(p)
+    if shipped is not None and shipped.path(".csv", p.parent) == p and shipped.path(".json", p.parent).is_file():
+        from mdico_core.experiments.archive_io import verify_archive
+
+        verify_archive(shipped, p.parent)  # an ArchiveError (a ValueError) names the damaged file
     fix = "re-export it with `mdico export <dataset> --profile <profile> --out <file>.csv`"
     text_cols = {c: str for c in ("run_id", "dataset", "method", "variant", "encoder", "protocol", "modalities",
                                   "settings", "monitor", "view", "metric", "task", "status", "profile", "message",
@@ -107,6 +112,23 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     df["settings"] = df["settings"].fillna("common")  # archives written before the two settings existed
     df["monitor"] = df["monitor"].fillna("total")  # ... and before the early-stopping monitor was an option
     df["git_dirty"] = df["git_dirty"].map({True: True, False: False, "True": True, "False": False})
+    # (a mix of profiles or settings has its own message where a table is made of it)
+    dup = df.duplicated(["run_id", "profile", "settings", "view", "metric"], keep=False) & df["metric"].notna()
+    if dup.any():
+        r = df[dup].iloc[0]
+        raise ValueError(f"{p}: run {r['run_id']} has {int(dup.sum())} repeated (run, view, metric) rows (e.g. view "
+                         f"{r['view']}, {r['metric']}): files were concatenated or edited; {fix}")
+    if shipped is None:  # a CSV of one's own: every done run must have the views and metrics of its siblings
+        done = df[(df["status"] == "done") & df["metric"].notna()]
+        if not done.empty:
+            per_run = done.groupby("run_id").size()
+            cell = done.drop_duplicates("run_id").set_index("run_id")[["dataset", "method", "variant", "encoder"]]
+            expected = per_run.groupby([cell[c] for c in cell.columns]).transform("max")
+            short = per_run[per_run < expected]
+            if len(short):
+                raise ValueError(f"{p}: {len(short)} run(s) have fewer (view, metric) rows than other runs of their "
+                                 f"cell (e.g. {short.index[0]}: {short.iloc[0]} of {expected[short.index[0]]}): the file "
+                                 f"was cut short or edited; {fix}")
     # rebuilt from plain rows like `collect` builds its frame, so that dtypes match whatever pandas infers
     rows = df[COLUMNS].astype(object).where(df[COLUMNS].notna(), None).to_dict("records")
     return tidy_frame(rows)
