@@ -143,9 +143,8 @@ def _list(archives: dict) -> int:
 
 
 def _status(archive: Any, store: Any) -> int:
-    from mdico_core.experiments.archives import status
-
     from mdico_core.experiments.archive_io import ArchiveError, archived_run_ids
+    from mdico_core.experiments.archives import status
 
     state = status(archive, store)
     try:
