@@ -252,7 +252,7 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
 
 def _pages_without_runs(chosen: list, profile: str, seeds: tuple | None, folds: tuple | None) -> list[str]:
     """The `chosen` pages that would train runs but have none here (their data is absent)."""
-    quiet = ("01_data_overview", book_plan.REPRODUCIBILITY)  # pages that never train
+    quiet = (book_plan.FINDINGS, "01_data_overview", book_plan.REPRODUCIBILITY)  # pages that never train
     return [name for src, name, extra in chosen
             if src not in quiet and not book_plan.configs(src, profile, extra.get("dataset"), seeds, folds)]
 

@@ -34,6 +34,14 @@ def add_parsers(sub: Any) -> None:
     add_results(e)
     e.set_defaults(func=cmd_export, parser=e)
 
+    f = sub.add_parser("findings", help="the paper's claims tested on the archives: estimate, interval, power, "
+                                        "verdict (the book's 'What replicates' page)")
+    f.add_argument("--claims", default=None, help="claim ids, comma-separated, e.g. C1,C3 (default: all)")
+    f.add_argument("--archive", default=None,
+                   help="only the comparisons on these archives, comma-separated, e.g. lfmc_paper")
+    f.add_argument("--markdown", action="store_true", help="print Markdown (the page's sections)")
+    f.set_defaults(func=cmd_findings, parser=f)
+
     m = sub.add_parser("methods", help="every method, its variants and its training settings in both settings")
     m.add_argument("--profile", default="paper", help="resolve the budgets of this profile (default: paper)")
     m.add_argument("--dataset", default="lfmc", help="with this dataset's overrides (default: lfmc)")
@@ -76,18 +84,63 @@ def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.metric not in known:
             parser.error(f"unknown metric {args.metric!r}; valid metrics: {', '.join(known)}")
     table = compare_with_paper(df, args.dataset, metric=args.metric, include_missing=args.all_paper_rows)
-    cols = ["paper_method", "variant", "view", "n", "ours", "paper", "diff", "p_vs_individual", "note"]
+    tested, test_note = _tested_columns(df, table, args.metric)
+    cols = ["paper_method", "variant", "view", "n", "ours", "paper", "diff"]
     if table["protocol"].nunique() > 1 or table["encoder"].nunique() > 1:
         cols[2:2] = ["encoder", "protocol"]
-    table = table[cols].rename(columns={"paper_method": "method", "p_vs_individual": "p vs Individual"})
+    notes = list(dict.fromkeys(n for n in table["note"].fillna("") if n))  # long notes: footnotes, not a column
+    out = table[cols].rename(columns={"paper_method": "method", "diff": "ours - paper"})
+    from mdico_core.reporting.format import metric_digits
+
+    dg = metric_digits(table["metric"].dropna().iloc[0] if table["metric"].notna().any() else None)
+    out["ours - paper"] = [f"{v:+.{dg}f}" if isinstance(v, float) and v == v else "" for v in out["ours - paper"]]
+    out = out.join(tested)
+    out["note"] = [f"[{notes.index(n) + 1}]" if n else "" for n in table["note"].fillna("")]
     if args.markdown:
-        print(to_markdown(table))
+        print(to_markdown(out))
     else:
         import pandas as pd
 
-        with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 60):
-            print(table.to_string(index=False, na_rep=""))
+        with pd.option_context("display.max_rows", None, "display.width", 250, "display.max_colwidth", 40):
+            print(out.to_string(index=False, na_rep=""))
+    print(test_note)
+    for i, n in enumerate(notes, 1):
+        print(f"[{i}] {n}")
     return 0
+
+
+def _tested_columns(df: Any, table: Any, metric: str | None) -> tuple[Any, str]:
+    """Per row of `table` (``compare_with_paper``): the difference to its reference with the corrected 95%
+    interval, and the corrected t-test's Holm-adjusted p, as the book's pages test them; and a note on the test."""
+    import numpy as np
+    import pandas as pd
+
+    from mdico_core.reporting.compare import single_views
+    from mdico_core.reporting.format import fmt_p, metric_digits
+    from mdico_core.reporting.stats_table import results_table
+
+    keys = ["method", "variant", "encoder", "protocol", "view"]
+    empty = pd.DataFrame({"vs": "", "Δ [95% CI]": "", "p (Holm)": ""}, index=table.index)
+    runs = single_views(df)
+    if runs.empty:
+        return empty, ""
+    res = results_table(runs, metric)
+    dg = metric_digits(res["metric"].iloc[0])
+    by = {tuple(str(v) for v in r[keys]): r for _, r in res.iterrows()}
+    rows = []
+    for _, r in table.iterrows():
+        hit = by.get(tuple(str(r.get(k)) for k in keys))
+        if hit is None or not hit["reference"] or not np.isfinite(hit["diff"]):
+            rows.append({"vs": "", "Δ [95% CI]": "", "p (Holm)": ""})
+            continue
+        ci = "" if not np.isfinite(hit["ci_lo"]) else f" [{hit['ci_lo']:+.{dg}f}, {hit['ci_hi']:+.{dg}f}]"
+        rows.append({"vs": hit["reference"].split(",")[0], "Δ [95% CI]": f"{hit['diff']:+.{dg}f}{ci}",
+                     "p (Holm)": fmt_p(hit["p_holm"], hit["n_pairs"])})
+    m = int(res["holm_m"].iloc[0])
+    note = (f"Δ: mean paired difference to the reference over matched (fold, seed) runs, with its corrected 95% "
+            f"interval; p: the corrected repeated cross-validation t-test (Nadeau-Bengio), Holm-adjusted across the "
+            f"{m} comparisons of this table; no p from fewer than 5 pairs. `mdico findings` gives the verdicts.")
+    return pd.DataFrame(rows, index=table.index), note
 
 
 def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -143,4 +196,53 @@ def cmd_methods(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             print(f"  {r['settings']}: stages: {r['stages']}; sampling: {r['sampling']}")
         for line in notes.get(name, []):
             print(f"    - {line}")
+    return 0
+
+
+def cmd_findings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``mdico findings``: the ledger of the book's "What replicates" page, in a terminal."""
+    from dataclasses import replace
+
+    from mdico_core._util import parse_list
+    from mdico_core.experiments.archive_io import ArchiveError
+    from mdico_core.experiments.archives import get_archive
+    from mdico_core.reporting import findings
+
+    try:
+        chosen = [findings.get_claim(c) for c in parse_list(args.claims)] if args.claims else list(findings.CLAIMS)
+        wanted = parse_list(args.archive)
+        for name in wanted or ():
+            get_archive(name)
+    except ValueError as err:
+        parser.error(str(err))
+    if wanted:
+        chosen = [replace(c, comparisons=tuple(x for x in c.comparisons if x.archive in wanted)) for c in chosen]
+        chosen = [c for c in chosen if c.comparisons]
+        if not chosen:
+            parser.error(f"no claim is tested on {', '.join(wanted)}; archives the claims use: "
+                         f"{', '.join(findings.archives_used())}")
+    try:
+        table = findings.ledger(chosen)
+    except (ArchiveError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(findings.headline_text(table) if any(c.id == "C1" for c in chosen) else "", end="\n\n")
+    if args.markdown:
+        print(findings.summary_markdown(table, chosen), end="\n\n")
+        print(findings.rule_markdown(), end="\n\n")
+        for claim in chosen:
+            print(findings.claim_markdown(claim, table), end="\n\n")
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", None, "display.width", 250, "display.max_colwidth", 70):
+        for claim in chosen:
+            rows = table[table["claim"] == claim.id]
+            print(f"{claim.id}: {claim.claim} ({claim.source}; evidence: book page {claim.page})")
+            print(findings.format_ledger(rows).drop(columns=["claim"]).to_string(index=False))
+            for u in claim.untestable:
+                print(f"  not testable here: {u}")
+            print()
+    print("Archives: " + "; ".join(findings.archive_counts(a, code=False) for a in
+                                   dict.fromkeys(table["archive"])))
     return 0

@@ -27,8 +27,9 @@ if TYPE_CHECKING:  # the experiments package is imported lazily, at call time
     from mdico_core.experiments.config import RunConfig
     from mdico_core.experiments.profile import Profile
 
+FINDINGS = "00_findings"  # "What replicates": the paper's claims tested on the archives (`findings`)
 NOTEBOOKS: tuple[str, ...] = (
-    "01_data_overview", "02_main_results", "03_ablation", "04_shared_specific", "05_encoders",
+    FINDINGS, "01_data_overview", "02_main_results", "03_ablation", "04_shared_specific", "05_encoders",
     "06_tsne", "07_loss_curves", "08_prediction_maps", "09_released_vs_paper", "10_beyond",
 )
 REPRODUCIBILITY = "reproducibility"  # the book's reproducibility page, also a notebook
@@ -45,6 +46,8 @@ PAGE_ARCHIVES = {
     "03_ablation": "lfmc_ablation", "04_shared_specific": "lfmc_paper,algae_blooms_binary_paper,algae_blooms_paper",
     "05_encoders": "lfmc_encoders",
     "06_tsne": "lfmc_paper", "07_loss_curves": "lfmc_paper", "08_prediction_maps": "lfmc_paper",
+    FINDINGS: "lfmc_paper,algae_blooms_binary_paper,algae_blooms_paper,lfmc_ablation,lfmc_encoders,lfmc_released,"
+              "mfeat_methods,presto_modalities",
     "09_released_vs_paper": "lfmc_released", BEYOND: "mfeat_methods,mfeat_views,presto_modalities",
 }
 
@@ -209,7 +212,7 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
             out += prof.configs(d, methods, **extra, seeds=seeds, folds=f)
         return out
 
-    if notebook in ("01_data_overview", REPRODUCIBILITY):
+    if notebook in (FINDINGS, "01_data_overview", REPRODUCIBILITY):  # they read archives and data only
         return []
     if notebook == MAIN:
         if dataset is None:

@@ -27,6 +27,7 @@ from mdico_core.reporting.stats import MIN_PAIRS
 # (Figures 1 and 2 are diagrams of the setting and of the method: the introduction describes them).
 ARTEFACTS: dict[str, tuple[tuple[str, str], ...]] = {
     book_plan.MAIN: tuple((paper.TABLES[b], b) for b in paper.BENCHMARKS),
+    book_plan.FINDINGS: (),  # the claims of the paper's text, tested on the archives
     "01_data_overview": (),
     "03_ablation": (("Table 6, CropH-b columns", "croph_b"), ("Table 6, CropH-m columns", "croph_m")),
     "04_shared_specific": tuple((f"Table 7, {paper.NAMES[b]} columns", b) for b in paper.BENCHMARKS),

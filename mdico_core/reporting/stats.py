@@ -107,6 +107,77 @@ def corrected_ttest(diff: ArrayLike, test_train_ratio: float) -> CorrectedT:
     return CorrectedT(len(d), mean, float(t), len(d) - 1, p, float(test_train_ratio))
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over cross-validation runs with its corrected uncertainty (`estimate`)."""
+
+    n: int
+    mean: float
+    sd: float
+    """sample std of the values (ddof 1)"""
+    se: float
+    """corrected standard error: sqrt((1/n + n_test/n_train) sd²), Nadeau-Bengio"""
+    df: int
+    lo: float
+    hi: float
+    """the two-sided `level` interval: mean ± t_{df} se"""
+    level: float
+    test_train_ratio: float
+
+
+def estimate(values: ArrayLike, test_train_ratio: float, level: float = 1 - ALPHA) -> Estimate:
+    """The mean of `values` (paired differences, or one method's scores) with its corrected interval.
+
+    The interval uses the variance of `corrected_ttest` (so it excludes 0 exactly when that test's
+    p < 1 - level) and t quantiles with n - 1 degrees of freedom. For one method's scores it is the
+    interval of its expected score over training sets drawn like ours: the paper's number can be
+    compared with it.
+    """
+    from scipy import stats
+
+    d = _diffs(values)
+    sd = float(np.std(d, ddof=1))
+    se = float(np.sqrt(_corrected_var(d, test_train_ratio)))
+    half = float(stats.t.ppf(0.5 + level / 2, len(d) - 1)) * se
+    m = float(d.mean())
+    return Estimate(len(d), m, sd, se, len(d) - 1, m - half, m + half, level, float(test_train_ratio))
+
+
+def power(effect: float, se: float, df: int, alpha: float = ALPHA) -> float:
+    """Probability that the two-sided corrected t-test at level `alpha` detects a true mean difference
+    `effect`, when its standard error is `se` (the noncentral t with noncentrality effect / se)."""
+    from scipy import stats
+
+    if se <= 0:
+        return 1.0 if effect != 0 else alpha
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    nc = effect / se
+    return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+
+
+def mde(se: float, df: int, alpha: float = ALPHA, target_power: float = 0.8) -> float:
+    """Minimum detectable effect: the smallest |difference| the two-sided test at `alpha` detects with
+    probability `target_power`, (t_{1-alpha/2} + t_{power}) se (df degrees of freedom)."""
+    from scipy import stats
+
+    return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(target_power, df)) * se)
+
+
+def runs_to_detect(effect: float, sd: float, test_train_ratio: float, per_repeat: int, alpha: float = ALPHA,
+                   target_power: float = 0.8, max_repeats: int = 100) -> int | None:
+    """Fewest runs (whole repeats of `per_repeat` folds) whose `mde` reaches |effect| at this spread;
+    None when no number of repeats does: the corrected variance keeps sd² n_test/n_train however many
+    repeats are run, so effects below about 2.8 sd sqrt(n_test/n_train) cannot be detected by repeating
+    the same cross-validation."""
+    if not (np.isfinite(effect) and effect != 0 and sd > 0):
+        return None
+    for r in range(1, max_repeats + 1):
+        n = r * per_repeat
+        if n >= 2 and mde(sd * np.sqrt(1 / n + test_train_ratio), n - 1, alpha, target_power) <= abs(effect):
+            return n
+    return None
+
+
 def holm(pvalues: ArrayLike) -> np.ndarray:
     """Holm's step-down adjusted p-values, in the input order; NaN stays NaN and is not counted.
 
