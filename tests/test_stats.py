@@ -188,10 +188,11 @@ def test_table_with_one_run_prints_no_p_and_no_std():
     assert table["std"].isna().all() and table["p_corrected"].isna().all() and table["p_holm"].isna().all()
     shown = format_results(table)
     test_cols = [c for c in shown.columns if c.startswith(("p (", "P(", "Wilcoxon"))]
-    assert len(test_cols) == 6 and set(shown[test_cols].to_numpy().ravel()) == {"n = 1", ""}
+    assert len(test_cols) == 5 and set(shown[test_cols].to_numpy().ravel()) == {"n = 1", ""}
     assert all("±" not in c for c in shown["mean ± std"])
     mdico = shown[shown["method"] == "MDiCo"].iloc[0]
-    assert mdico["p (corrected t)"] == "n = 1" and mdico["mean ± std"].endswith("(n = 1)")
+    assert mdico[next(c for c in shown.columns if c.startswith("p (Holm"))] == "n = 1"
+    assert mdico["mean ± std"].endswith("(n = 1)") and mdico["Δ [95% CI]"].count("[") == 0  # no interval from 1 run
     assert table.loc[table["method"] == "mdico", "verdict"].iloc[0].startswith("not tested (n = 1")
 
 

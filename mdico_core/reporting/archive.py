@@ -344,3 +344,26 @@ def archives_table() -> pd.DataFrame:
                        "made by earlier run definitions" if not held else "partial")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def held_words(name: str, code: bool = True, companion: str | None = None) -> str:
+    """What archive `name` holds, from its manifest at build time, for a page's prose: ``"lfmc_paper: 220
+    of 1,100 runs (partial: 10 folds x seed 0)"``; with `companion` ("histories", "predictions", "features"),
+    how many runs keep that kind of companion data is added. Never typed: it changes as the archive grows."""
+    from mdico_core.experiments.archive_io import read_manifest
+    from mdico_core.experiments.archives import get_archive
+    from mdico_core.reporting.provenance import describe_grid
+
+    a = get_archive(name)
+    info = read_manifest(a) or {}
+    held, defined = info.get("runs_exported", 0), info.get("runs_defined", len(a.configs()))
+    missing = set(info.get("missing_run_ids") or ())
+    kept = [c for c in a.configs() if c.run_id not in missing] if info else []
+    seeds = sorted({c.seed for c in kept})
+    grid = (f"{len({c.fold for c in kept})} folds x seed{'s' if len(seeds) > 1 else ''} {describe_grid(seeds)}"
+            if kept else "not exported")
+    shown = f"`{name}`" if code else name  # glued text is plain: no Markdown there
+    words = f"{shown}: {held:,} of {defined:,} runs" + (f" (partial: {grid})" if info.get("partial") else f" ({grid})")
+    if companion:
+        words += f", {(info.get('companion_runs') or {}).get(companion, 0)} of them with their {companion}"
+    return words

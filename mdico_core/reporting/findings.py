@@ -513,22 +513,10 @@ def archives_used(claims: Sequence[Claim] = CLAIMS) -> list[str]:
 
 
 def archive_counts(name: str, code: bool = True) -> str:
-    """``"lfmc_paper: 220 of 1,100 runs (partial: 10 folds x seed 0)"``, from its manifest at build time."""
-    from mdico_core.experiments.archive_io import read_manifest
-    from mdico_core.experiments.archives import get_archive
-    from mdico_core.reporting.provenance import describe_grid
+    """What archive `name` holds, from its manifest (``reporting.archive.held_words``)."""
+    from mdico_core.reporting.archive import held_words
 
-    a = get_archive(name)
-    info = read_manifest(a) or {}
-    held, defined = info.get("runs_exported", 0), info.get("runs_defined", len(a.configs()))
-    missing = set(info.get("missing_run_ids") or ())
-    kept = [c for c in a.configs() if c.run_id not in missing]
-    folds = describe_grid(sorted({c.fold for c in kept if c.fold is not None}))
-    seeds = describe_grid(sorted({c.seed for c in kept}))
-    grid = f"{len({c.fold for c in kept})} folds x seed{'s' if len({c.seed for c in kept}) > 1 else ''} {seeds}"
-    del folds  # the fold count is what a reader needs; their ids are on the archive's page
-    shown = f"`{name}`" if code else name  # glued text is plain: no Markdown there
-    return (f"{shown}: {held:,} of {defined:,} runs" + (f" (partial: {grid})" if info.get("partial") else f" ({grid})"))
+    return held_words(name, code)
 
 
 def headline_text(table: pd.DataFrame) -> str:

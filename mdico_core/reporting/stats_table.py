@@ -152,8 +152,9 @@ def format_results(table: pd.DataFrame, digits: int | None = None) -> pd.DataFra
         rows.append({
             "method": method_label(r.method, r.variant), "view": r.view, "n": r.n,
             "mean ± std": fmt_mean_std(r.mean, r.std, dg, n=r.n), "vs": r.reference or "(reference)",
-            "Δ": "–" if not np.isfinite(r.diff) else f"{r.diff:+.{dg}f}",
-            "p (corrected t)": fmt_p(r.p_corrected, k) if tested else "",
+            # the difference with the corrected 95% interval of the test beside it (an interval with every difference)
+            "Δ [95% CI]": "–" if not np.isfinite(r.diff) else f"{r.diff:+.{dg}f}" + (
+                f" [{r.ci_lo:+.{dg}f}, {r.ci_hi:+.{dg}f}]" if np.isfinite(r.ci_lo) else ""),
             f"p (Holm, {m} tests)": fmt_p(r.p_holm, k) if tested else "",
             "P(better)": fmt_prob(r.p_better, k) if tested else "",
             "P(equiv.)": fmt_prob(r.p_equiv, k) if tested else "",
@@ -172,9 +173,9 @@ def results_caption(table: pd.DataFrame) -> str:
     if table.empty:
         return "No runs."
     metric, rope, m = table["metric"].iloc[0], table["rope"].iloc[0], int(table["holm_m"].iloc[0])
-    return (f"Each row against its reference (\"vs\") over runs matched on (fold, seed). p (corrected t): "
-            f"the corrected repeated k-fold cross-validated t-test (Nadeau & Bengio 2003), which accounts for "
-            f"overlapping training sets; p (Holm): adjusted by Holm's method over the {m} comparisons of this "
-            f"table. P(better / equiv. / worse): Bayesian correlated t-test, region of practical equivalence "
+    return (f"Each row against its reference (\"vs\") over runs matched on (fold, seed). Δ [95% CI]: the mean "
+            f"difference and its interval from the corrected repeated k-fold cross-validated t-test (Nadeau & "
+            f"Bengio 2003), which accounts for overlapping training sets; p (Holm): that test's p adjusted by "
+            f"Holm's method over the {m} comparisons of this table. P(better / equiv. / worse): Bayesian correlated t-test, region of practical equivalence "
             f"±{rope:g} {metric}. Wilcoxon p treats the runs as independent and overstates the evidence: shown "
             f"for reference only. No std or p is given from fewer than {stats.MIN_PAIRS} runs (\"n = …\").")
