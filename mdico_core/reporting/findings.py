@@ -607,3 +607,60 @@ def rule_markdown() -> str:
             "probability at these runs' spread; the percentage is the power to detect the paper's own difference. "
             "The interval and the test use the same Nadeau–Bengio variance (1/n + n_test/n_train) s², which does "
             "not shrink below s² n_test/n_train however many repeats are run.")
+
+
+# ---------------------------------------------------------------------------------- the page's HTML
+def _html_table(df: pd.DataFrame, links: dict[str, pd.Series] | None = None, caption: str = "") -> str:
+    """A plain HTML table (every row shown, no paging), cells escaped, `links` columns as anchors."""
+    import html
+
+    links = links or {}
+    nowrap = {"paper", "ours [95% CI]", "n", "p (Holm)"}  # numbers and intervals are read whole
+    head = "".join(f'<th style="padding: 0.15em 0.5em; text-align: left;">{html.escape(str(c))}</th>'
+                   for c in df.columns)
+    body = []
+    for i, row in enumerate(df.itertuples(index=False)):
+        cells = []
+        for col, v in zip(df.columns, row):
+            text = html.escape("" if v is None or (isinstance(v, float) and v != v) else str(v))
+            if col in links:
+                text = f'<a href="{html.escape(str(links[col].iloc[i]))}">{text}</a>'
+            style = "padding: 0.15em 0.5em; vertical-align: top;" + (" white-space: nowrap;" if col in nowrap else "")
+            cells.append(f'<td style="{style}">{text}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return (f'<table class="mdico-findings" style="font-size: 0.875em; border-collapse: collapse;">{cap}'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def summary_html(table: pd.DataFrame, claims: Sequence[Claim] = CLAIMS) -> str:
+    """`summary_markdown` as the page shows it: every claim on one screen, each linked to its section
+    and to the page of its evidence."""
+    s = summary(table, claims)
+    shown = pd.DataFrame({"claim": s["claim"], "what": s["what"], "verdicts": s["verdicts"],
+                          "untestable places": s["not testable here"], "evidence": s["source"]})
+    return _html_table(shown, {"claim": "#claim-" + s["claim"].str.lower(), "evidence": s["page"] + ".html"})
+
+
+def claim_html(claim: Claim, table: pd.DataFrame) -> str:
+    """`claim_markdown` as the page shows it (HTML: a plain table, an anchor per claim)."""
+    import html
+
+    rows = table[table["claim"] == claim.id]
+    shown = format_ledger(rows).drop(columns=["claim"])
+    metrics = ", ".join(dict.fromkeys(rows["metric"]))
+    holm = int(rows["holm_m"].iloc[0]) if len(rows) else 0
+    parts = [f'<h3 id="claim-{claim.id.lower()}">{html.escape(claim.id)}: {html.escape(claim.claim)}</h3>',
+             f"<blockquote>{html.escape(claim.quote)} ({html.escape(claim.source)})</blockquote>",
+             f"<p>Metric: {html.escape(metrics)}; Holm across the {holm} tested comparisons of this claim; "
+             f'evidence on <a href="{claim.page}.html">{html.escape(claim.page)}</a>. Archives: '
+             + "; ".join(html.escape(archive_counts(a, code=False)) for a in dict.fromkeys(rows["archive"]))
+             + ".</p>", _html_table(shown)]
+    undecided = rows[(rows["verdict"] == "inconclusive") & rows["power_paper"].notna()]
+    if len(undecided):
+        parts.append("<p>Inconclusive on the paper's data: the interval holds both 0 and the paper's value. What "
+                     "would decide it: " + html.escape("; ".join(f"{r['place']}: {what_would_decide(r)}"
+                                                              for _, r in undecided.iterrows())) + ".</p>")
+    if claim.untestable:
+        parts.append("<p>Not testable here: " + html.escape("; ".join(claim.untestable)) + ".</p>")
+    return "\n".join(parts)
