@@ -98,7 +98,7 @@ def test_the_main_headline_never_prints_a_missing_value(kind):
     if kind == "absent":
         assert text.startswith("Nothing ran for LFMC")
     else:  # in the words of the corrected t-test, with n; no sentence for L8, which has no runs
-        assert "MDiCo scores 0.280 ± 0.057 (n = 5), +0.050 against Individual" in text
+        assert "MDiCo scores 0.280 ± 0.057 (n = 5), +0.050 [+0.050, +0.050] against Individual" in text
         assert "(Individual: 0.230 ± 0.057 (n = 5)" in text and "corrected t-test" in text and "L8" not in text
         assert ("; paper: MDiCo 0.248 against Individual's 0.242)." in text) == (kind != "synthetic")
     few = tested(df[df["fold"] < 2], main_reference)  # 2 runs: no std, no test

@@ -122,7 +122,8 @@ def read_runs(path: str | Path) -> pd.DataFrame:
         done = df[(df["status"] == "done") & df["metric"].notna()]
         if not done.empty:
             per_run = done.groupby("run_id").size()
-            cell = done.drop_duplicates("run_id").set_index("run_id")[["dataset", "method", "variant", "encoder"]]
+            keys = ["dataset", "method", "variant", "encoder", "protocol", "modalities"]  # one design, one view set
+            cell = done.drop_duplicates("run_id").set_index("run_id")[keys].fillna("")
             expected = per_run.groupby([cell[c] for c in cell.columns]).transform("max")
             short = per_run[per_run < expected]
             if len(short):

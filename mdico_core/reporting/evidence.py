@@ -130,9 +130,14 @@ def sentence(table: pd.DataFrame, method: str, view: str, variant: str = "defaul
         return ours
     if str(r["reference"]).endswith("(no runs)"):
         return f"{ours}; {r['verdict']}"
+    tested = r["n_pairs"] >= stats.MIN_PAIRS and np.isfinite(r.get("ci_lo", np.nan))
     probs = (f"; P(better) = {r['p_better']:.2f}, P(equiv.) = {r['p_equiv']:.2f}"
-             if r["n_pairs"] >= stats.MIN_PAIRS and np.isfinite(r["p_better"]) else "")
-    return f"{ours}, {fmt.fmt_value(r['diff'], d, True)} against {r['reference']}: {r['verdict']}{probs}"
+             if tested and np.isfinite(r["p_better"]) else "")
+    ci = f" [{r['ci_lo']:+.{d}f}, {r['ci_hi']:+.{d}f}]" if tested else ""
+    # "not detected" is not "absent": say how large a difference these runs could have detected
+    power = (f"; these runs detect a difference of {r['mde']:.{d}f} or more with 80% power"
+             if tested and str(r["verdict"]).startswith("no detectable") and np.isfinite(r.get("mde", np.nan)) else "")
+    return f"{ours}, {fmt.fmt_value(r['diff'], d, True)}{ci} against {r['reference']}: {r['verdict']}{probs}{power}"
 
 
 def tally(table: pd.DataFrame, rows: pd.Series | None = None) -> str:

@@ -111,7 +111,7 @@ def results_table(runs: pd.DataFrame, metric: str | None = None,
                "n": n, "mean": vals.mean(), "std": vals.std(ddof=1) if n >= stats.MIN_PAIRS else np.nan,
                "reference": "", "n_pairs": 0, "diff": np.nan, "t": np.nan, "p_corrected": np.nan,
                "p_better": np.nan, "p_equiv": np.nan, "p_worse": np.nan, "rope": width, "p_wilcoxon": np.nan,
-               "ci_lo": np.nan, "ci_hi": np.nan}
+               "ci_lo": np.nan, "ci_hi": np.nan, "mde": np.nan}
         ref = reference(cell)
         if ref is not None and ref in groups:
             pairs = pd.concat([vals, _values(groups[ref])], axis=1, join="inner", keys=["x", "ref"])
@@ -122,7 +122,7 @@ def results_table(runs: pd.DataFrame, metric: str | None = None,
                 t = stats.corrected_ttest(diff, ratio)
                 est = stats.estimate(diff, ratio)  # the interval of the same corrected variance
                 lower, equiv, higher = stats.bayes_correlated(diff, ratio, width)
-                row.update(t=t.t, p_corrected=t.p, ci_lo=est.lo, ci_hi=est.hi, p_equiv=equiv, p_wilcoxon=stats.wilcoxon_p(diff),
+                row.update(t=t.t, p_corrected=t.p, ci_lo=est.lo, ci_hi=est.hi, mde=stats.mde(est.se, est.df), p_equiv=equiv, p_wilcoxon=stats.wilcoxon_p(diff),
                            p_better=higher if sign > 0 else lower, p_worse=lower if sign > 0 else higher)
         elif ref is not None:
             row["reference"] = cell_label(ref) + _NO_RUNS
@@ -134,7 +134,7 @@ def results_table(runs: pd.DataFrame, metric: str | None = None,
                        if r.reference.endswith(_NO_RUNS) else stats.verdict(r.diff, r.p_holm, r.n_pairs, alpha))
                       for r in out.itertuples()]
     cols = ["dataset", *CELL, "paper_method", "metric", "n", "mean", "std", "reference", "n_pairs", "diff", "ci_lo",
-            "ci_hi", "t",
+            "ci_hi", "mde", "t",
             "p_corrected", "p_holm", "holm_m", "p_better", "p_equiv", "p_worse", "rope", "p_wilcoxon", "verdict"]
     return in_paper_order(out[cols])
 
