@@ -32,6 +32,7 @@ from mdico_core._util import (
     ParameterError,
     as_fold,
     as_seed,
+    code_version,
     display_path,
     format_list,
     parse_list,
@@ -208,8 +209,10 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
               + ". Get it with `make data` (offline: `make data FROM=<folder>`) or `mdico data fetch <dataset>`; "
               "see data/README.md", file=sys.stderr)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the kernels inherit it; 2-core laptops stay usable
+    version = code_version()  # the committed pages must be built from the code they ship (a test checks it)
     info: dict[str, Any] = {"profile": profile, "seeds": seeds_t or "profile", "folds": folds_t or "profile",
-                            "executor": executor, "workers": workers or "default"}
+                            "executor": executor, "workers": workers or "default",
+                            "git_commit": version["git_commit"], "git_dirty": version["git_dirty"]}
     if not skip_sweep:
         info.update(_sweep(chosen if only_t else None, profile, seeds_t, folds_t, results, executor, workers))
     if sweep_only:

@@ -487,3 +487,27 @@ def test_binary_titles_show_binary_runs_and_every_gap_has_a_box(built):
     for page in html.glob("*.html"):
         prose = re.sub(r"<[^>]+>", " ", page.read_text())
         assert " n/a " not in prose and "n/a." not in prose, page.name
+
+
+def test_committed_pages_were_built_from_the_code_they_ship():
+    """book/generated/build_info.json names the commit the committed pages were built at; no commit
+    after it may change what builds them (mdico_core/reporting, notebooks). Rebuild and commit the
+    pages after such a change (`make book`)."""
+    import shutil
+
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    info = json.loads((REPO / "book" / "generated" / "build_info.json").read_text())
+    assert info.get("git_commit") and info.get("git_dirty") is False, (
+        "the committed pages were built from a modified checkout or without a commit: commit the code, then "
+        "`make book`, then commit book/generated")
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+
+    if git("cat-file", "-e", f"{info['git_commit']}^{{commit}}").returncode != 0:
+        pytest.skip("the build's commit is not in this clone's history (a shallow clone)")
+    last = git("log", "-1", "--format=%H", "--", "mdico_core/reporting", "notebooks").stdout.strip()
+    ok = git("merge-base", "--is-ancestor", last, info["git_commit"]).returncode == 0
+    assert ok, (f"commit {last[:12]} changed mdico_core/reporting or notebooks after the committed pages were built "
+                f"(at {info['git_commit'][:12]}): rebuild them with `make book` and commit book/generated")

@@ -223,3 +223,32 @@ def test_real_data_names_the_missing_file_under_require(real_data, empty_cache, 
     monkeypatch.delenv("MDICO_REQUIRE_DATA")
     with pytest.raises(pytest.skip.Exception, match=re.escape(name)):
         real_data(name)
+
+
+# ---------------------------------------------------------------------------------- no typed counts
+_TYPED_COUNT = re.compile(
+    r"\b\d[\d,]*\s*(?:folds?|seeds?|runs?|minutes?|min\b|repeats?)\b|\bseeds?\s+\d+\s*[-–]\s*\d+"
+    r"|\b\d+\s*[x×]\s*\d+\s*(?:seeds?|folds?|runs?)", re.I)
+# the rule "no p or std from fewer than 5 runs" is a constant of the statistics (stats.MIN_PAIRS), not a count
+_RULE = re.compile(r"fewer than \d+ (?:paired )?runs", re.I)
+
+
+def test_no_count_of_runs_folds_or_seeds_is_typed_into_the_books_prose():
+    """Counts change as archives grow and plans change: the book's prose glues them (from the plan, the
+    manifests or build_info.json). Scans book/*.md and the notebooks' Markdown cells."""
+    import json
+
+    from mdico_core.reporting.stats import MIN_PAIRS
+
+    sources = {str(p.relative_to(REPO)): p.read_text() for p in (REPO / "book").glob("*.md")}
+    for p in (REPO / "notebooks").glob("*.ipynb"):
+        cells = json.loads(p.read_text())["cells"]
+        sources[str(p.relative_to(REPO))] = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    found = []
+    for name, text in sources.items():
+        for rule in _RULE.finditer(text):
+            assert str(MIN_PAIRS) in rule.group(0), f"{name}: {rule.group(0)} (stats.MIN_PAIRS is {MIN_PAIRS})"
+        text = _RULE.sub("", text)
+        found += [f"{name}: {m.group(0)!r}" for m in _TYPED_COUNT.finditer(text)]
+    assert not found, "typed counts in the book's prose (glue them): " + "; ".join(found)
+    assert _TYPED_COUNT.search("the archive holds 10 folds x 5 seeds") and _TYPED_COUNT.search("seeds 0-2")
