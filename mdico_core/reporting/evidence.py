@@ -165,6 +165,8 @@ def show_ranks(runs: pd.DataFrame, label: str, views: Sequence[str] | None = Non
     if views is None:
         views = [v for v in dict.fromkeys(d["view"].dropna().astype(str)) if v != "fusion"] if len(d) else []
     drawn = 0
+    if not views:  # the section's heading is static: say why it is empty
+        fmt.show_markdown(f"*No critical-difference diagram for {label}: no single-modality runs here.*")
     for view in views:
         try:
             result = rank_test(d, view, metric)

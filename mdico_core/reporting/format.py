@@ -91,6 +91,7 @@ def to_markdown(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
 # The content column of a book page (sphinx-book-theme at a desktop window), in CSS pixels. Tables
 # must fit in it, and figures are drawn at its width so that they show at 1:1 (`show`).
 COLUMN_PX = 676
+PAGE_ROWS = 40  # an interactive table pages only above this many rows: a reader sees the whole of a usual table
 CSS_DPI = 96  # CSS pixels per inch: a figure COLUMN_PX / CSS_DPI inches wide shows at its drawn size
 PNG_SCALE = 2  # figures are rendered at 2x their CSS size, for sharp text on high-density screens
 MIN_FONT_PT = 9  # the smallest text of a figure, as the reader sees it
@@ -239,7 +240,7 @@ class BookTable:
             head = generate_init_offline_itables_html(itables_options.dt_bundle)
             _ITABLES_LOADED = True
         body = to_html_datatable(self.frame, caption=self.caption or None, connected=False, table_id=self._table_id(),
-                                 scrollX=True, paging=len(self.frame) > 20, showIndex=False,
+                                 scrollX=True, paging=len(self.frame) > PAGE_ROWS, showIndex=False,
                                  classes="display compact", display_logo_when_loading=False,
                                  style="table-layout:auto;width:auto;margin:0;caption-side:top;font-size:0.875em")
         return head + body
@@ -284,7 +285,10 @@ def _constants_in_caption(frame: pd.DataFrame, caption: str) -> tuple[pd.DataFra
 
 
 def show_markdown(text: str) -> None:
-    """Display Markdown in a notebook (falls back to print outside IPython)."""
+    """Display Markdown in a notebook (falls back to print outside IPython); nothing for empty text (an empty
+    Markdown output would show as its text/plain repr, "<IPython.core.display.Markdown object>")."""
+    if not str(text).strip():
+        return
     try:
         from IPython.display import Markdown, display
 
