@@ -255,3 +255,21 @@ def format_list(values: Iterable[object] | None) -> str | None:
     if values is None:
         return None
     return ",".join("official" if v is None else str(v) for v in values)
+
+
+def read_yaml(path: str | Path, what: str = "file") -> Any:
+    """A YAML file's content; a syntax error raises `ValueError` naming the file, the line and column and the
+    problem, never yaml's traceback (profiles, dataset.yaml, ``MDICO_DATASETS`` files all read through here)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(f"{where}: this {what} is not valid YAML ({problem}); fix that line") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: this {what} is not UTF-8 text ({err.reason})") from None

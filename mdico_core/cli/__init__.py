@@ -54,6 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         return args.func(args, args.parser)
+    except NotADirectoryError as err:  # a data cache or store path that is a file: one line, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # own data the user wrote (dataset.yaml, $MDICO_DATASETS): one line naming the file
+        from mdico_core.data.dataset import DataValidationError
+
+        if not isinstance(err, DataValidationError):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `mdico ... | head`: stop quietly
         import os
 

@@ -73,3 +73,41 @@ def add_sweep(sp: argparse.ArgumentParser, what: str, executor: str = "serial") 
     sp.add_argument("--workers", type=positive_int, default=None,
                     help="processes or Dask workers (default: the CPU count; 2 for a local Dask cluster)")
     add_results(sp)
+
+
+# ---------------------------------------------------------------------------------- names, checked once
+def check_names(parser: argparse.ArgumentParser, *, datasets: list[str] | str | None = None,
+                methods: list[str] | None = None, profile: str | None = None) -> None:
+    """Refuse unknown dataset, method or profile names with the valid ones (exit 2), before anything reads
+    a store: every subcommand that takes these names calls this, so none answers "no runs" for a typo."""
+    from mdico_core.data import get_dataset_entry
+
+    try:
+        for d in [datasets] if isinstance(datasets, str) else datasets or []:
+            get_dataset_entry(d)
+        if methods:
+            from mdico_core.methods import METHODS
+
+            unknown = [m for m in methods if m != "all" and m not in METHODS]
+            if unknown:
+                raise ValueError(f"unknown method(s) {', '.join(unknown)}; valid methods: {', '.join(sorted(METHODS))} "
+                                 "or 'all'")
+        if profile is not None:
+            from mdico_core.experiments.profile import load_profile
+
+            load_profile(profile)
+    except (ValueError, FileNotFoundError) as err:
+        parser.error(str(err))
+
+
+def results_folder(results: str | None) -> None:
+    """Refuse a results store path that exists and is not a folder (one line, exit 1)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    path = Path(results if results is not None else os.environ.get("MDICO_RESULTS_DIR", "") or ".")
+    if results is not None or os.environ.get("MDICO_RESULTS_DIR"):
+        if path.exists() and not path.is_dir():
+            sys.exit(f"error: the results store {path} is a file, not a folder: pass --results <folder> "
+                     "(it is created if missing)")

@@ -18,6 +18,7 @@ import argparse
 import sys
 from typing import Any
 
+from mdico_core.cli._args import positive_int
 from mdico_core.options import EXECUTORS
 
 COMMANDS = ("list", "status", "run", "export")
@@ -36,8 +37,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("name")
     r.add_argument("--results", default=None, help=results_help)
     r.add_argument("--executor", choices=EXECUTORS, default="serial")
-    r.add_argument("--workers", type=int, default=None, help="processes or Dask workers")
-    r.add_argument("--threads", type=int, default=None,
+    r.add_argument("--workers", type=positive_int, default=None, help="processes or Dask workers")
+    r.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads of each run (default: the archive's, else 1); an archive that names its "
                         "thread count takes no other")
     r.add_argument("--scheduler", default=None, help="Dask scheduler address")

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from mdico_core.cli._args import add_results, add_settings, add_sweep, names, positive_int
+from mdico_core.cli._args import add_results, add_settings, add_sweep, check_names, names, positive_int
 from mdico_core.options import MONITORS, PROTOCOLS, RELEASED_SPLIT_SEED
 
 
@@ -95,8 +95,10 @@ def run_configs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tu
 
 def open_store(results: str | None):
     """The results store at `results`; unreadable records are reported by `name_corrupt`, not warned."""
+    from mdico_core.cli._args import results_folder
     from mdico_core.experiments.store import CorruptRecordWarning, ResultsStore
 
+    results_folder(results)
     warnings.simplefilter("ignore", CorruptRecordWarning)
     return ResultsStore(results)
 
@@ -147,6 +149,7 @@ def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     """``mdico status``: runs per dataset, method and status; pending runs of a profile; failures."""
     import pandas as pd
 
+    check_names(parser, datasets=args.dataset, methods=args.methods, profile=args.profile)
     store = open_store(args.results)
     records = store.records()
     failed = [f for f in store.failures() if f.get("status") == "failed"]

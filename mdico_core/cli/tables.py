@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from mdico_core.cli._args import add_results, add_settings
+from mdico_core.cli._args import add_results, add_settings, check_names
 from mdico_core.cli.runs import name_corrupt, open_store
 from mdico_core.options import MONITORS
 
@@ -53,6 +53,7 @@ def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``mdico table``: our mean ± std of a dataset's runs next to the paper's numbers."""
     from mdico_core.reporting.tables import compare_with_paper, to_markdown
 
+    check_names(parser, datasets=args.dataset, profile=args.profile)
     if args.archive:
         from mdico_core.reporting.archive import read_runs
 
@@ -152,6 +153,14 @@ def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         get_dataset_entry(args.dataset)
     except ValueError as err:
         parser.error(str(err))
+    check_names(parser, profile=args.profile)
+    from pathlib import Path
+
+    up = Path(args.out).expanduser().parent
+    while not up.exists() and up != up.parent:
+        up = up.parent
+    if not up.is_dir():  # a file where a folder of --out should be
+        parser.error(f"--out {args.out}: {up} is a file, not a folder; give a path in a folder")
     store = open_store(args.results)
     try:
         df = export_runs(args.dataset, args.out, profile=args.profile, store=store, settings=args.settings)
@@ -177,6 +186,7 @@ def cmd_methods(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     from mdico_core.experiments.settings import methods_table
 
+    check_names(parser, datasets=args.dataset, profile=args.profile)
     try:
         table, notes = methods_table(args.profile, args.dataset)
     except ValueError as err:

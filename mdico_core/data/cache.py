@@ -68,8 +68,14 @@ class DatasetNotFoundError(FileNotFoundError):
 
 # ---------------------------------------------------------------------------------- locations
 def data_dir() -> Path:
-    """The cache folder: ``$MDICO_DATA_DIR``, else ``<repo>/data/cache`` in a checkout, else ``~/.cache/mdico``."""
-    return Path(_pooch().path)
+    """The cache folder: ``$MDICO_DATA_DIR``, else ``<repo>/data/cache`` in a checkout, else ``~/.cache/mdico``.
+
+    Raises ``NotADirectoryError`` (one line naming the fix) when that path is a file."""
+    path = Path(_pooch().path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"the data cache {path} is a file, not a folder: point ${ENV_DATA_DIR} at a folder "
+                                 "(it is created if missing), or unset it")
+    return path
 
 
 def _pooch(urls: dict[str, str] | None = None) -> pooch.Pooch:

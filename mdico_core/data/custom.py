@@ -74,7 +74,30 @@ def _is_number(v: Any) -> bool:
 
 
 def _target(target: Any, task: str, class_names: list[str] | None) -> tuple[np.ndarray, list[str] | None]:
+    y, classes = _target_values(target, task, class_names)
+    if task in ("binary", "multiclass") and len(y):  # no samples at all: said where the samples are counted
+        # a single class makes every score perfect (F1 = accuracy = 100): nothing can be learned or compared
+        found = np.unique(y)
+        if len(found) < 2:
+            raise DataValidationError(f"the {task} target has a single class ({classes[found[0]] if classes and len(found) else found.tolist()}); "
+                                      "a classification task needs at least two classes: check the target column, "
+                                      "or declare task: regression")
+        if task == "binary" and not set(found.tolist()) <= {0, 1}:
+            raise DataValidationError(f"a binary target holds 0/1 (or two names); got classes {found.tolist()[:10]}: "
+                                      "declare task: multiclass, or map the two classes to 0/1")
+    return y, classes
+
+
+def _target_values(target: Any, task: str, class_names: list[str] | None) -> tuple[np.ndarray, list[str] | None]:
+    if task == "multilabel" and isinstance(target, list | tuple) and len({np.size(t) for t in target}) > 1:
+        lengths = sorted({int(np.size(t)) for t in target})
+        raise DataValidationError(f"the multilabel target's rows have different lengths {lengths[:5]}: give one 0/1 "
+                                  "column per label for every sample (an (N, K) array), not lists of label ids")
     y = np.asarray(target)
+    if y.dtype == object and any(v is None or (isinstance(v, float) and v != v) for v in y.ravel()):
+        n_missing = sum(v is None or (isinstance(v, float) and v != v) for v in y.ravel())
+        raise DataValidationError(f"the target has {n_missing} missing value(s) (None / NaN): drop those samples or "
+                                  "fill them; a missing label is not a class")
     if np.iscomplexobj(y):
         raise DataValidationError("the target is complex; give real values (e.g. np.abs(y) or y.real)")
     if task == "multilabel":
@@ -172,16 +195,23 @@ def _read_config(folder: Path, strict: bool = False) -> dict[str, Any]:
     """The folder's dataset.yaml; `strict`: an unknown (e.g. mistyped) key is an error."""
     for cfg in CONFIG_NAMES:
         if (folder / cfg).is_file():
-            import yaml
-
-            with open(folder / cfg, encoding="utf-8") as f:
-                data = yaml.safe_load(f) or {}
+            data = _yaml(folder / cfg, "dataset.yaml") or {}
             if not isinstance(data, dict):
                 raise DataValidationError(f"{folder / cfg} must be a mapping (task: ..., name: ...)")
             if strict:
                 _check_keys(data, CONFIG_KEYS, folder / cfg)
             return data
     return {}
+
+
+def _yaml(path: Path, what: str) -> Any:
+    """`path` read as YAML; a syntax error is a `DataValidationError` naming the file and the line."""
+    from mdico_core._util import read_yaml
+
+    try:
+        return read_yaml(path, what)
+    except ValueError as err:
+        raise DataValidationError(str(err)) from None
 
 
 def _check_keys(data: Mapping[str, Any], valid: tuple[str, ...], where: Any) -> None:
@@ -318,10 +348,10 @@ def _env_entries(spec: str) -> list[tuple[Path, dict[str, Any]]]:
     for item in filter(None, spec.split(os.pathsep)):
         p = Path(item).expanduser()
         if p.is_file() and p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            with open(p, encoding="utf-8") as f:
-                data = yaml.safe_load(f) or {}
+            data = _yaml(p, f"${ENV_DATASETS} file") or {}
+            if not isinstance(data, dict) or not isinstance(data.get("datasets") or {}, dict):
+                raise DataValidationError(f"{p}: ${ENV_DATASETS} files hold `datasets:` mapping names to "
+                                          "{path: <folder>, ...}")
             for ds_name, opts in (data.get("datasets") or {}).items():
                 opts = dict(opts or {})
                 _check_keys(opts, ENV_KEYS, f"{p}: dataset {ds_name!r}")

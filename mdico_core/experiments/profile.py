@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from mdico_core._util import parse_list
+from mdico_core._util import as_fold, as_int, parse_list, read_yaml
 from mdico_core.experiments.config import RunConfig, file_sha256, resolve_train, train_config
 from mdico_core.options import PROTOCOLS, SETTINGS, TrainConfig
 
@@ -191,31 +191,53 @@ def _profile_names() -> list[str]:
 
 
 def load_profile(name: str) -> Profile:
-    """The profile ``profiles/<name>.yaml``; an unknown name raises a `ValueError` listing valid ones."""
-    import yaml
+    """The profile ``profiles/<name>.yaml``; an unknown name, a YAML error or a value of the wrong type raises one
+    `ValueError` naming the file (and the line, or the key) and the fix."""
 
     valid = _profile_names()
     if name not in valid:
         raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(valid)}")
-    raw = yaml.safe_load(_profile_dir().joinpath(f"{name}.yaml").read_text())
+    path = _profile_dir().joinpath(f"{name}.yaml")
+    raw = read_yaml(path, "profile")
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a profile is a mapping of keys (seeds: [0, 1], folds: [0], train: ...), "
+                         f"got {'an empty file' if raw is None else type(raw).__name__}")
     expected = {"name", "description", "folds", "n_folds", "seeds", "train", "dataset_overrides", "datasets",
                 "methods"}
     unknown = sorted(set(raw) - expected)
     if unknown:
-        raise ValueError(f"profile {name!r}: unknown keys {unknown}; valid keys: {', '.join(sorted(expected))}")
-    overrides = {k: dict(v or {}) for k, v in (raw.get("dataset_overrides") or {}).items()}
-    for over in overrides.values():  # fail at load time, not in the middle of a sweep
-        train_config({k: v for k, v in over.items() if k not in _GRID_KEYS})
+        raise ValueError(f"{path}: unknown keys {unknown}; valid keys: {', '.join(sorted(expected))}")
+
+    def value_of(key: str, convert: Any, default: Any, form: str) -> Any:
+        """`raw[key]` converted, or one error naming the file, the key, the value and the expected form."""
+        try:
+            return convert(raw.get(key, default))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: key {key!r} = {raw.get(key)!r} is not {form} ({err})") from None
+
+    def mapping(value: Any) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise TypeError(f"a {type(value).__name__}")
+        return {k: dict(v or {}) for k, v in value.items()}
+
+    ints = lambda v: tuple(as_int(x) for x in (v if isinstance(v, list | tuple) else [v]))  # noqa: E731
+    overrides = value_of("dataset_overrides", mapping, None, "a mapping of dataset -> settings")
+    for ds, over in overrides.items():  # fail at load time, not in the middle of a sweep
+        budget = {k: v for k, v in over.items() if k not in _GRID_KEYS}
+        value_of("dataset_overrides", lambda _, b=budget: train_config(b), None, f"valid training settings for {ds}")
     return Profile(
-        name=raw.get("name", name),
+        name=str(raw.get("name", name)),
         description=str(raw.get("description", "")).strip(),
-        folds=tuple(raw.get("folds", [0])),
-        n_folds=int(raw.get("n_folds", 10)),
-        seeds=tuple(int(s) for s in raw.get("seeds", [0])),
-        train=train_config(raw.get("train")),
+        folds=value_of("folds", lambda v: tuple(as_fold(x) for x in (v if isinstance(v, list | tuple) else [v])), [0],
+                    "a list of folds, e.g. [0, 1, 2]"),
+        n_folds=value_of("n_folds", as_int, 10, "an integer, e.g. 10"),
+        seeds=value_of("seeds", ints, [0], "a list of integer seeds, e.g. [0, 1]"),
+        train=value_of("train", train_config, None, "a mapping of training settings"),
         dataset_overrides=overrides,
-        datasets=tuple(raw.get("datasets") or ()),
-        methods=tuple(raw.get("methods") or ()),
+        datasets=value_of("datasets", lambda v: tuple(v or ()), None, "a list of dataset names"),
+        methods=value_of("methods", lambda v: tuple(v or ()), None, "a list of method names"),
     )
 
 

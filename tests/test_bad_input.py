@@ -1,0 +1,94 @@
+"""Bad input, everywhere a user types or edits something: one clear line naming the problem and the fix,
+a non-zero exit, never a traceback (issue 29). Each case runs the real `mdico` entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mdico_core.data.custom import from_arrays
+from mdico_core.data.dataset import DataValidationError
+
+
+def _mdico(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    full = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "mdico_core.cli", *args], capture_output=True, text=True,
+                          env=full, cwd=cwd, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("bad")
+    (root / "afile").write_text("not a folder")
+    ds = root / "ds"
+    ds.mkdir()
+    np.save(ds / "S1.npy", np.zeros((10, 4, 2), np.float32))
+    np.save(ds / "target.npy", np.arange(10) % 2)
+    (ds / "dataset.yaml").write_text("task: [binary\n")
+    (root / "env.yaml").write_text("datasets: [x\n")
+    return root
+
+
+CASES = [  # (arguments, extra environment, exit code, a phrase of the one-line message)
+    (["archive", "run", "lfmc_ablation", "--workers", "-1", "--results", "{bad}/s"], {}, 2, "--workers: must be 1 or more"),
+    (["archive", "run", "lfmc_ablation", "--threads", "0", "--results", "{bad}/s"], {}, 2, "--threads: must be 1 or more"),
+    (["status", "--dataset", "no_such_dataset"], {}, 2, "unknown dataset 'no_such_dataset'; valid datasets:"),
+    (["status", "--methods", "no_such_method"], {}, 2, "unknown method(s) no_such_method; valid methods:"),
+    (["status", "--profile", "nope"], {}, 2, "unknown profile 'nope'; valid profiles:"),
+    (["methods", "--dataset", "no_such_dataset"], {}, 2, "unknown dataset 'no_such_dataset'"),
+    (["table", "no_such_dataset"], {}, 2, "unknown dataset 'no_such_dataset'"),
+    (["table", "lfmc", "--profile", "no_such_profile"], {}, 2, "unknown profile 'no_such_profile'"),
+    (["status", "--results", "{bad}/afile"], {}, 1, "is a file, not a folder: pass --results <folder>"),
+    (["export", "lfmc", "--profile", "paper", "--out", "{bad}/afile/x.csv"], {}, 2, "is a file, not a folder"),
+    (["data", "status"], {"MDICO_DATA_DIR": "{bad}/afile"}, 1, "the data cache {bad}/afile is a file"),
+    (["data", "info"], {"MDICO_DATASETS": "{bad}/ds"}, 1, "dataset.yaml:2:1: this dataset.yaml is not valid YAML"),
+    (["data", "list"], {"MDICO_DATASETS": "{bad}/env.yaml"}, 1, "env.yaml:2:1: this $MDICO_DATASETS file is not valid"),
+    (["findings", "--claims", "C99"], {}, 2, "unknown claim 'C99'; valid claims:"),
+    (["findings", "--archive", "nope"], {}, 2, "unknown archive 'nope'"),
+    (["data", "fetch", "no_such"], {}, 2, "unknown data file or dataset 'no_such'"),
+]
+
+
+@pytest.mark.parametrize("args, env, code, phrase", CASES, ids=[" ".join(c[0][:3]) for c in CASES])
+def test_bad_input_is_one_clear_line(bad, args, env, code, phrase):
+    fill = lambda s: s.replace("{bad}", str(bad))  # noqa: E731
+    r = _mdico(*map(fill, args), env={k: fill(v) for k, v in env.items()})
+    assert r.returncode == code, (r.returncode, r.stdout[-500:], r.stderr[-500:])
+    assert "Traceback" not in r.stderr and fill(phrase) in r.stderr, r.stderr[-800:]
+
+
+@pytest.mark.parametrize("content, phrase", [
+    ("seeds: [0\n", "this profile is not valid YAML"),
+    ("", "got an empty file"),
+    ("seeds: [zero]\n", "key 'seeds' = ['zero'] is not a list of integer seeds"),
+    ("n_folds: ten\n", "key 'n_folds' = 'ten' is not an integer"),
+    ("train: 5\n", "key 'train' = 5 is not a mapping of training settings"),
+])
+def test_a_broken_profile_names_its_file_and_key(content, phrase, monkeypatch, tmp_path):
+    from mdico_core.experiments import profile
+
+    (tmp_path / "broken.yaml").write_text(content)
+    monkeypatch.setattr(profile, "_profile_dir", lambda: tmp_path)
+    with pytest.raises(ValueError, match="broken.yaml") as err:
+        profile.load_profile("broken")
+    assert phrase in str(err.value)
+
+
+@pytest.mark.parametrize("target, task, phrase", [
+    (np.zeros(20, int), "multiclass", "single class"),
+    (np.zeros(20, int), "binary", "single class"),
+    (np.arange(20) % 3, "binary", "a binary target holds 0/1"),
+    (np.array(["a", "b"] * 9 + [None, "a"], dtype=object), "multiclass", "1 missing value(s)"),
+    ([[0, 1]] * 10 + [[1]] * 10, "multilabel", "rows have different lengths"),
+])
+def test_own_targets_that_cannot_be_learned_are_refused(target, task, phrase):
+    x = {"S1": np.zeros((20, 4, 2), np.float32), "S2": np.zeros((20, 4, 3), np.float32)}
+    with pytest.raises(DataValidationError) as err:
+        from_arrays("t", x, target, task)
+    assert phrase in str(err.value)
