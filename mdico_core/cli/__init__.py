@@ -54,6 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         return args.func(args, args.parser)
+    except BrokenPipeError:  # `mdico ... | head`: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except NotADirectoryError as err:  # a data cache or store path that is a file: one line, no traceback
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -64,11 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # `mdico ... | head`: stop quietly
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
 
 
 __all__ = ["build_parser", "main", "plan_runs", "run_configs"]
