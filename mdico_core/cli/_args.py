@@ -86,12 +86,14 @@ def check_names(parser: argparse.ArgumentParser, *, datasets: list[str] | str | 
         for d in [datasets] if isinstance(datasets, str) else datasets or []:
             get_dataset_entry(d)
         if methods:
-            from mdico_core.methods import METHODS
+            from mdico_core.methods import METHODS, all_methods
 
-            unknown = [m for m in methods if m != "all" and m not in METHODS]
+            known = all_methods()  # yours too ($MDICO_METHODS, entry points)
+            unknown = [m for m in methods if m != "all" and m not in known]
             if unknown:
+                yours = sorted(set(known) - set(METHODS))
                 raise ValueError(f"unknown method(s) {', '.join(unknown)}; valid methods: {', '.join(sorted(METHODS))} "
-                                 "or 'all'")
+                                 f"or 'all'" + (f"; yours: {', '.join(yours)}" if yours else ""))
         if profile is not None:
             from mdico_core.experiments.profile import load_profile
 

@@ -42,6 +42,9 @@ def add_parsers(sub: Any) -> None:
     r.add_argument("--device", default=None, help="torch device, e.g. cuda (default: the profile's, cpu)")
     r.add_argument("--no-features", action="store_true", help="do not store test-set features")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--method-module", default=None, metavar="MODULE",
+                   help="import your own method(s) from this module (my_pkg.my_method or my_pkg.my_method:MyMethod); "
+                        "sets $MDICO_METHODS so that worker processes import it too")
     r.set_defaults(func=cmd_run, parser=r)
 
     s = sub.add_parser("status", help="done / pending / failed runs")
@@ -83,6 +86,17 @@ def plan_runs(profile: str, datasets: Sequence[str] | None = None, methods: Sequ
 
 def run_configs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[Any, list]:
     """`plan_runs` of the parsed ``mdico run`` arguments; a bad name exits 2 through `parser`."""
+    if getattr(args, "method_module", None):
+        import os
+
+        from mdico_core.methods.external import ENV_METHODS, load_external
+
+        current = os.environ.get(ENV_METHODS, "")
+        os.environ[ENV_METHODS] = ",".join(x for x in (current, args.method_module) if x)  # workers inherit it
+        try:
+            load_external()
+        except ValueError as err:  # MethodCheckError: the class and what to fix
+            parser.error(str(err))
     train = {k: v for k, v in (("device", args.device), ("monitor", args.monitor)) if v}
     try:
         return plan_runs(args.profile, args.dataset, args.methods, variants=args.variants, encoders=args.encoders,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from mdico_core.cli._args import add_results, add_settings, check_names
+from mdico_core.cli._args import add_results, add_settings, check_names, names
 from mdico_core.cli.runs import name_corrupt, open_store
 from mdico_core.options import MONITORS
 
@@ -41,6 +41,18 @@ def add_parsers(sub: Any) -> None:
                    help="only the comparisons on these archives, comma-separated, e.g. lfmc_paper")
     f.add_argument("--markdown", action="store_true", help="print Markdown (the page's sections)")
     f.set_defaults(func=cmd_findings, parser=f)
+
+    v = sub.add_parser("versus", help="your method's runs against an archive: paired with every archived method on "
+                                      "the same splits, tested against Individual and MDiCo")
+    v.add_argument("archive", help="an archive name (`mdico archive list`), e.g. lfmc_paper")
+    v.add_argument("--methods", type=names, required=True, help="your method(s), comma-separated")
+    v.add_argument("--method-module", default=None, metavar="MODULE",
+                   help="import your method(s) from this module (else $MDICO_METHODS or an entry point)")
+    v.add_argument("--metric", default=None, help="metric (default: the dataset's, weighted F1 or R²)")
+    add_settings(v)
+    v.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    add_results(v)
+    v.set_defaults(func=cmd_versus, parser=v)
 
     m = sub.add_parser("methods", help="every method, its variants and its training settings in both settings")
     m.add_argument("--profile", default="paper", help="resolve the budgets of this profile (default: paper)")
@@ -255,4 +267,63 @@ def cmd_findings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             print()
     print("Archives: " + "; ".join(findings.archive_counts(a, code=False) for a in
                                    dict.fromkeys(table["archive"])))
+    return 0
+
+
+def cmd_versus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``mdico versus``: your runs against an archive, paired (fold, seed) on the same splits and tested."""
+    import os
+
+    from mdico_core.experiments.archive_io import ArchiveError
+    from mdico_core.experiments.archives import get_archive
+    from mdico_core.reporting import versus
+    from mdico_core.reporting.archive import read_runs
+    from mdico_core.reporting.format import to_markdown
+
+    if args.method_module:
+        from mdico_core.methods.external import ENV_METHODS
+
+        os.environ[ENV_METHODS] = ",".join(x for x in (os.environ.get(ENV_METHODS, ""), args.method_module) if x)
+    try:
+        archive = get_archive(args.archive)
+    except ValueError as err:
+        parser.error(str(err))
+    check_names(parser, methods=args.methods)
+    try:
+        arch = read_runs(archive.name)
+    except (ArchiveError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    store = open_store(args.results)
+    mine = store.collect(archive.dataset)
+    mine = mine[mine["method"].isin(args.methods) & (mine["profile"] == archive.profile)] if len(mine) else mine
+    if mine.empty:
+        print(f"error: no runs of {', '.join(args.methods)} on {archive.dataset} at profile {archive.profile} in "
+              f"{store.root}; train them with `mdico run --dataset {archive.dataset} --methods {','.join(args.methods)} "
+              f"--profile {archive.profile}`" + ("" if args.results is None else f" --results {args.results}"),
+              file=sys.stderr)
+        return 1
+    try:
+        runs, notes = versus.pair_with_archive(arch, mine, args.settings)
+        table = versus.versus_tables(runs, args.methods, args.metric)
+    except ValueError as err:  # PairingError, or a metric the runs do not have
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    shown = versus.format_versus(table)
+    ranked = versus.ranks(runs, args.methods, args.metric)
+    ranked = ranked[ranked["method"].isin(args.methods)]
+    import pandas as pd
+
+    print(f"Your runs against archive {archive.name} ({args.settings} settings): corrected repeated cross-validation "
+          "t-test on (fold, seed) pairs trained on the same splits, Holm across this table, verdict by the rule of "
+          "`mdico findings` (holds / fails / equivalent / inconclusive).")
+    if args.markdown:
+        print(to_markdown(shown))
+    else:
+        with pd.option_context("display.width", 250, "display.max_colwidth", 40, "display.max_rows", None):
+            print(shown.to_string(index=False))
+    print("Rank among the archive's methods (means over the (fold, seed) pairs yours ran; 1 = best): " + "; ".join(
+        f"{r.method}, {r.view}: {r.rank} of {r.of}" for r in ranked.itertuples()))
+    for n in notes:
+        print(f"note: {n}")
     return 0

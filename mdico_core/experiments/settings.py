@@ -93,17 +93,19 @@ def methods_table(profile: str = "paper", dataset: str | None = "lfmc") -> tuple
     variants, settings, stage, optimiser, lr, schedule, weight decay, batch, epochs (where not the
     budget's), selection (early stopping and the weights kept), stages, sampling.
     """
-    from mdico_core.methods import METHODS, recipe
+    from mdico_core.methods import METHODS, all_methods, recipe
 
     prof = load_profile(profile)
     budget = prof.train_for(dataset) if dataset else prof.train
     rows, notes = [], {}
-    for name in METHODS:
-        cls = METHODS[name]
+    everything = all_methods()  # yours are listed too, marked "(external)"
+    for name in everything:
+        cls = everything[name]
         for settings in ("common", "original"):
             effective, cfg = resolve_train(name, settings, budget)
             rec = recipe(cls, settings)
-            base = {"method": name, "variants": ", ".join(cls.variants), "settings": settings,
+            base = {"method": name if name in METHODS else f"{name} (external)", "variants": ", ".join(cls.variants),
+                    "settings": settings,
                     "stages": rec.stages, "sampling": rec.sampling}
             if settings == "original" and effective == "common":
                 rows.append({**base, "stage": "", "optimiser": "= common (the same runs)", "lr": "", "schedule": "",

@@ -29,11 +29,26 @@ METHODS: dict[str, type[Method]] = {cls.name: cls for cls in (
 
 
 def get_method(name: str) -> type[Method]:
-    """The method class registered as `name` (case-insensitive)."""
+    """The method class registered as `name` (case-insensitive): a built-in one, or one of yours
+    (``methods.external``: an ``mdico.methods`` entry point or ``$MDICO_METHODS``)."""
+    from mdico_core.methods.external import load_external
+
     key = name.lower()
-    if key not in METHODS:
-        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}")
-    return METHODS[key]
+    if key in METHODS:
+        return METHODS[key]
+    external = load_external()
+    if key not in external:
+        yours = f"; yours: {', '.join(sorted(external))}" if external else ""
+        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}{yours} (a method of "
+                         "your own: $MDICO_METHODS=my_pkg.my_method or an `mdico.methods` entry point)")
+    return external[key]
+
+
+def all_methods() -> dict[str, type[Method]]:
+    """Every method that can run here: the built-in ones, then yours (``methods.external``)."""
+    from mdico_core.methods.external import load_external
+
+    return {**METHODS, **load_external()}
 
 
 SETTINGS = ("common", "original")
@@ -59,5 +74,5 @@ def build_method(name: str, spec: ProblemSpec, encoder: str = "tempcnn", variant
     return cls(spec, encoder=encoder, **{**cls.variants[variant], **recipe(cls, settings).options, **options})
 
 
-__all__ = ["FUSION", "METHODS", "SETTINGS", "Method", "ProblemSpec", "Recipe", "Stage", "TaskLoss", "build_method",
-           "get_method", "recipe"]
+__all__ = ["FUSION", "METHODS", "SETTINGS", "Method", "ProblemSpec", "Recipe", "Stage", "TaskLoss", "all_methods",
+           "build_method", "get_method", "recipe"]

@@ -1,0 +1,137 @@
+"""Your method against an archive: your runs paired with every archived method on the same splits.
+
+The archives hold every method of the paper at its protocol, run by run. A method of your own
+(``methods.external``) trained with ``mdico run`` on the archive's dataset and profile pairs with those
+runs on (fold, seed), and is then tested like every row of the book: the corrected t-test, Holm within a
+table, the Bayesian probabilities, the corrected 95% interval, and the findings page's verdict rule on
+"your method improves on MDiCo" (and on Individual).
+
+Pairing is strict (`pair_with_archive`): a run of yours pairs with the archive's run of the same
+(fold, seed) only when both were trained on the same split: the same protocol, number of folds and
+split seed, and the same training, validation and test sizes. Anything else is refused with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from mdico_core.reporting import stats
+from mdico_core.reporting.compare import single_views
+from mdico_core.reporting.stats_table import Cell, results_table
+
+SPLIT_KEYS = ["protocol", "n_folds", "split_seed", "n_train", "n_val", "n_test"]
+"""What must be equal for two runs of one (fold, seed) to have seen the same split."""
+
+
+class PairingError(ValueError):
+    """Your runs cannot be paired with the archive's; the message says which runs and why."""
+
+
+def _split_of(runs: pd.DataFrame) -> pd.DataFrame:
+    per = runs.drop_duplicates("run_id")
+    cols = [c for c in SPLIT_KEYS if c in per]
+    return per.set_index(["fold", "seed"])[cols].astype(str).groupby(level=[0, 1]).agg(
+        lambda v: v.iloc[0] if v.nunique() == 1 else "(mixed)")
+
+
+def pair_with_archive(archive_runs: pd.DataFrame, yours: pd.DataFrame, settings: str = "common",
+                      ) -> tuple[pd.DataFrame, list[str]]:
+    """The archive's runs (in `settings`) and yours in one frame, and notes on what could not be paired.
+
+    Raises `PairingError` when your runs are of another dataset or profile, or when a (fold, seed) of
+    yours was trained on another split than the archive's (different protocol, folds, split seed or
+    sizes)."""
+    from mdico_core.experiments.settings import select_settings
+
+    arch = select_settings(archive_runs, settings)
+    arch = arch[(arch["status"] == "done") & arch["metric"].notna()]
+    mine = yours[(yours["status"] == "done") & yours["metric"].notna()]
+    if mine.empty:
+        raise PairingError("none of your runs is finished; train them with `mdico run --dataset <the archive's> "
+                           "--methods <yours> --profile paper`")
+    for key in ("dataset", "profile"):
+        a, b = set(arch[key].dropna()), set(mine[key].dropna())
+        if b - a:
+            raise PairingError(f"your runs are of {key} {sorted(b)}, the archive's of {sorted(a)}: train yours with "
+                               f"the archive's {key}")
+    ref, got = _split_of(arch), _split_of(mine)
+    notes = []
+    for fs, row in got.iterrows():
+        if fs not in ref.index:
+            notes.append(f"fold {fs[0]}, seed {fs[1]}: not in the archive (a partial archive, or a seed it does not "
+                         "define): left out")
+            continue
+        differ = [k for k in got.columns if k in ref.columns and row[k] != ref.loc[fs, k]]
+        if differ:
+            k = differ[0]
+            raise PairingError(f"fold {fs[0]}, seed {fs[1]}: your run was trained on another split than the "
+                               f"archive's ({k} {row[k]} here, {ref.loc[fs, k]} in the archive); train it as the "
+                               f"archive's runs were (`mdico archive list` gives their commands; no --split-seed "
+                               "unless they have one)")
+    missing = sorted(set(ref.index) - set(got.index))
+    if missing:
+        notes.append(f"{len(missing)} (fold, seed) pairs of the archive have no run of yours (e.g. fold "
+                     f"{missing[0][0]}, seed {missing[0][1]}): train them to test on every pair")
+    kept = mine.set_index(["fold", "seed"]).index.isin(ref.index)
+    return pd.concat([arch, mine[kept]], ignore_index=True), notes
+
+
+def versus_tables(runs: pd.DataFrame, methods: Sequence[str], metric: str | None = None) -> pd.DataFrame:
+    """Each of `methods` against Individual and against MDiCo, per single-modality view: the `results_table`
+    columns (Holm across this table's comparisons) and the findings page's verdict on "improves on it"."""
+    from mdico_core.reporting.findings import verdict
+
+    d = single_views(runs)
+    d = d[~d["view"].astype(str).str.contains(":")]
+    out = []
+    for ref_method in ("individual", "mdico"):
+        def reference(cell: Cell, r: str = ref_method) -> Cell | None:
+            return cell._replace(method=r, variant="default") if cell.method in methods else None
+
+        t = results_table(d, metric, reference=reference)
+        t = t[t["method"].isin(methods)].copy()
+        t["versus"] = ref_method
+        out.append(t)
+    table = pd.concat(out, ignore_index=True)
+    table["verdict"] = [
+        verdict(int(r.n_pairs), r.ci_lo, r.ci_hi, r.p_holm if np.isfinite(r.p_holm) else 1.0,
+                r.p_equiv if np.isfinite(r.p_equiv) else 0.0, None,
+                1 if stats.HIGHER_IS_BETTER.get(r.metric, True) else -1, "beyond")
+        for r in table.itertuples()]
+    return table
+
+
+def ranks(runs: pd.DataFrame, methods: Sequence[str], metric: str | None = None) -> pd.DataFrame:
+    """Each method's mean per single-modality view over the (fold, seed) pairs `methods` (yours) ran, and its
+    rank among all methods there (1 = best): every method is averaged over the same splits."""
+    from mdico_core.reporting.compare import select_metric
+
+    d = select_metric(single_views(runs), metric)
+    pairs = d[d["method"].isin(methods)].set_index(["fold", "seed"]).index.unique()
+    d = d[d.set_index(["fold", "seed"]).index.isin(pairs)]
+    d = d[~d["view"].astype(str).str.contains(":") & (d["variant"] == "default")]
+    sign = -1 if stats.HIGHER_IS_BETTER.get(str(d["metric"].iloc[0]), True) else 1
+    m = d.groupby(["view", "method"])["value"].mean().rename("mean").reset_index()
+    m["rank"] = m.groupby("view")["mean"].rank(method="min", ascending=sign > 0).astype(int)
+    m["of"] = m.groupby("view")["method"].transform("size")
+    return m.sort_values(["view", "rank"])
+
+
+def format_versus(table: pd.DataFrame) -> pd.DataFrame:
+    """`versus_tables` as printed: one row per (your method, view, reference)."""
+    from mdico_core.reporting.format import fmt_p, metric_digits
+    from mdico_core.reporting.stats_table import method_label
+
+    rows = []
+    for r in table.itertuples():
+        dg = metric_digits(r.metric)
+        ci = "" if not np.isfinite(r.ci_lo) else f" [{r.ci_lo:+.{dg}f}, {r.ci_hi:+.{dg}f}]"
+        rows.append({"method": method_label(r.method, r.variant), "view": r.view, "vs": method_label(r.versus),
+                     "n": int(r.n_pairs), "Δ [95% CI]": "–" if not np.isfinite(r.diff) else f"{r.diff:+.{dg}f}{ci}",
+                     "p (Holm)": fmt_p(r.p_holm, int(r.n_pairs)),
+                     "P(better)": "" if not np.isfinite(r.p_better) else f"{r.p_better:.2f}",
+                     "MDE": "" if not np.isfinite(r.mde) else f"{r.mde:.{dg}f}", "verdict": r.verdict})
+    return pd.DataFrame(rows)
