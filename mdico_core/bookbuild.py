@@ -80,7 +80,8 @@ def _page_title(source: str, extra: dict[str, Any]) -> str | None:
     if source == book_plan.MAIN:
         d = extra["dataset"]
         if extra.get("archive"):
-            return f"# {paper.TABLES[d]}: {paper.NAMES[d]} at the paper's full protocol (archived sweep)"
+            # the protocol, not "full": how much of it the archive holds is on the page, from its manifest
+            return f"# {paper.TABLES[d]}: {paper.NAMES[d]} at the paper's protocol (archived sweep)"
         return f"# {paper.TABLES[d]}: {paper.NAMES[d]}"
     return None
 

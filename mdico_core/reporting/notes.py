@@ -197,16 +197,17 @@ def other_commits(frame: pd.DataFrame, version: str | None = None) -> str | None
             f"`git log {first}..HEAD -- mdico_core` lists them.")
 
 
-def oddities(frame: pd.DataFrame, cmp: pd.DataFrame, version: str | None = None) -> list[str]:
-    """One sentence per odd thing in a page's numbers (see `negative_r2`, `far_from_paper`, `other_commits`)."""
-    found = [negative_r2(frame), far_from_paper(cmp), other_commits(frame, version)]
+def oddities(frame: pd.DataFrame, cmp: pd.DataFrame, version: str | None = None, kind: str = "real") -> list[str]:
+    """One sentence per odd thing in a page's numbers (see `negative_r2`, `far_from_paper`, `other_commits`).
+    On a stand-in (or synthetic data) the paper's values are of other data: no cell is called far from them."""
+    found = [negative_r2(frame), far_from_paper(cmp) if kind == "real" else None, other_commits(frame, version)]
     return [s for s in found if s]
 
 
 def show_oddities(frame: pd.DataFrame, cmp: pd.DataFrame, version: str | None = None,
-                  heading: str = "Worth a second look") -> None:
+                  heading: str = "Worth a second look", kind: str = "real") -> None:
     """The page's `oddities` as a short list under `heading` (nothing when there are none)."""
-    found = oddities(frame, cmp, version)
+    found = oddities(frame, cmp, version, kind)
     if found:
         show_markdown(f"**{heading}.**\n\n" + "\n".join(f"- {s}" for s in found))
 

@@ -231,3 +231,29 @@ def released_differences() -> pd.DataFrame:
     rows = [{"variant": v, "protocol": p, "changes": text} for (v, p), text in RELEASED_DIFFERENCES.items()]
     rows.append({"variant": "(image weights)", "protocol": "", "changes": IMAGE_WEIGHTS_NOTE})
     return pd.DataFrame(rows)
+
+
+def stand_in_display(cmp: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
+    """A stand-in's comparison with the paper, in the terms that carry over from one dataset to another:
+    each method's gap to Individual on the same view, and its rank among the methods there, ours beside the
+    paper's. The absolute values are of different data and are not compared (no "ours − paper")."""
+    c = cmp[(cmp["variant"] == "default") & cmp["view"].notna()].copy()
+    c = c[~c["view"].astype(str).str.contains(":") & (c["view"] != "fusion")]
+    if c.empty:
+        return pd.DataFrame(columns=["method", "view", "gap to Individual (ours)", "(paper)", "rank (ours)",
+                                     "(paper)"])
+    rows = []
+    for view, g in c.groupby("view", sort=False):
+        ind = g[g["method"] == "individual"]
+        ours_ind = float(ind["mean"].iloc[0]) if len(ind) else np.nan
+        paper_ind = float(ind["paper"].iloc[0]) if len(ind) else np.nan
+        mean, pap = pd.to_numeric(g["mean"]), pd.to_numeric(g["paper"], errors="coerce")
+        our_rank = mean.rank(ascending=False, method="min")
+        paper_rank = pap.rank(ascending=False, method="min")
+        for i, r in enumerate(g.itertuples()):
+            rows.append({"method": r.paper_method, "view": view,
+                         "gap to Individual (ours)": fmt_value(r.mean - ours_ind, digits, signed=True),
+                         "gap (paper)": fmt_value(r.paper - paper_ind, digits, signed=True),
+                         "rank (ours)": "" if not np.isfinite(our_rank.iloc[i]) else f"{int(our_rank.iloc[i])} of {mean.notna().sum()}",
+                         "rank (paper)": "" if not np.isfinite(paper_rank.iloc[i]) else f"{int(paper_rank.iloc[i])} of {pap.notna().sum()}"})
+    return pd.DataFrame(rows)
