@@ -92,3 +92,20 @@ def test_own_targets_that_cannot_be_learned_are_refused(target, task, phrase):
     with pytest.raises(DataValidationError) as err:
         from_arrays("t", x, target, task)
     assert phrase in str(err.value)
+
+
+def test_a_garbage_claim_is_not_a_run_being_trained(tmp_path):
+    import os
+    import time
+
+    from mdico_core.experiments.claims import HEARTBEAT_S
+    from mdico_core.experiments.store import ResultsStore
+
+    store = ResultsStore(tmp_path)
+    lock = store.claim_path("0123456789abcdef")
+    lock.parent.mkdir(parents=True)
+    lock.write_bytes(os.urandom(64))
+    assert len(store.claims()) == 1  # just written: its owner may still be writing it
+    old = time.time() - HEARTBEAT_S - 5
+    os.utime(lock, (old, old))
+    assert store.claims() == []  # unreadable and older than a heartbeat: nobody owns it

@@ -206,13 +206,18 @@ def test_status_table_export_survive_and_name_a_corrupt_record(capsys, tmp_path)
     assert main(["table", "lfmc", *res]) == 0
     cap = capsys.readouterr()
     assert str(bad) in cap.err and "re-runs it" in cap.err and " S1 " in cap.out
+    assert bad.is_file()  # table only reads: the record is named, and left where it is
     assert main(["status", *res]) == 0
     out = capsys.readouterr().out
-    assert "done: 2, not reproduced: 0, failed: 0, unreadable (moved aside, re-run by the next `mdico run`): 1" in out
-    assert f"unreadable {cfgs[0].run_id}" in out
+    assert "done: 2, not reproduced: 0, failed: 0, unreadable (left in place" in out and str(bad) in out
+    assert bad.is_file()
     assert main(["export", "lfmc", "--profile", "paper", "--out", str(tmp_path / "a.csv"), *res]) == 0
     cap = capsys.readouterr()
     assert "wrote 2 runs" in cap.out and "not in the archive" in cap.err and cfgs[0].run_id in cap.err
+    assert not bad.is_file()  # export writes: it moves the unreadable record aside for the next sweep
+    assert main(["status", *res]) == 0
+    out = capsys.readouterr().out
+    assert "unreadable (moved aside, re-run by the next `mdico run`): 1" in out and f"unreadable {cfgs[0].run_id}" in out
 
 
 def test_data_seed_into_a_cache_that_is_a_file(capsys, tmp_path, monkeypatch):

@@ -107,14 +107,15 @@ def run_configs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tu
         parser.error(str(err))
 
 
-def open_store(results: str | None):
-    """The results store at `results`; unreadable records are reported by `name_corrupt`, not warned."""
+def open_store(results: str | None, read_only: bool = False):
+    """The results store at `results`; unreadable records are reported by `name_corrupt`, not warned, and
+    left in place by a `read_only` command."""
     from mdico_core.cli._args import results_folder
     from mdico_core.experiments.store import CorruptRecordWarning, ResultsStore
 
     results_folder(results)
     warnings.simplefilter("ignore", CorruptRecordWarning)
-    return ResultsStore(results)
+    return ResultsStore(results, read_only=read_only)
 
 
 def name_corrupt(store, dataset: str | None = None, lead: str = "warning: ") -> None:
@@ -164,7 +165,7 @@ def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     import pandas as pd
 
     check_names(parser, datasets=args.dataset, methods=args.methods, profile=args.profile)
-    store = open_store(args.results)
+    store = open_store(args.results, read_only=True)
     records = store.records()
     failed = [f for f in store.failures() if f.get("status") == "failed"]
     if args.dataset:
@@ -193,9 +194,14 @@ def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     running = store.claims()
     if running:
         line += f", being trained now: {len(running)}"
+    if store.quarantined:  # found now, left in place: status only reads
+        line += f", unreadable (left in place; the next `mdico run` moves them aside and re-runs them): " \
+                f"{len(store.quarantined)}"
     print(line)
     for p in corrupt:
         print(f"  unreadable {p.name.split('.')[0]}: moved aside to {p}")
+    for msg in store.quarantined:
+        print(f"  {msg}")
     for f in failed:
         c = f["config"]
         msg = (f.get("message") or "").splitlines()[0][:160] if f.get("message") else ""

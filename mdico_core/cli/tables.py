@@ -77,7 +77,7 @@ def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         where = args.archive
         df = df[df["dataset"] == args.dataset]
     else:
-        store = open_store(args.results)
+        store = open_store(args.results, read_only=True)
         df = store.collect(args.dataset)
         name_corrupt(store, args.dataset)
         where = store.root
@@ -294,7 +294,7 @@ def cmd_versus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     except (ArchiveError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    store = open_store(args.results)
+    store = open_store(args.results, read_only=True)
     mine = store.collect(archive.dataset)
     mine = mine[mine["method"].isin(args.methods) & (mine["profile"] == archive.profile)] if len(mine) else mine
     if mine.empty:

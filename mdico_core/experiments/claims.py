@@ -104,6 +104,8 @@ def is_stale(path: Path, owner: dict) -> bool:
     pid = owner.get("pid")
     if owner.get("host") == HOST and isinstance(pid, int) and not _pid_alive(pid):
         return True
+    if not owner and age > HEARTBEAT_S:  # unreadable (random bytes, a cut write): its owner writes it at once
+        return True
     return age > CLAIM_TIMEOUT_S
 
 

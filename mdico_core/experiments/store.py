@@ -97,9 +97,12 @@ class ResultsStore:
         quarantined: one message per unreadable record this object moved aside (also warned).
     """
 
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | Path | None = None, read_only: bool = False):
         self.root = Path(root).expanduser() if root is not None else default_root()
         self.quarantined: list[str] = []
+        # a command that only reads (status, table) reports an unreadable record and leaves it where it is;
+        # moving it aside is for the commands that write (run, export)
+        self.read_only = read_only
 
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.root)!r})"
@@ -146,6 +149,11 @@ class ResultsStore:
     def _quarantine(self, path: Path, inode: int, problem: str) -> str | None:
         """Move the unreadable record at `path` (and its .npz) under ``_corrupt/``; returns the message."""
         msg = f"results record {path} cannot be read: {problem}; "
+        if self.read_only:
+            msg += "left in place (this command only reads); the next `mdico run` moves it aside and re-runs it"
+            if msg not in self.quarantined:
+                self.quarantined.append(msg)
+            return msg
         try:
             if os.stat(path).st_ino != inode:
                 return None  # a writer replaced it with a complete record meanwhile
