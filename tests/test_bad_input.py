@@ -52,6 +52,9 @@ CASES = [  # (arguments, extra environment, exit code, a phrase of the one-line 
     (["findings", "--claims", "C99"], {}, 2, "unknown claim 'C99'; valid claims:"),
     (["findings", "--archive", "nope"], {}, 2, "unknown archive 'nope'"),
     (["data", "fetch", "no_such"], {}, 2, "unknown data file or dataset 'no_such'"),
+    (["run", "--dataset", "toy_binary", "--methods", "individual", "--profile", "smoke", "--executor", "dask",
+      "--scheduler", "tcp://127.0.0.1:9", "--results", "{bad}/s"], {"MDICO_DASK_TIMEOUT": "2"}, 1,
+     "no Dask scheduler answered at tcp://127.0.0.1:9 within 2 s"),
 ]
 
 

@@ -102,8 +102,14 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"archive {archive.name}: {len(archive.configs())} runs (profile {archive.profile}, {threads} "
               f"thread(s) each), {len(archive.configs()) - len(todo)} of them already in the exported archive; "
               f"store {store.root}")
-        report = sweep(todo, store=store, executor=args.executor, workers=args.workers,
-                       scheduler=args.scheduler, progress=not args.quiet, profile=archive.profile, threads=threads)
+        from mdico_core.experiments.executors import SchedulerUnreachable
+
+        try:
+            report = sweep(todo, store=store, executor=args.executor, workers=args.workers,
+                           scheduler=args.scheduler, progress=not args.quiet, profile=archive.profile, threads=threads)
+        except SchedulerUnreachable as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
         print(report)
         return 1 if report.failed else 0
     from mdico_core.experiments.archive_io import ArchiveError, export_archive

@@ -131,7 +131,7 @@ def name_corrupt(store, dataset: str | None = None, lead: str = "warning: ") -> 
 # ---------------------------------------------------------------------------------- commands
 def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``mdico run``: sweep the planned runs into the store; exit 1 when a run failed."""
-    from mdico_core.experiments.executors import SweepStopped, sweep
+    from mdico_core.experiments.executors import SchedulerUnreachable, SweepStopped, sweep
     from mdico_core.experiments.store import StoreNotWritableError
 
     profile, configs = run_configs(args, parser)
@@ -141,7 +141,7 @@ def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         report = sweep(configs, store=store, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
                        progress=not args.quiet, profile=profile.name, threads=args.threads)
-    except StoreNotWritableError as err:
+    except (StoreNotWritableError, SchedulerUnreachable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except SweepStopped as err:

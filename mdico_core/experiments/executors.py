@@ -80,6 +80,10 @@ class SweepReport:
         return s
 
 
+class SchedulerUnreachable(ConnectionError):
+    """The Dask scheduler named by the sweep did not answer; the message says where and what to do."""
+
+
 class SweepStopped(RuntimeError):
     """The sweep stopped early (a worker died, or the store could not be written).
 
@@ -359,7 +363,14 @@ def _dask(pending, store, profile, workers, scheduler, threads, done: Callable[.
                                dashboard_address=None, env=thread_env(threads or 1))
         client, parent = Client(cluster), os.getpid()  # local workers are this process's children
     else:
-        client = Client(scheduler)
+        timeout = float(os.environ.get("MDICO_DASK_TIMEOUT", "30"))
+        try:
+            client = Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError) as err:  # unreachable: say where, and how to get one
+            raise SchedulerUnreachable(
+                f"no Dask scheduler answered at {scheduler} within {timeout:g} s ({type(err).__name__}); start one "
+                "with `dask scheduler` (and `dask worker <address>` on each machine) or a dask-jobqueue cluster, "
+                "check the address, or wait longer with MDICO_DASK_TIMEOUT=<seconds>") from None
     try:
         futures = {client.submit(_task, c.to_dict(), str(store.root), profile, threads, parent, pure=False,
                                  key=f"mdico-run-{c.run_id}-{time.time_ns()}"): c for c in pending}
