@@ -355,6 +355,13 @@ def held_words(name: str, code: bool = True, companion: str | None = None) -> st
     from mdico_core.experiments.archives import get_archive
     from mdico_core.reporting.provenance import describe_grid
 
+    if name not in ARCHIVES:  # a CSV of one's own (a path): what it holds, from its rows
+        runs = read_runs(name).drop_duplicates("run_id")
+        seeds = sorted(int(x) for x in runs["seed"].dropna().unique())
+        grid = (f"{runs['fold'].nunique()} folds x seed{'s' if len(seeds) > 1 else ''} "
+                f"{describe_grid(seeds)}")
+        shown = f"`{Path(name).name}`" if code else Path(name).name
+        return f"{shown}: {len(runs):,} runs ({grid})"
     a = get_archive(name)
     info = read_manifest(a) or {}
     held, defined = info.get("runs_exported", 0), info.get("runs_defined", len(a.configs()))
