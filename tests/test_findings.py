@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as st
 
 from mdico_core.cli import main
-from mdico_core.reporting import book_plan, findings, stats
+from mdico_core.reporting import book_plan, findings, findings_text, stats
 
 RATIO = 1 / 8.1  # n_test / n_train of the paper protocol at 10 folds
 
@@ -126,7 +126,7 @@ def test_the_headline_is_mdico_vs_individual_on_lfmc(table):
     lo, hi = _slow_interval(d, stats.split_ratio(runs))
     assert h["L8"]["lo"] == pytest.approx(lo) and h["L8"]["hi"] == pytest.approx(hi)
     assert h["L8"]["paper"] == pytest.approx(0.035) and h["L8"]["n"] == len(d)
-    text = findings.headline_text(table)
+    text = findings_text.headline_text(table)
     assert f"{h['L8']['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}]" in text
 
 
@@ -135,10 +135,10 @@ def test_a_partial_archive_says_so(table):
     from mdico_core.experiments.archives import get_archive
 
     info = read_manifest(get_archive("lfmc_paper"))
-    words = findings.archive_counts("lfmc_paper")
+    words = findings_text.archive_counts("lfmc_paper")
     assert f"{info['runs_exported']:,} of {info['runs_defined']:,} runs" in words
     assert ("partial" in words) == bool(info["partial"])
-    c1 = findings.claim_markdown(findings.get_claim("C1"), table)
+    c1 = findings_text.claim_markdown(findings.get_claim("C1"), table)
     assert words in c1
 
 
@@ -150,8 +150,8 @@ def test_mdico_findings_prints_the_pages_ledger(table, capsys):
     assert main(["findings", "--claims", "C1,C3", "--markdown"]) == 0
     out = capsys.readouterr().out
     for claim in ("C1", "C3"):
-        assert findings.claim_markdown(findings.get_claim(claim), table) in out
-    assert findings.headline_text(table) in out
+        assert findings_text.claim_markdown(findings.get_claim(claim), table) in out
+    assert findings_text.headline_text(table) in out
     assert main(["findings", "--archive", "lfmc_ablation"]) == 0
     out = capsys.readouterr().out
     assert "C4:" in out and "C1:" not in out

@@ -228,7 +228,7 @@ def cmd_findings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     from mdico_core._util import parse_list
     from mdico_core.experiments.archive_io import ArchiveError
     from mdico_core.experiments.archives import get_archive
-    from mdico_core.reporting import findings
+    from mdico_core.reporting import findings, findings_text
 
     try:
         chosen = [findings.get_claim(c) for c in parse_list(args.claims)] if args.claims else list(findings.CLAIMS)
@@ -248,12 +248,12 @@ def cmd_findings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     except (ArchiveError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(findings.headline_text(table) if any(c.id == "C1" for c in chosen) else "", end="\n\n")
+    print(findings_text.headline_text(table) if any(c.id == "C1" for c in chosen) else "", end="\n\n")
     if args.markdown:
-        print(findings.summary_markdown(table, chosen), end="\n\n")
-        print(findings.rule_markdown(), end="\n\n")
+        print(findings_text.summary_markdown(table, chosen), end="\n\n")
+        print(findings_text.rule_markdown(), end="\n\n")
         for claim in chosen:
-            print(findings.claim_markdown(claim, table), end="\n\n")
+            print(findings_text.claim_markdown(claim, table), end="\n\n")
         return 0
     import pandas as pd
 
@@ -261,11 +261,11 @@ def cmd_findings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         for claim in chosen:
             rows = table[table["claim"] == claim.id]
             print(f"{claim.id}: {claim.claim} ({claim.source}; evidence: book page {claim.page})")
-            print(findings.format_ledger(rows).drop(columns=["claim"]).to_string(index=False))
+            print(findings_text.format_ledger(rows).drop(columns=["claim"]).to_string(index=False))
             for u in claim.untestable:
                 print(f"  not testable here: {u}")
             print()
-    print("Archives: " + "; ".join(findings.archive_counts(a, code=False) for a in
+    print("Archives: " + "; ".join(findings_text.archive_counts(a, code=False) for a in
                                    dict.fromkeys(table["archive"])))
     return 0
 

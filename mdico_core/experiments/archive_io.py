@@ -19,7 +19,6 @@ name and renamed, the manifest last.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
@@ -29,16 +28,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mdico_core._util import atomic_write, repo_root
-from mdico_core.experiments.archives import Archive, get_archive, record_threads, status
+from mdico_core._util import atomic_write
+from mdico_core.experiments.archive_files import (  # noqa: F401 (ArchiveError, read_manifest: the writers' API too)
+    ArchiveError,
+    _sha256,
+    archived_run_ids,
+    read_manifest,
+    read_runs,
+    verify_archive,
+)
+from mdico_core.experiments.archives import (
+    Archive,
+    get_archive,
+    record_threads,
+    status,
+)
 from mdico_core.experiments.config import RunConfig
 from mdico_core.experiments.store import ResultsStore
 
 SORT = ["method", "variant", "encoder", "protocol", "settings", "monitor", "seed", "fold", "run_id", "view", "metric"]
-
-
-class ArchiveError(ValueError):
-    """An archive cannot be exported as asked (missing runs, a dirty commit, nothing to export)."""
 
 
 def write_runs_csv(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
@@ -47,14 +55,6 @@ def write_runs_csv(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     # pandas writes the shortest repr of each float, which `archive.read_runs` parses back exactly
     atomic_write(Path(path), lambda f: df.to_csv(f, index=False), mode="w")
     return df
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _companion_arrays(archive: Archive, store: ResultsStore, configs: list[RunConfig],
@@ -130,14 +130,6 @@ def other_threads_message(archive: Archive, store: ResultsStore, runs: list[RunC
             "and export it from there")
 
 
-def archived_run_ids(archive: Archive, folder: str | Path | None = None) -> set[str]:
-    """Run ids of `archive`'s definition that its export (verified) holds; empty when not exported."""
-    if verify_archive(archive, folder) is None:
-        return set()
-    ids = pd.read_csv(archive.path(".csv", folder), usecols=["run_id"], dtype=str)["run_id"]
-    return set(ids) & archive.run_ids()
-
-
 class _Kept:
     """Runs an exported archive holds that the store lacks: their CSV rows, companion arrays and
     records rebuilt from the rows for the manifest. Empty (falsy) when there are none."""
@@ -166,8 +158,6 @@ def _archived_runs(archive: Archive, folder: Path, in_store: set[str]) -> _Kept:
     info = verify_archive(archive, folder)
     if info is None:
         return _Kept()
-    from mdico_core.reporting.archive import read_runs  # reporting reads archives; imported here, not at top
-
     rows = read_runs(archive.path(".csv", folder))
     defined = archive.run_ids()
     rows = rows[rows["run_id"].isin(defined) & ~rows["run_id"].isin(in_store)].reset_index(drop=True)
@@ -242,63 +232,6 @@ def export_archive(name: str | Archive, store: ResultsStore | None = None, parti
     info = manifest(archive, [*records.values(), *kept.records], missing, counts)
     info["files"] = {csv.name: _sha256(csv), npz.name: _sha256(npz)}
     atomic_write(meta, lambda f: f.write(json.dumps(info, indent=1) + "\n"), mode="w")
-    return info
-
-
-def read_manifest(archive: Archive, folder: str | Path | None = None) -> dict | None:
-    """The manifest of an exported archive, or None when it has not been exported."""
-    p = archive.path(".json", folder)
-    if not p.is_file():
-        return None
-    try:
-        return json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ArchiveError(f"{p} is not a readable manifest ({err}); {restore_hint(archive, folder)}") from None
-
-
-def restore_hint(archive: Archive, folder: str | Path | None = None) -> str:
-    """How to get a damaged archive back: from git (a shipped one), or by exporting it again."""
-    where = (Path(folder) if folder is not None else archive.csv_path.parent).resolve()
-    try:
-        shown = where.relative_to(repo_root())  # the command to run at the repository root
-    except ValueError:
-        shown = where
-    return (f"restore it with `git checkout -- {shown}/{archive.name}.*` at the repository root, or export it "
-            f"again with `mdico archive export {archive.name} --results <store>`")
-
-
-_VERIFIED: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256: each file hashed once
-
-
-def _sha256_memo(path: Path) -> str:
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _VERIFIED:
-        _VERIFIED[key] = _sha256(path)
-    return _VERIFIED[key]
-
-
-def verify_archive(archive: Archive, folder: str | Path | None = None) -> dict | None:
-    """Check an exported archive's CSV and companion file against the SHA-256 its manifest holds.
-
-    Returns the manifest (None when the archive is not exported). Raises `ArchiveError` naming the file
-    that is missing or does not match, and how to restore it: every read of an archive goes through
-    here, so a truncated or edited archive is never shown as evidence.
-    """
-    info = read_manifest(archive, folder)
-    if info is None:
-        return None
-    files = info.get("files")
-    if not isinstance(files, dict) or not files:
-        raise ArchiveError(f"the manifest {archive.path('.json', folder)} lists no file checksums; "
-                           f"{restore_hint(archive, folder)}")
-    for name, digest in files.items():
-        p = archive.path(Path(name).suffix, folder)
-        if not p.is_file():
-            raise ArchiveError(f"archive {archive.name!r}: {p} is missing; {restore_hint(archive, folder)}")
-        if _sha256_memo(p) != digest:
-            raise ArchiveError(f"archive {archive.name!r}: {p} does not match its manifest's SHA-256 (truncated or "
-                               f"edited); {restore_hint(archive, folder)}")
     return info
 
 

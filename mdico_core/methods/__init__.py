@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mdico_core.methods import external as _external
 from mdico_core.methods.anysat import AnySat
 from mdico_core.methods.base import FUSION, Method, ProblemSpec, Recipe, Stage, TaskLoss
 from mdico_core.methods.decur import DeCUR
@@ -26,17 +27,16 @@ from mdico_core.methods.shaspec import ShaSpec
 
 METHODS: dict[str, type[Method]] = {cls.name: cls for cls in (
     Individual, MDiCo, InputFu, MMGF, EmbraceNet, ShaSpec, DeCUR, DML, DisCoMKD, FModDrop, FCoMAv, ESensI, AnySat)}
+_external.BUILTIN = frozenset(METHODS)  # a method of yours may not take one of these names
 
 
 def get_method(name: str) -> type[Method]:
     """The method class registered as `name` (case-insensitive): a built-in one, or one of yours
     (``methods.external``: an ``mdico.methods`` entry point or ``$MDICO_METHODS``)."""
-    from mdico_core.methods.external import load_external
-
     key = name.lower()
     if key in METHODS:
         return METHODS[key]
-    external = load_external()
+    external = _external.load_external()
     if key not in external:
         yours = f"; yours: {', '.join(sorted(external))}" if external else ""
         raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}{yours} (a method of "
@@ -46,9 +46,7 @@ def get_method(name: str) -> type[Method]:
 
 def all_methods() -> dict[str, type[Method]]:
     """Every method that can run here: the built-in ones, then yours (``methods.external``)."""
-    from mdico_core.methods.external import load_external
-
-    return {**METHODS, **load_external()}
+    return {**METHODS, **_external.load_external()}
 
 
 SETTINGS = ("common", "original")

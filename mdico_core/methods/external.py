@@ -28,6 +28,8 @@ from typing import Any
 ENV_METHODS = "MDICO_METHODS"
 ENTRY_POINT_GROUP = "mdico.methods"
 
+BUILTIN: frozenset[str] = frozenset()
+"""The built-in method names (set by ``mdico_core.methods`` when it imports this module): refused here."""
 EXTERNAL: dict[str, type] = {}
 """Registered external methods: name -> class."""
 SOURCES: dict[str, str] = {}
@@ -49,7 +51,6 @@ def check_method(cls: Any, source: str = "") -> None:
     """Refuse `cls` with one `MethodCheckError` unless it is a usable method (see the module docstring)."""
     import torch
 
-    from mdico_core.methods import METHODS
     from mdico_core.methods.base import Method
 
     who = f"{getattr(cls, '__qualname__', cls)!s}" + (f" ({source})" if source else "")
@@ -59,7 +60,7 @@ def check_method(cls: Any, source: str = "") -> None:
     name = getattr(cls, "name", "")
     if not isinstance(name, str) or not name or name != name.lower() or not name.replace("_", "").isalnum():
         raise MethodCheckError(f"{who}: set a class attribute `name`, lower case letters, digits and _ (got {name!r})")
-    if name in METHODS:
+    if name in BUILTIN:
         raise MethodCheckError(f"{who}: the name {name!r} is a built-in method's; choose another name")
     for fn in ("losses", "_predict"):
         if getattr(cls, fn) is getattr(Method, fn):

@@ -27,18 +27,14 @@ import pandas as pd
 
 from mdico_core._util import display_path, repo_root
 from mdico_core.data.availability import Resolution, benchmark_of, entry_of
+from mdico_core.experiments.archive_files import read_runs, resolve_archive
 from mdico_core.experiments.archive_io import CompanionData, write_runs_csv
-from mdico_core.experiments.archives import ARCHIVE_DIR, ARCHIVES, Archive, archive_of
-from mdico_core.experiments.machine import ENV_TEXT_COLUMNS
-from mdico_core.experiments.records import COLUMNS, INT_COLUMNS, tidy_frame
+from mdico_core.experiments.archives import ARCHIVES, Archive, archive_of
 from mdico_core.experiments.store import ResultsStore
 from mdico_core.reporting.page import failure_table, targets_of
 from mdico_core.reporting.provenance import provenance_banner, settings_text, short_version
 
 REPO_ROOT = repo_root()
-_NEEDED = ("run_id", "dataset", "method", "variant", "encoder", "protocol", "fold", "seed", "view", "metric",
-           "value", "status", "profile", "git_commit")
-
 
 def export_runs(dataset: str, path: str | Path, profile: str, store: ResultsStore | None = None,
                 settings: str | None = None) -> pd.DataFrame:
@@ -62,77 +58,6 @@ def export_runs(dataset: str, path: str | Path, profile: str, store: ResultsStor
         raise ValueError(f"no runs of {dataset!r} under profile {profile!r} in {store.root}; run them first, "
                          f"e.g. `mdico run --dataset {dataset} --profile {profile}`, or pass the store with --results")
     return write_runs_csv(df, path)
-
-
-def resolve_archive(path: str | Path) -> Path:
-    """The CSV of archive `path`: an archive name (``"lfmc_paper"``), else the path as given if it exists,
-    else relative to the repository root, else under ``data/archived_runs``."""
-    if str(path) in ARCHIVES:
-        path = ARCHIVES[str(path)].csv_path
-    p = Path(path).expanduser()
-    for candidate in (p, REPO_ROOT / p, ARCHIVE_DIR / p):
-        if candidate.is_file():
-            return candidate
-    found = sorted(q.name for q in ARCHIVE_DIR.glob("*.csv")) if ARCHIVE_DIR.is_dir() else []
-    raise FileNotFoundError(f"no archived runs file {str(path)!r} (looked in the current folder, {REPO_ROOT} "
-                            f"and {ARCHIVE_DIR}); archives here: {', '.join(found) or 'none'}. "
-                            "Write one with `mdico archive export <name> --results <store>` (`mdico archive list`), or any "
-                            "sweep with `mdico export <dataset> --profile <profile> --out <file>.csv`.")
-
-
-def read_runs(path: str | Path) -> pd.DataFrame:
-    """An archive back as the tidy frame of ``ResultsStore.collect`` (same columns, dtypes and values)."""
-    p = resolve_archive(path)
-    shipped = archive_of(p)
-    if shipped is not None and shipped.path(".csv", p.parent) == p and shipped.path(".json", p.parent).is_file():
-        from mdico_core.experiments.archive_io import verify_archive
-
-        verify_archive(shipped, p.parent)  # an ArchiveError (a ValueError) names the damaged file
-    fix = "re-export it with `mdico export <dataset> --profile <profile> --out <file>.csv`"
-    text_cols = {c: str for c in ("run_id", "dataset", "method", "variant", "encoder", "protocol", "modalities",
-                                  "settings", "monitor", "view", "metric", "task", "status", "profile", "message",
-                                  "git_commit", "device", "timestamp", *ENV_TEXT_COLUMNS)}
-    try:
-        # round_trip: the default parser may be off by one ulp; an archive must equal its store exactly
-        df = pd.read_csv(p, dtype=text_cols, float_precision="round_trip")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
-        raise ValueError(f"{p} is not a readable runs CSV ({e}); {fix}") from None
-    missing = [c for c in _NEEDED if c not in df.columns]
-    if missing:
-        raise ValueError(f"{p} lacks the column(s) {', '.join(missing)}: it is not a `mdico export` file; {fix}")
-    for col in COLUMNS:
-        if col not in df.columns:
-            df[col] = None
-    try:
-        for col in (*INT_COLUMNS, "value", "wall_time_s"):
-            df[col] = pd.to_numeric(df[col])
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{p}: column {col!r} holds a non-numeric value ({e}); {fix}") from None
-    df["profile"] = df["profile"].fillna("")  # as `collect` writes a record without one
-    df["settings"] = df["settings"].fillna("common")  # archives written before the two settings existed
-    df["monitor"] = df["monitor"].fillna("total")  # ... and before the early-stopping monitor was an option
-    df["git_dirty"] = df["git_dirty"].map({True: True, False: False, "True": True, "False": False})
-    # (a mix of profiles or settings has its own message where a table is made of it)
-    dup = df.duplicated(["run_id", "profile", "settings", "view", "metric"], keep=False) & df["metric"].notna()
-    if dup.any():
-        r = df[dup].iloc[0]
-        raise ValueError(f"{p}: run {r['run_id']} has {int(dup.sum())} repeated (run, view, metric) rows (e.g. view "
-                         f"{r['view']}, {r['metric']}): files were concatenated or edited; {fix}")
-    if shipped is None:  # a CSV of one's own: every done run must have the views and metrics of its siblings
-        done = df[(df["status"] == "done") & df["metric"].notna()]
-        if not done.empty:
-            per_run = done.groupby("run_id").size()
-            keys = ["dataset", "method", "variant", "encoder", "protocol", "modalities"]  # one design, one view set
-            cell = done.drop_duplicates("run_id").set_index("run_id")[keys].fillna("")
-            expected = per_run.groupby([cell[c] for c in cell.columns]).transform("max")
-            short = per_run[per_run < expected]
-            if len(short):
-                raise ValueError(f"{p}: {len(short)} run(s) have fewer (view, metric) rows than other runs of their "
-                                 f"cell (e.g. {short.index[0]}: {short.iloc[0]} of {expected[short.index[0]]}): the file "
-                                 f"was cut short or edited; {fix}")
-    # rebuilt from plain rows like `collect` builds its frame, so that dtypes match whatever pandas infers
-    rows = df[COLUMNS].astype(object).where(df[COLUMNS].notna(), None).to_dict("records")
-    return tidy_frame(rows)
 
 
 def _resolution(registry: str, path: Path) -> Resolution:
@@ -351,7 +276,7 @@ def held_words(name: str, code: bool = True, companion: str | None = None) -> st
     """What archive `name` holds, from its manifest at build time, for a page's prose: ``"lfmc_paper: 220
     of 1,100 runs (partial: 10 folds x seed 0)"``; with `companion` ("histories", "predictions", "features"),
     how many runs keep that kind of companion data is added. Never typed: it changes as the archive grows."""
-    from mdico_core.experiments.archive_io import read_manifest
+    from mdico_core.experiments.archive_files import read_manifest
     from mdico_core.experiments.archives import get_archive
     from mdico_core.reporting.provenance import describe_grid
 
