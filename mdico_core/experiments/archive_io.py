@@ -96,6 +96,24 @@ def _counts(values: Iterable[Any]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
+SESSION_GAP_S = 3600.0  # runs this far apart were trained in separate sittings (sessions, machines)
+
+
+def _wall_seconds(starts: list[tuple[datetime, Any]]) -> float:
+    """Wall time the archive's sweep took: from the first run's start to the last run's end, without the
+    pauses between sittings (gaps of more than `SESSION_GAP_S` with no run going), so that an archive
+    grown over several sessions says how long it trained, not how many days passed."""
+    spans = sorted((t, t + timedelta(seconds=float(s))) for t, s in starts)
+    total, (lo, hi) = 0.0, spans[0]
+    for a, b in spans[1:]:
+        if (a - hi).total_seconds() > SESSION_GAP_S:
+            total += (hi - lo).total_seconds()
+            lo, hi = a, b
+        else:
+            hi = max(hi, b)
+    return total + (hi - lo).total_seconds()
+
+
 def manifest(archive: Archive, records: list[dict], missing: list[RunConfig], companion: dict[str, int]) -> dict:
     """What an export records about itself (see the module docstring)."""
     prov = [r.get("provenance") or {} for r in records]
@@ -114,7 +132,7 @@ def manifest(archive: Archive, records: list[dict], missing: list[RunConfig], co
         "torch_threads": _counts(p.get("torch_threads") for p in prov),
         "first_run_started": first.isoformat(timespec="seconds") if first else None,
         "last_run_finished": last.isoformat(timespec="seconds") if last else None,
-        "wall_time_h": round((last - first).total_seconds() / 3600, 3) if first and last else None,
+        "wall_time_h": round(_wall_seconds(starts) / 3600, 3) if first and last else None,
         "train_time_h": round(sum(float(r.get("wall_time_s") or 0.0) for r in records) / 3600, 3),
         "commands": archive.commands(), "companion_runs": companion,
     }
