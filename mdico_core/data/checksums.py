@@ -78,8 +78,12 @@ def reject(path: Path, entry: RemoteFile) -> ChecksumError:
         os.replace(path, aside)
         detail = f"The file was moved aside to {aside}; run `mdico data fetch {entry.name}` to download it again."
     except OSError:
-        path.unlink(missing_ok=True)
-        detail = f"The file was deleted; run `mdico data fetch {entry.name}` to download it again."
+        try:
+            path.unlink(missing_ok=True)
+            detail = f"The file was deleted; run `mdico data fetch {entry.name}` to download it again."
+        except OSError as err:  # a read-only cache: the bad file stays, and is never used
+            detail = (f"It could not be moved aside or deleted ({err.strerror or err}): remove it yourself "
+                      f"(`rm {path}`), then run `mdico data fetch {entry.name}`.")
     return ChecksumError(entry.name, path, entry.algorithm, entry.digest, actual, detail)
 
 
