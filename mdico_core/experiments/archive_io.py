@@ -187,14 +187,15 @@ def _archived_runs(archive: Archive, folder: Path, in_store: set[str]) -> _Kept:
     if npz.is_file():
         with np.load(npz, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files if k.split("/")[0] in ids}
-    machines = list(info.get("machines") or {})
-    host, _, machine = (machines[0].partition(": ") if len(machines) == 1 else ("unknown host", "", ""))
+    # the CSV has no host column: the old manifest's machines ("<host>: <device>, <cpu>, torch <v>") name it
+    hosts = {machine: host for host, _, machine in (m.partition(": ") for m in info.get("machines") or {})}
     records = []
     for _, r in rows.drop_duplicates("run_id").iterrows():
         prov = {k: (None if pd.isna(r.get(k)) else r.get(k)) for k in
                 ("git_commit", "git_dirty", "device", "timestamp", "cpu_model", "torch_version", "torch_threads")}
-        if machine:  # the CSV has no host column: the old manifest's one machine names it
-            prov["hostname"] = host
+        machine = f"{prov['device']}, {prov['cpu_model']}, torch {prov['torch_version']}"
+        if machine in hosts:
+            prov["hostname"] = hosts[machine]
         records.append({"provenance": prov, "wall_time_s": float(r["wall_time_s"] or 0.0)})
     return _Kept(rows, arrays, records)
 
