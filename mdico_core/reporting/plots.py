@@ -77,9 +77,11 @@ def placeholder_figure(text: str, height: float = 1.0) -> Any:
 @styled
 def plot_grouped(agg: pd.DataFrame, x: str, hue: str, facet: str, value: str = "mean", err: str = "std",
                  ylabel: str = "", x_order: Sequence[str] | None = None, hue_order: Sequence[str] | None = None,
-                 reference: Mapping[tuple[str, str], float] | None = None) -> Any:
+                 reference: Mapping[tuple[str, str], float] | None = None, points: bool = False) -> Any:
     """Bars of `value` (± `err`) per `x`, coloured by `hue`, one panel per `facet`, at the column's width;
-    no error bar where a column ``n`` counts fewer than ``stats.MIN_PAIRS`` runs.
+    no error bar where a column ``n`` counts fewer than ``stats.MIN_PAIRS`` runs. With `points`, each value
+    is a dot with its error bar on an axis fitted to the values: a difference of a few points between
+    neighbours stays visible (bars must start at 0, which hides it).
 
     `reference` maps (facet, x) to a value drawn as a red diamond (the paper's number). With more
     than four categories the bars are horizontal, so that long labels stay readable. `ylabel` is
@@ -110,7 +112,11 @@ def plot_grouped(agg: pd.DataFrame, x: str, hue: str, facet: str, value: str = "
                 errs[np.isfinite(n) & (n < MIN_PAIRS)] = 0.0
             style = {"label": OURS if str(h) == "ours" else str(h), "color": palette(k), "capsize": 3,
                      "error_kw": {"ecolor": "0.25", "elinewidth": 1}}
-            if horizontal:
+            if points:  # no bar: the axis need not start at 0
+                kw = {"xerr": errs} if horizontal else {"yerr": errs}
+                ax.errorbar(*((vals, pos) if horizontal else (pos, vals)), fmt="o", color=palette(k),
+                            label=style["label"], capsize=3, ecolor="0.25", elinewidth=1, **kw)
+            elif horizontal:
                 ax.barh(pos, vals, width, xerr=errs, **style)
             else:
                 ax.bar(pos, vals, width, yerr=errs, **style)
