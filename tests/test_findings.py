@@ -12,6 +12,7 @@ from scipy import stats as st
 
 from mdico_core.cli import main
 from mdico_core.reporting import book_plan, findings, findings_text, stats
+from mdico_core.reporting.archive import held_words
 
 RATIO = 1 / 8.1  # n_test / n_train of the paper protocol at 10 folds
 
@@ -135,7 +136,7 @@ def test_a_partial_archive_says_so(table):
     from mdico_core.experiments.archives import get_archive
 
     info = read_manifest(get_archive("lfmc_paper"))
-    words = findings_text.archive_counts("lfmc_paper")
+    words = held_words("lfmc_paper")
     assert f"{info['runs_exported']:,} of {info['runs_defined']:,} runs" in words
     assert ("partial" in words) == bool(info["partial"])
     c1 = findings_text.claim_markdown(findings.get_claim("C1"), table)

@@ -229,6 +229,7 @@ def cmd_findings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     from mdico_core.experiments.archive_io import ArchiveError
     from mdico_core.experiments.archives import get_archive
     from mdico_core.reporting import findings, findings_text
+    from mdico_core.reporting.archive import held_words
 
     try:
         chosen = [findings.get_claim(c) for c in parse_list(args.claims)] if args.claims else list(findings.CLAIMS)
@@ -265,7 +266,7 @@ def cmd_findings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             for u in claim.untestable:
                 print(f"  not testable here: {u}")
             print()
-    print("Archives: " + "; ".join(findings_text.archive_counts(a, code=False) for a in
+    print("Archives: " + "; ".join(held_words(a, code=False) for a in
                                    dict.fromkeys(table["archive"])))
     return 0
 

@@ -41,12 +41,6 @@ class MethodCheckError(ValueError):
     """An external method does not meet the interface; the message names the class and what to fix."""
 
 
-def _toy_spec(task: str = "regression") -> Any:
-    from mdico_core.methods.base import ProblemSpec
-
-    return ProblemSpec(task=task, n_outputs=1, shapes={"A": (4, 3), "B": (4, 2)}, class_weights=None)
-
-
 def check_method(cls: Any, source: str = "") -> None:
     """Refuse `cls` with one `MethodCheckError` unless it is a usable method (see the module docstring)."""
     import torch
@@ -65,7 +59,9 @@ def check_method(cls: Any, source: str = "") -> None:
     for fn in ("losses", "_predict"):
         if getattr(cls, fn) is getattr(Method, fn):
             raise MethodCheckError(f"{who}: implement {fn}() (see mdico_core/methods/base.py)")
-    spec = _toy_spec()
+    from mdico_core.methods.base import ProblemSpec
+
+    spec = ProblemSpec(task="regression", n_outputs=1, shapes={"A": (4, 3), "B": (4, 2)})  # two small modalities
     torch.manual_seed(0)
     try:
         model = cls(spec, encoder="mlp")

@@ -137,16 +137,6 @@ def _paired(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
     return (both["x"] - both["ref"]).to_numpy(dtype=float)
 
 
-def _manifest_note(name: str) -> str:
-    from mdico_core.experiments.archive_files import read_manifest
-    from mdico_core.experiments.archives import get_archive
-
-    info = read_manifest(get_archive(name)) or {}
-    if info.get("partial"):
-        return f"{name}: {info['runs_exported']} of {info['runs_defined']} runs (partial)"
-    return f"{name}: {info.get('runs_exported', '?')} runs"
-
-
 def test_comparison(cmp: Comparison, archives: _Archives | None = None) -> dict[str, Any]:
     """One comparison's row of the ledger before Holm (``p_holm`` and ``verdict`` are set by `ledger`)."""
     archives = archives or _Archives()
@@ -208,7 +198,6 @@ def ledger(claims: Sequence[Claim] = CLAIMS, alpha: float = stats.ALPHA) -> pd.D
             verdict(r.n, r.lo, r.hi, r.p_holm, r.p_equiv if np.isfinite(r.p_equiv) else 0.0,
                     r.paper if r.context == "paper" else None, r.direction, r.context, alpha)
             for r in part.itertuples()]
-        part["archive_note"] = [_manifest_note(a) for a in part["archive"]]
         rows.append(part)
     return pd.concat(rows, ignore_index=True)
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mdico_core.reporting import stats
+from mdico_core.reporting.archive import held_words
 from mdico_core.reporting.findings import CLAIMS, EQUIVALENT_PROB, POWER, Claim, headline, summary
 
 
@@ -59,13 +60,6 @@ def what_would_decide(row: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------- words
-def archive_counts(name: str, code: bool = True) -> str:
-    """What archive `name` holds, from its manifest (``reporting.archive.held_words``)."""
-    from mdico_core.reporting.archive import held_words
-
-    return held_words(name, code)
-
-
 def headline_text(table: pd.DataFrame) -> str:
     """The book's answer in two sentences: MDiCo vs Individual on LFMC, the paper's data, per view."""
     from mdico_core.reporting.format import metric_digits
@@ -82,7 +76,7 @@ def headline_text(table: pd.DataFrame) -> str:
         verdicts.append(r["verdict"])
     r0 = next(iter(h.values()))
     n = r0["n"]
-    held = archive_counts(r0["archive"], code=False)
+    held = held_words(r0["archive"], code=False)
     text = (f"On LFMC, the one benchmark of the paper whose data is public, MDiCo minus Individual (each modality "
             f"trained alone) is {' and '.join(parts)} (R², mean and corrected 95% interval over {n} paired runs "
             f"of {held}); the paper reports {' and '.join(papers)}. ")
@@ -129,7 +123,7 @@ def claim_markdown(claim: Claim, table: pd.DataFrame) -> str:
              f"> {claim.quote} ({claim.source})", "",
              f"Metric: {metrics}; Holm across the {holm} tested comparisons of this claim; evidence on "
              f"[{claim.page}]({claim.page}.html). Archives: "
-             + "; ".join(archive_counts(a) for a in dict.fromkeys(rows["archive"])) + ".", "",
+             + "; ".join(held_words(a) for a in dict.fromkeys(rows["archive"])) + ".", "",
              to_markdown(shown), ""]
     undecided = rows[(rows["verdict"] == "inconclusive") & rows["power_paper"].notna()]
     if len(undecided):
@@ -201,7 +195,7 @@ def claim_html(claim: Claim, table: pd.DataFrame) -> str:
              f"<blockquote>{html.escape(claim.quote)} ({html.escape(claim.source)})</blockquote>",
              f"<p>Metric: {html.escape(metrics)}; Holm across the {holm} tested comparisons of this claim; "
              f'evidence on <a href="{claim.page}.html">{html.escape(claim.page)}</a>. Archives: '
-             + "; ".join(html.escape(archive_counts(a, code=False)) for a in dict.fromkeys(rows["archive"]))
+             + "; ".join(html.escape(held_words(a, code=False)) for a in dict.fromkeys(rows["archive"]))
              + ".</p>", _html_table(shown)]
     undecided = rows[(rows["verdict"] == "inconclusive") & rows["power_paper"].notna()]
     if len(undecided):
