@@ -112,3 +112,26 @@ def test_a_garbage_claim_is_not_a_run_being_trained(tmp_path):
     old = time.time() - HEARTBEAT_S - 5
     os.utime(lock, (old, old))
     assert store.claims() == []  # unreadable and older than a heartbeat: nobody owns it
+
+
+def test_data_info_reports_a_corrupt_file_and_leaves_it_where_it_is(real_data, tmp_path):
+    """A read-only command says what it found; `mdico data fetch` (which writes) is what repairs."""
+    import shutil
+
+    from mdico_core.data import get_dataset_entry
+
+    files = get_dataset_entry("lfmc").files
+    paths = real_data(*files)
+    for name, path in paths.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, tmp_path / name)
+    victim = tmp_path / files[0]
+    raw = bytearray(victim.read_bytes())
+    raw[1000] ^= 1  # same size: only the hash can tell
+    victim.write_bytes(bytes(raw))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    r = _mdico("data", "info", "lfmc", env={"MDICO_DATA_DIR": str(tmp_path)})
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert victim.read_bytes() == bytes(raw)
+    assert "checksum mismatch" in r.stdout and "(left in place)" in r.stdout and "present: False" in r.stdout
+    assert "Traceback" not in r.stderr

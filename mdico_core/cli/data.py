@@ -97,11 +97,13 @@ def cmd_fetch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             try:
                 cache.fetch(name, download=False)  # verifies a cached file; extracts a cached archive's member
                 archive = REGISTRY[name].archive
-                how.add("verified in the cache" if name in before else f"seeded from {args.folder}" if name in seeded
+                how.add(f"seeded from {args.folder}" if name in seeded else "verified in the cache" if name in before
                         else f"extracted from the cached {archive}" if archive in before
                         else f"seeded from {args.folder}" if archive in seeded
                         else "downloaded" if archive in downloaded else "copied from the installed package")
-            except cache.DatasetNotFoundError:
+            except (cache.DatasetNotFoundError, cache.ChecksumError) as err:
+                if isinstance(err, cache.ChecksumError):  # the cache moved the corrupt copy aside: get it again
+                    print(f"note: {str(err).split('; run `mdico data fetch')[0]}. Getting it again.", file=sys.stderr)
                 try:
                     cache.fetch(name)
                     how.add("downloaded")

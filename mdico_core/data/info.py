@@ -54,6 +54,14 @@ def describe(name: str, load: bool = True, check: bool = False) -> dict[str, Any
     }
     # Large benchmarks opt out: `info` must not start a multi-minute extraction or a 50 GB read.
     if here.present and load and entry.info_load:
+        # hashes checked here, read-only: a corrupt file is reported and left where it is (loading it
+        # would make the cache move it aside; repairing belongs to `mdico data fetch`, which writes)
+        checked = availability(name, check=True) if not check else here
+        if not checked.present:
+            row.update(present=False, missing_files=list(checked.missing),
+                       error=f"checksum mismatch: {', '.join(checked.missing)} (left in place); "
+                             f"`mdico data fetch {name}` moves the corrupt copy aside and gets it again")
+            return row
         try:
             ds = load_dataset(name)
         except Exception as err:  # absent or broken data is reported, not raised
