@@ -214,3 +214,15 @@ def test_main_page_from_a_fake_archive_shows_both_settings_and_the_rerun_check(t
              for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})}
     assert glued["primary"] == "'original'" and "(n = 5)" in glued["headline"] and "against Individual" in glued["headline"]
     assert "n/a" not in glued["headline"] and "Re-run this page:" in text and "-p archive" in text
+
+
+def test_a_run_interval_stops_at_the_metric_s_bounds():
+    """An F1 interval does not reach 100.3, nor an R² one 1.02: the spread is cut at what a run can score."""
+    from mdico_core.reporting import concordance
+
+    f1 = [96.5, 99.9, 100.0, 97.0, 100.0, 99.5]
+    mean, lo, hi = concordance.interval(f1, bounds=concordance.metric_bounds("f1_weighted"))
+    assert hi == 100.0 and lo < mean < hi
+    assert concordance.interval(f1)[2] > 100  # uncut, as the raw rule gives
+    assert concordance.metric_bounds("r2") == (-np.inf, 1.0)
+    assert concordance.check_cell(f1, [99.0], bounds=(0.0, 100.0))["high"] == 100.0

@@ -68,3 +68,18 @@ def test_tsne_for_reads_the_pair_from_a_store(tmp_path):
     assert [p[0] for p in view.panels] == ["Individual, S1", "MDiCo, S1", "Individual, S2", "MDiCo, S2"]
     assert tsne.tsne_for(SimpleNamespace(store=ResultsStore(tmp_path / "empty"), configs_where=page.configs_where),
                          "toy_binary") is None
+
+
+def test_a_rerun_of_the_archived_runs_is_said_to_reproduce_them_and_not_drawn_twice():
+    runs = {m: SimpleNamespace(run_id=f"{m}-id", fold=0, seed=0) for m in ("individual", "mdico")}
+    feat = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    archived = tsne.TsneView(runs, [], "binary", None, features={"mdico/feat/S1": feat.astype(np.float16)})
+    same = tsne.TsneView(runs, [], "binary", None, features={"mdico/feat/S1": feat})
+    words, redraw = tsne.same_runs(archived, same)
+    assert "reproduced" in words and "exactly" in words and not redraw
+    moved = tsne.TsneView(runs, [], "binary", None, features={"mdico/feat/S1": feat + 0.5})
+    words, redraw = tsne.same_runs(archived, moved)
+    assert "differ" in words and redraw
+    other = {m: SimpleNamespace(run_id=f"{m}-other", fold=0, seed=0) for m in runs}
+    assert tsne.same_runs(archived, tsne.TsneView(other, [], "binary", None)) is None
+    assert tsne.same_runs(None, same) is None

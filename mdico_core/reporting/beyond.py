@@ -246,7 +246,7 @@ def plot_views_at_training(curve: pd.DataFrame, ylabel: str = "", xlabel: str = 
     pos = {n: i for i, n in enumerate(levels)}
     ncols = min(ncols, len(views))
     nrows = int(np.ceil(len(views) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 2.3 * nrows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 2.6 * nrows + 0.3), squeeze=False)
     for ax, view in zip(axes.flat, views):
         g = curve[curve["view"] == view]
         means, stds, pairs = [], [], pd.Series(dtype=float)
@@ -263,15 +263,15 @@ def plot_views_at_training(curve: pd.DataFrame, ylabel: str = "", xlabel: str = 
                     marker="o", ms=4, capsize=2, lw=1.2, zorder=2)
         if len(pairs):
             _label_partners(ax, pairs, pos[2] + 0.12)
-        ax.set_xticks(range(len(levels)), [("1\n(alone)" if n == 1 else str(n)) for n in levels], fontsize=8)
+        ax.set_xticks(range(len(levels)), [("1\n(alone)" if n == 1 else str(n)) for n in levels], fontsize=9)
         ax.set_xlim(-0.4, len(levels) - 0.4)
-        ax.set_title(str(view), fontsize=9)
-        ax.tick_params(axis="y", labelsize=8)
+        ax.set_title(str(view), fontsize=10)
+        ax.tick_params(axis="y", labelsize=9)
     for ax in list(axes.flat)[len(views):]:
         ax.axis("off")
-    fig.supxlabel(xlabel, fontsize=9)
+    fig.supxlabel(xlabel, fontsize=10)
     if ylabel:
-        fig.supylabel(ylabel, fontsize=9)
+        fig.supylabel(ylabel, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -280,13 +280,13 @@ def _label_partners(ax: Any, pairs: pd.Series, x: float) -> None:
     """Label each grey pair dot (`pairs`: partner -> mean, ascending) with its partner, the labels pushed
     apart to one line of text each, since the pairs' means often lie closer than a line of text."""
     lo, hi = ax.get_ylim()
-    gap = 0.09 * (hi - lo)  # one 7-pt line in a 2.3-inch panel
+    gap = 0.11 * (hi - lo)  # one 8.5-pt line in a 2.6-inch panel
     ys: list[float] = []
     for value in pairs.to_numpy():
         ys.append(value if not ys else max(value, ys[-1] + gap))
     ys = list(np.asarray(ys) - max(0.0, ys[-1] - (hi - gap / 2)))  # keep the top label inside the panel
     for (partner, value), y in zip(pairs.items(), ys):
-        ax.annotate(str(partner), (x, value), xytext=(x + 0.2, y), textcoords="data", fontsize=7, color="0.35",
+        ax.annotate(str(partner), (x, value), xytext=(x + 0.2, y), textcoords="data", fontsize=8.5, color="0.3",
                     va="center", arrowprops={"arrowstyle": "-", "color": "0.7", "lw": 0.5})
 
 

@@ -31,10 +31,20 @@ WIDTH = 2.0
 
 AGREE, DISAGREE, UNCHECKED = "✓", "✗", "–"
 
+_BOUNDS = {"r2": (-np.inf, 1.0), "rmse": (0.0, np.inf), "mae": (0.0, np.inf)}
+_PERCENT = (0.0, 100.0)  # F1 and accuracy, in percent
 
-def interval(archive_values: ArrayLike, width: float = WIDTH) -> tuple[float, float, float]:
-    """(mean, low, high) of the archived runs: mean ∓ `width` std (ddof 1); NaN bounds below
-    ``stats.MIN_PAIRS`` runs."""
+
+def metric_bounds(metric: str | None) -> tuple[float, float]:
+    """The values `metric` can take: an interval of runs is cut there (an F1 does not reach 100.3)."""
+    m = str(metric)
+    return _BOUNDS.get(m, _PERCENT if m.startswith("f1") or m == "accuracy" else (-np.inf, np.inf))
+
+
+def interval(archive_values: ArrayLike, width: float = WIDTH,
+             bounds: tuple[float, float] = (-np.inf, np.inf)) -> tuple[float, float, float]:
+    """(mean, low, high) of the archived runs: mean ∓ `width` std (ddof 1), cut to the metric's
+    `bounds` (`metric_bounds`); NaN bounds below ``stats.MIN_PAIRS`` runs."""
     a = np.asarray(archive_values, dtype=float)
     a = a[np.isfinite(a)]
     if len(a) == 0:
@@ -43,16 +53,17 @@ def interval(archive_values: ArrayLike, width: float = WIDTH) -> tuple[float, fl
     if len(a) < stats.MIN_PAIRS:
         return mean, np.nan, np.nan
     half = width * float(a.std(ddof=1))
-    return mean, mean - half, mean + half
+    return mean, max(mean - half, bounds[0]), min(mean + half, bounds[1])
 
 
-def check_cell(archive_values: ArrayLike, rerun_values: ArrayLike, width: float = WIDTH) -> dict:
+def check_cell(archive_values: ArrayLike, rerun_values: ArrayLike, width: float = WIDTH,
+               bounds: tuple[float, float] = (-np.inf, np.inf)) -> dict:
     """The check of one cell: ``n_archive``, ``archive_mean``, ``low``, ``high``, ``n_rerun``,
     ``rerun_mean``, ``agrees`` (True / False, None when not checkable) and ``mark`` (✓ / ✗ / –)."""
     a = np.asarray(archive_values, dtype=float)
     r = np.asarray(rerun_values, dtype=float)
     a, r = a[np.isfinite(a)], r[np.isfinite(r)]
-    mean, low, high = interval(a, width)
+    mean, low, high = interval(a, width, bounds)
     rerun_mean = float(r.mean()) if len(r) else np.nan
     agrees = None if not (np.isfinite(low) and np.isfinite(rerun_mean)) else bool(low <= rerun_mean <= high)
     mark = UNCHECKED if agrees is None else (AGREE if agrees else DISAGREE)
@@ -84,7 +95,8 @@ def concordance(archive: pd.DataFrame, rerun: pd.DataFrame, metric: str | None =
     rows = []
     for k, g in r.groupby(keys, dropna=False, sort=True):
         k = k if isinstance(k, tuple) else (k,)
-        rows.append({**dict(zip(keys, k)), **check_cell(archived.get(k, []), g["value"], width)})
+        key = dict(zip(keys, k))
+        rows.append({**key, **check_cell(archived.get(k, []), g["value"], width, metric_bounds(key.get("metric")))})
     cols = [*keys, "n_archive", "archive_mean", "low", "high", "n_rerun", "rerun_mean", "agrees", "mark"]
     return pd.DataFrame(rows, columns=cols)
 

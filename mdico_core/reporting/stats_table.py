@@ -162,6 +162,8 @@ def format_results(table: pd.DataFrame, digits: int | None = None) -> pd.DataFra
             "Wilcoxon p (uncorrected)": fmt_p(r.p_wilcoxon, k) if tested else "",
         })
     out = pd.DataFrame(rows)
+    if m == 0:  # nothing is tested (every cell below MIN_PAIRS runs): the caption says so in one line
+        out = out.drop(columns=[c for c in out.columns if c.startswith(("p (", "P(", "Wilcoxon"))])
     for col in ("protocol", "encoder"):  # shown only where the table varies them (encoder study, released code)
         if table[col].nunique() > 1:
             out.insert(1, col, table[col].to_numpy())
@@ -173,6 +175,11 @@ def results_caption(table: pd.DataFrame) -> str:
     if table.empty:
         return "No runs."
     metric, rope, m = table["metric"].iloc[0], table["rope"].iloc[0], int(table["holm_m"].iloc[0])
+    if m == 0:
+        most = int(table["n_pairs"].max()) if len(table) else 0
+        return (f"Each row against its reference (\"vs\") over runs matched on (fold, seed); Δ: the mean difference. "
+                f"Nothing is tested here: no comparison has {stats.MIN_PAIRS} paired runs (the most is {most}), "
+                f"and no std or p is given from fewer (\"n = …\").")
     return (f"Each row against its reference (\"vs\") over runs matched on (fold, seed). Δ [95% CI]: the mean "
             f"difference and its interval from the corrected repeated k-fold cross-validated t-test (Nadeau & "
             f"Bengio 2003), which accounts for overlapping training sets; p (Holm): that test's p adjusted by "

@@ -8,7 +8,7 @@ with openTSNE and returns the panels; `plot_tsne` draws them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -79,6 +79,7 @@ class TsneView:
     task: str
     class_names: list[str] | None
     target_label: str = "target value"  # a regression target's colour-bar label
+    features: dict[str, np.ndarray] = field(default_factory=dict)  # "method/feat/<view>" -> (N, D), as stored
 
     @property
     def fold(self) -> int | None:
@@ -104,9 +105,32 @@ def tsne_for(page: Any, registry: str, seed: int = 0) -> TsneView | None:
     if runs is None:
         return None
     ds = load_dataset(registry)
-    arrays = {paper.METHOD_NAMES.get(m, m): page.store.arrays(c) for m, c in runs.items()}
+    stored = {m: page.store.arrays(c) for m, c in runs.items()}
+    arrays = {paper.METHOD_NAMES.get(m, m): a for m, a in stored.items()}
+    features = {f"{m}/{k}": np.asarray(v) for m, a in stored.items() for k, v in a.items() if k.startswith("feat/")}
     return TsneView(runs, tsne_panels(arrays, ds.modality_names, ds.task, seed=seed), ds.task, ds.class_names,
-                    target_label(registry))
+                    target_label(registry), features)
+
+
+def same_runs(archived: TsneView | None, rerun: TsneView | None) -> tuple[str, bool] | None:
+    """When `rerun` shows the very runs (run ids) of `archived`: whether it reproduced their stored
+    features, in words, and whether its figure differs (is worth drawing); None for other runs."""
+    if archived is None or rerun is None:
+        return None
+    if {m: c.run_id for m, c in archived.runs.items()} != {m: c.run_id for m, c in rerun.runs.items()}:
+        return None
+    keys = sorted(set(archived.features) & set(rerun.features))
+    # the archive keeps features as float16: the re-run's are compared at that precision
+    worst = max((float(np.max(np.abs(archived.features[k].astype(np.float32)
+                                      - rerun.features[k].astype(np.float16).astype(np.float32))))
+                 for k in keys if archived.features[k].shape == rerun.features[k].shape), default=None)
+    if not keys or worst is None:
+        return "the same runs as the archived figure, without features to compare.", True
+    if worst == 0:
+        return (f"the same runs as the archived figure, and the re-run reproduced their {len(keys)} stored feature "
+                "arrays exactly (at the archive's float16 precision), so the figure above is also the re-run's."), False
+    return (f"the same runs as the archived figure; the re-run's features differ from the archived ones by up to "
+            f"{worst:.3g} (at float16 precision; another CPU or library version can do that): its figure follows."), True
 
 
 @styled
