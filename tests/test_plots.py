@@ -101,7 +101,7 @@ def _figures():
 def test_every_figure_is_drawn_at_the_column_width_with_readable_text(kind):
     """Drawn at the width the page shows it (`format.show` shows it 1:1), every text >= 9 pt."""
     fig = _figures()[kind]
-    assert round(fig.get_figwidth() * fmt.CSS_DPI) == fmt.COLUMN_PX
+    assert round(fig.get_figwidth() * fmt.CSS_DPI) == fmt.FIGURE_PX
     fig.canvas.draw()  # ticks are made at draw time
     texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip() and t.get_visible()]
     small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < fmt.MIN_FONT_PT]
@@ -141,7 +141,7 @@ def test_show_displays_the_figure_at_its_drawn_width(monkeypatch):
     monkeypatch.setattr(ipd, "display", lambda obj, **kw: shown.append(obj))
     fmt.show(_figures()["map"])
     img = shown[0]
-    assert img.width == fmt.COLUMN_PX
+    assert img.width == fmt.FIGURE_PX
     import io
 
-    assert PILImage.open(io.BytesIO(img.data)).size[0] == fmt.COLUMN_PX * fmt.PNG_SCALE
+    assert PILImage.open(io.BytesIO(img.data)).size[0] == fmt.FIGURE_PX * fmt.PNG_SCALE

@@ -243,9 +243,9 @@ def test_rank_blocks_drop_incomplete_blocks_and_diagram_is_readable():
     res = rank_test(df, "S1")
     assert res.n_blocks == 14 and res.ranks.index[0] == "MDiCo" and "14 (fold, seed) runs" in rank_caption(res)
     fig = plot_cd_diagram(res)
-    from mdico_core.reporting.format import COLUMN_PX, CSS_DPI
+    from mdico_core.reporting.format import CSS_DPI, FIGURE_PX
 
-    assert fig.get_size_inches()[0] == pytest.approx(COLUMN_PX / CSS_DPI)  # the column's width, shown 1:1
+    assert fig.get_size_inches()[0] == pytest.approx(FIGURE_PX / CSS_DPI)  # the column's width, shown 1:1
     ax = fig.axes[0]
     assert all(t.get_fontsize() >= 9 for t in ax.get_xticklabels())
     texts = [t.get_text() for t in ax.texts]

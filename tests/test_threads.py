@@ -169,7 +169,7 @@ def test_figure_is_drawn_at_the_column_width_with_readable_text():
     a = _archive()
     pairs = th.paired_runs(a, _other(a))
     fig = th.plot_thread_differences(pairs, th.thread_summary(pairs, a), "2 threads − 1 thread")
-    assert round(fig.get_figwidth() * fmt.CSS_DPI) == fmt.COLUMN_PX
+    assert round(fig.get_figwidth() * fmt.CSS_DPI) == fmt.FIGURE_PX
     fig.canvas.draw()
     texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip() and t.get_visible()]
     assert texts and not [t.get_text() for t in texts if t.get_fontsize() < fmt.MIN_FONT_PT]

@@ -88,11 +88,13 @@ def to_markdown(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
 
 
 # ---------------------------------------------------------------------------------- page geometry
-# The content column of a book page (sphinx-book-theme at a desktop window), in CSS pixels. Tables
-# must fit in it, and figures are drawn at its width so that they show at 1:1 (`show`).
-COLUMN_PX = 676
+# The content column of a book page at a desktop window (1280 px; book/_static/mdico.css gives the
+# article the page-contents sidebar's width), in CSS pixels: tables must fit in it. Figures are
+# drawn narrower, at FIGURE_PX, and show at 1:1 (`show`): their fonts are set for that width.
+COLUMN_PX = 948
+FIGURE_PX = 676
 PAGE_ROWS = 40  # an interactive table pages only above this many rows: a reader sees the whole of a usual table
-CSS_DPI = 96  # CSS pixels per inch: a figure COLUMN_PX / CSS_DPI inches wide shows at its drawn size
+CSS_DPI = 96  # CSS pixels per inch: a figure FIGURE_PX / CSS_DPI inches wide shows at its drawn size
 PNG_SCALE = 2  # figures are rendered at 2x their CSS size, for sharp text on high-density screens
 MIN_FONT_PT = 9  # the smallest text of a figure, as the reader sees it
 # The book's matplotlib style (`plots` draws under it, `show` renders under it).

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mdico_core.reporting import paper
-from mdico_core.reporting.format import COLUMN_PX, CSS_DPI, STYLE, metric_label
+from mdico_core.reporting.format import CSS_DPI, FIGURE_PX, STYLE, metric_label
 from mdico_core.reporting.stats import MIN_PAIRS
 from mdico_core.reporting.tables import aggregate_rows
 
@@ -26,7 +26,7 @@ PAPER_MARKER: dict[str, Any] = {"marker": "D", "color": "#d62728", "markeredgeco
 OURS = "ours (mean ± std)"  # the legend entry of our bars when the frame has one unnamed series
 
 
-def figure_size(height: float, width_px: float = COLUMN_PX) -> tuple[float, float]:
+def figure_size(height: float, width_px: float = FIGURE_PX) -> tuple[float, float]:
     """(width, height) in inches of a figure `height` inches tall shown `width_px` CSS pixels wide
     (default: the book's content column), the one size rule of every figure in the book."""
     return (width_px / CSS_DPI, height)
