@@ -292,8 +292,10 @@ def test_archived_lfmc_corrected_test_is_more_cautious_than_wilcoxon():
     runs = select_settings(read_runs("lfmc_paper"), "common")  # one settings per table: they never pool
     table = results_table(runs[~runs["view"].astype(str).str.contains(":")], reference=main_reference)
     tested = table[table["p_corrected"].notna()]
-    pairs = runs.loc[runs["status"] == "done", ["fold", "seed"]].drop_duplicates()
-    assert len(pairs) >= 10 and (table["n"] == len(pairs)).all()  # every (fold, seed) the archive holds
+    done = runs[runs["status"] == "done"]
+    held = done.groupby("method")[["fold", "seed"]].apply(lambda g: len(g.drop_duplicates()))
+    # every (fold, seed) the archive holds of each method (a partial archive may hold more of some)
+    assert held.min() >= 10 and (table["n"].to_numpy() == table["method"].map(held).to_numpy()).all()
     assert table["holm_m"].iloc[0] == len(tested) == 9 * 2  # 8 competitors and MDiCo, 2 views
     mdico = tested[tested["method"] == "mdico"]
     assert set(mdico["view"]) == {"L8", "S1"}

@@ -140,8 +140,7 @@ def _p(r: pd.Series) -> float | None:
 def format_tests(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """`paired_tests` as the page prints it: Δ with its interval, Holm's p headed by its family size,
     the minimum detectable effect only where nothing is detected, no p below `stats.MIN_PAIRS` pairs."""
-    from mdico_core.reporting.findings_text import fmt_interval
-    from mdico_core.reporting.format import fmt_p
+    from mdico_core.reporting.format import fmt_interval, fmt_p
 
     m = int(table["p (Holm)"].notna().sum()) if len(table) else 0
     rows = []
@@ -161,7 +160,7 @@ def format_tests(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
 def sentences(table: pd.DataFrame, digits: int = 3) -> list[str]:
     """One sentence per row, its words from the test (`stats.verdict`) and, where nothing is detected,
     the smallest difference these runs would detect."""
-    from mdico_core.reporting.findings_text import fmt_interval
+    from mdico_core.reporting.format import fmt_interval
 
     out = []
     for _, r in table.iterrows():

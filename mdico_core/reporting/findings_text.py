@@ -12,15 +12,7 @@ import pandas as pd
 from mdico_core.reporting import stats
 from mdico_core.reporting.archive import held_words
 from mdico_core.reporting.findings import CLAIMS, EQUIVALENT_PROB, POWER, Claim, headline, summary
-
-
-def fmt_interval(mean: float, lo: float, hi: float, digits: int) -> str:
-    """``"+0.003 [−0.032, +0.038]"``; "–" without an estimate. Never clipped to the metric's range."""
-    if not np.isfinite(mean):
-        return "–"
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return f"{mean:+.{digits}f}"
-    return f"{mean:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+from mdico_core.reporting.format import fmt_interval
 
 
 def format_ledger(table: pd.DataFrame) -> pd.DataFrame:

@@ -48,6 +48,17 @@ def fmt_mean_std(mean: float | None, std: float | None, digits: int = 1, n: int 
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def fmt_interval(mean: float, lo: float, hi: float, digits: int) -> str:
+    """``"+0.003 [−0.032, +0.038]"``; "–" without an estimate. Never cut to the metric's range. The
+    interval itself never breaks (a no-break space after its comma); a narrow column may put it on a
+    second line, under the estimate."""
+    if _missing(mean):
+        return "–"
+    if _missing(lo) or _missing(hi):
+        return f"{mean:+.{digits}f}"
+    return f"{mean:+.{digits}f} [{lo:+.{digits}f},\u00a0{hi:+.{digits}f}]"
+
+
 def fmt_value(value: float | None, digits: int = 1, signed: bool = False) -> str:
     """A number with `digits` decimals, ``"–"`` when missing; ``+`` shown when `signed`."""
     if _missing(value):
@@ -161,9 +172,10 @@ def _header_words(col: Any) -> int:
 
 
 def _wraps(texts: list[str]) -> bool:
-    """Does a column wrap: it has a text (two words or more) longer than `WRAP_CHARS`; a number with
-    its spread (``"73.5 ± 1.2 (n = 3)"``) never wraps."""
-    return any(len(t) > WRAP_CHARS and len(re.findall(r"[^\W\d_]{2,}", t)) >= 2 for t in texts)
+    """Does a column wrap: it has a text (two words or more) longer than `WRAP_CHARS`, or an estimate
+    with its interval (`fmt_interval`, which breaks before the interval only); a number with its
+    spread (``"73.5 ± 1.2 (n = 3)"``) never wraps."""
+    return any(len(t) > WRAP_CHARS and (len(re.findall(r"[^\W\d_]{2,}", t)) >= 2 or " [" in t) for t in texts)
 
 
 def estimated_width(frame: pd.DataFrame) -> float:
@@ -174,7 +186,7 @@ def estimated_width(frame: pd.DataFrame) -> float:
     for j, col in enumerate(frame.columns):
         texts = [str(t) for t in frame.iloc[:, j]]
         if _wraps(texts):
-            chars = max((len(w) for t in texts for w in t.split()), default=0)
+            chars = max((len(w) for t in texts for w in t.split(" ")), default=0)  # a no-break space holds
         else:
             chars = max((len(t) for t in texts), default=0)
         total += max(chars, _header_words(col)) * CHAR_PX + CELL_PX

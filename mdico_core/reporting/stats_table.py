@@ -17,7 +17,7 @@ import pandas as pd
 
 from mdico_core.reporting import stats
 from mdico_core.reporting.compare import in_paper_order, paper_name, select_metric
-from mdico_core.reporting.format import fmt_mean_std, fmt_p, fmt_prob, metric_digits
+from mdico_core.reporting.format import fmt_interval, fmt_mean_std, fmt_p, fmt_prob, metric_digits
 
 PAIR_KEYS = ["fold", "seed"]
 _NO_RUNS = " (no runs)"
@@ -153,20 +153,21 @@ def format_results(table: pd.DataFrame, digits: int | None = None) -> pd.DataFra
             "method": method_label(r.method, r.variant), "view": r.view, "n": r.n,
             "mean ± std": fmt_mean_std(r.mean, r.std, dg, n=r.n), "vs": r.reference or "(reference)",
             # the difference with the corrected 95% interval of the test beside it (an interval with every difference)
-            "Δ [95% CI]": "–" if not np.isfinite(r.diff) else f"{r.diff:+.{dg}f}" + (
-                f" [{r.ci_lo:+.{dg}f}, {r.ci_hi:+.{dg}f}]" if np.isfinite(r.ci_lo) else ""),
+            "Δ [95% CI]": fmt_interval(r.diff, r.ci_lo, r.ci_hi, dg),
             f"p (Holm, {m} tests)": fmt_p(r.p_holm, k) if tested else "",
             "P(better)": fmt_prob(r.p_better, k) if tested else "",
             "P(equiv.)": fmt_prob(r.p_equiv, k) if tested else "",
-            "P(worse)": fmt_prob(r.p_worse, k) if tested else "",
+            # P(worse) is the rest, 1 - P(better) - P(equiv.): said in the caption, not given a column
             "Wilcoxon p (uncorrected)": fmt_p(r.p_wilcoxon, k) if tested else "",
         })
     out = pd.DataFrame(rows)
     if m == 0:  # nothing is tested (every cell below MIN_PAIRS runs): the caption says so in one line
         out = out.drop(columns=[c for c in out.columns if c.startswith(("p (", "P(", "Wilcoxon"))])
-    for col in ("protocol", "encoder"):  # shown only where the table varies them (encoder study, released code)
+    # the protocol and encoder, where the table varies them (released code, encoder study), are said in the
+    # method's cell ("MDiCo, released"), not in columns of their own: the tables have columns enough
+    for col in ("protocol", "encoder"):
         if table[col].nunique() > 1:
-            out.insert(1, col, table[col].to_numpy())
+            out["method"] = [f"{m}, {v}" for m, v in zip(out["method"], table[col].astype(str))]
     return out
 
 
@@ -183,6 +184,6 @@ def results_caption(table: pd.DataFrame) -> str:
     return (f"Each row against its reference (\"vs\") over runs matched on (fold, seed). Δ [95% CI]: the mean "
             f"difference and its interval from the corrected repeated k-fold cross-validated t-test (Nadeau & "
             f"Bengio 2003), which accounts for overlapping training sets; p (Holm): that test's p adjusted by "
-            f"Holm's method over the {m} comparisons of this table. P(better / equiv. / worse): Bayesian correlated t-test, region of practical equivalence "
-            f"±{rope:g} {metric}. Wilcoxon p treats the runs as independent and overstates the evidence: shown "
+            f"Holm's method over the {m} comparisons of this table. P(better / equiv.): Bayesian correlated t-test, region of "
+            f"practical equivalence ±{rope:g} {metric}; P(worse) is the rest. Wilcoxon p treats the runs as independent and overstates the evidence: shown "
             f"for reference only. No std or p is given from fewer than {stats.MIN_PAIRS} runs (\"n = …\").")

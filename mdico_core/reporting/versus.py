@@ -122,15 +122,14 @@ def ranks(runs: pd.DataFrame, methods: Sequence[str], metric: str | None = None)
 
 def format_versus(table: pd.DataFrame) -> pd.DataFrame:
     """`versus_tables` as printed: one row per (your method, view, reference)."""
-    from mdico_core.reporting.format import fmt_p, metric_digits
+    from mdico_core.reporting.format import fmt_interval, fmt_p, metric_digits
     from mdico_core.reporting.stats_table import method_label
 
     rows = []
     for r in table.itertuples():
         dg = metric_digits(r.metric)
-        ci = "" if not np.isfinite(r.ci_lo) else f" [{r.ci_lo:+.{dg}f}, {r.ci_hi:+.{dg}f}]"
         rows.append({"method": method_label(r.method, r.variant), "view": r.view, "vs": method_label(r.versus),
-                     "n": int(r.n_pairs), "Δ [95% CI]": "–" if not np.isfinite(r.diff) else f"{r.diff:+.{dg}f}{ci}",
+                     "n": int(r.n_pairs), "Δ [95% CI]": fmt_interval(r.diff, r.ci_lo, r.ci_hi, dg),
                      "p (Holm)": fmt_p(r.p_holm, int(r.n_pairs)),
                      "P(better)": "" if not np.isfinite(r.p_better) else f"{r.p_better:.2f}",
                      "MDE": "" if not np.isfinite(r.mde) else f"{r.mde:.{dg}f}", "verdict": r.verdict})
