@@ -93,7 +93,9 @@ def test_quick_studies_rerun_their_archives_cells(present_only):
         main = book_plan.configs("02_main_results", "quick", bench)
         assert {c.fold for c in main} == {0}, bench
         assert cells(main) == {k for k in cells(ARCHIVES[name].configs()) if k[5] == "common"}, bench
-    assert {c.fold for c in book_plan.all_configs("quick")} == {0}
+    # every page but "Add your own method", which needs five paired runs for its test
+    assert {c.fold for nb in book_plan.NOTEBOOKS if nb != book_plan.OWN_METHOD
+            for c in book_plan.configs(nb, "quick")} == {0}
     assert {c.fold for c in book_plan.configs("02_main_results", "quick", "lfmc", folds=(0, 1))} == {0, 1}  # asked
     # the real CropHarvest, once fetched, has no archive here: its page runs the profile's three folds
     present_only(lambda name: name in ("lfmc", "croph_m", "algae_blooms", "algae_blooms_binary", "mfeat"))
@@ -161,3 +163,25 @@ def test_book_sweep_starts_the_longest_runs_first():
     assert book_plan.longest_first([short, *unknown, long_]) == [*unknown, long_, short]  # ties keep their order
     assert book_plan._cell(("mfeat", "mdico", "default", "mlp", "paper", "common", "total", ("kar", "fou"))) == \
         book_plan._cell(("mfeat", "mdico", "default", "mlp", "paper", "common", "total", "fou,kar"))
+
+
+def test_the_own_method_page_trains_its_file_beside_individual_and_mdico_on_the_same_splits(present_only, monkeypatch):
+    """"Add your own method" registers its example file like a user's (``$MDICO_METHODS``, which worker
+    processes and kernels inherit) and plans it with Individual and MDiCo on enough folds for a test."""
+    from mdico_core.methods import external as ext
+
+    monkeypatch.setattr(ext, "EXTERNAL", {})
+    monkeypatch.setattr(ext, "SOURCES", {})
+    monkeypatch.setattr(ext, "_LOADED", set())
+    monkeypatch.delenv(ext.ENV_METHODS, raising=False)
+    present_only(lambda name: name == "lfmc")
+    cfgs = book_plan.configs(book_plan.OWN_METHOD, "quick")
+    import os
+
+    assert str(book_plan.OWN_METHOD_FILE) in os.environ[ext.ENV_METHODS]
+    assert ext.EXTERNAL[book_plan.OWN_METHOD_NAME].name == book_plan.OWN_METHOD_NAME  # checked and registered
+    cells = {(c.method, c.fold, c.seed) for c in cfgs}
+    assert cells == {(m, f, 0) for m in ("individual", "mdico", book_plan.OWN_METHOD_NAME) for f in range(5)}
+    assert {c.dataset for c in cfgs} == {"lfmc"}
+    assert book_plan.OWN_METHOD in book_plan.NOTEBOOKS and book_plan.page_benchmarks(
+        book_plan.OWN_METHOD, book_plan.book_plan("quick")) == ("lfmc",)

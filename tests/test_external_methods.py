@@ -125,6 +125,17 @@ def test_registered_by_dotted_path_and_listed(module_dir, clean_registry, monkey
     assert "shared_head" not in METHODS  # "all" stays the paper's methods: archive definitions do not move
 
 
+def test_registered_by_file_path(module_dir, clean_registry):
+    """A script beside a notebook: ``path/to/my_method.py`` (every class) or ``…py:Class``; a missing file is
+    one clear error."""
+    ext.load_external(str(module_dir / "my_method.py"))
+    assert ext.EXTERNAL["shared_head"].__name__ == "SharedHead"
+    ext.load_external(f"{module_dir / 'my_method.py'}:SharedHead")  # the same class: registered once
+    assert list(ext.EXTERNAL) == ["shared_head"]
+    with pytest.raises(ext.MethodCheckError, match="no method file .*nope.py"):
+        ext.load_external(str(module_dir / "nope.py"))
+
+
 def test_registered_by_entry_point(module_dir, clean_registry, monkeypatch):
     ep = metadata.EntryPoint(name="shared_head", value="my_method:SharedHead", group=ext.ENTRY_POINT_GROUP)
     real = metadata.entry_points
@@ -163,3 +174,21 @@ def test_mdico_run_trains_it_in_worker_processes_and_versus_pairs_it(module_dir,
     moved = mine.assign(split_seed=7)  # another split: refused, with the reason
     with pytest.raises(versus.PairingError, match="another split than the archive's \\(split_seed 7"):
         versus.pair_with_archive(arch, moved)
+
+
+@pytest.mark.slow
+def test_mdico_run_trains_it_on_a_dask_cluster(module_dir, tmp_path):
+    """The method module reaches Dask's worker processes too (a local cluster, started by `mdico run`)."""
+    pytest.importorskip("distributed")
+    env = {**os.environ, "PYTHONPATH": f"{module_dir}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env.pop(ext.ENV_METHODS, None)
+    r = subprocess.run([sys.executable, "-m", "mdico_core.cli", "run", "--dataset", "toy_regression", "--methods",
+                        "shared_head", "--profile", "smoke", "--seeds", "0,1", "--method-module", "my_method",
+                        "--executor", "dask", "--workers", "2", "--quiet", "--results", str(tmp_path / "store")],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "2 run(s) done" in r.stdout, r.stdout[-1000:]
+    from mdico_core.experiments import ResultsStore
+
+    runs = ResultsStore(tmp_path / "store").collect("toy_regression")
+    assert set(runs["method"]) == {"shared_head"} and (runs["status"] == "done").all()

@@ -6,9 +6,9 @@ Dask workers import it too):
 
 - an installed package declares it as an entry point of the group ``mdico.methods``
   (``[project.entry-points."mdico.methods"] my_method = "my_pkg.my_method:MyMethod"``);
-- a script or notebook names its module in ``$MDICO_METHODS`` (``my_pkg.my_method`` or
-  ``my_pkg.my_method:MyMethod``; several separated by commas), or passes ``--method-module`` to
-  ``mdico run``, which sets that variable for its workers.
+- a script or notebook names its module in ``$MDICO_METHODS`` (``my_pkg.my_method``,
+  ``my_pkg.my_method:MyMethod`` or a file, ``path/to/my_method.py``; several separated by commas), or
+  passes ``--method-module`` to ``mdico run``, which sets that variable for its workers.
 
 A module named without a class registers every `Method` subclass it defines. Each class is checked
 before any run trains (`check_method`): a subclass of `Method` with a new lower-case name (a built-in
@@ -102,13 +102,34 @@ def register_method(cls: type, source: str = "registered in Python") -> type:
     return cls
 
 
+def _from_file(path: str) -> Any:
+    """The module of a ``.py`` file (a script beside a notebook), imported once per process."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise MethodCheckError(f"no method file {path!r} (resolved to {file}): give an existing .py file, or a "
+                               "module name importable from PYTHONPATH")
+    name = f"mdico_method_{file.stem}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before running it: its classes' __module__ must resolve (pickling)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def _classes(target: str) -> list[type]:
     """The method classes `target` names: ``module:Class``, or every `Method` subclass a module defines."""
     from mdico_core.methods.base import Method
 
-    module_name, _, attr = target.partition(":")
+    module_name, attr = target, ""
+    if ":" in target and not target.endswith(".py"):  # module:Class (a Windows path ends in .py)
+        module_name, _, attr = target.rpartition(":")
     try:
-        module = importlib.import_module(module_name)
+        module = _from_file(module_name) if module_name.endswith(".py") else importlib.import_module(module_name)
     except ImportError as err:
         raise MethodCheckError(f"cannot import {module_name!r} ({err}); is it installed, or on PYTHONPATH?") from None
     if attr:
@@ -126,7 +147,7 @@ def load_external(spec: str | None = None) -> dict[str, type]:
     """Register the methods of ``$MDICO_METHODS`` (or `spec`) and of the ``mdico.methods`` entry points,
     once each per process; returns `EXTERNAL`."""
     targets = [(t.strip(), f"${ENV_METHODS} {t.strip()}")
-               for t in (spec if spec is not None else os.environ.get(ENV_METHODS, "")).replace(os.pathsep, ",")
+               for t in (spec if spec is not None else os.environ.get(ENV_METHODS, "")).replace(";", ",")
                .split(",") if t.strip()]
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         targets.append((ep.value, f"entry point {ep.name} = {ep.value}"))

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from mdico_core._util import parse_list
+from mdico_core._util import parse_list, repo_root
 from mdico_core.reporting import paper
 
 if TYPE_CHECKING:  # the experiments package is imported lazily, at call time
@@ -30,11 +30,15 @@ if TYPE_CHECKING:  # the experiments package is imported lazily, at call time
 FINDINGS = "00_findings"  # "What replicates": the paper's claims tested on the archives (`findings`)
 NOTEBOOKS: tuple[str, ...] = (
     FINDINGS, "01_data_overview", "02_main_results", "03_ablation", "04_shared_specific", "05_encoders",
-    "06_tsne", "07_loss_curves", "08_prediction_maps", "09_released_vs_paper", "10_beyond",
+    "06_tsne", "07_loss_curves", "08_prediction_maps", "09_released_vs_paper", "10_beyond", "11_own_method",
 )
 REPRODUCIBILITY = "reproducibility"  # the book's reproducibility page, also a notebook
 MAIN = "02_main_results"  # executed once per paper benchmark
 BEYOND = "10_beyond"  # "Beyond the paper": more than two modalities, and data that is not EO
+OWN_METHOD = "11_own_method"  # "Add your own method": a method defined outside the package, run and paired
+# that page's method: a file beside its notebook, registered as a user's would be (``$MDICO_METHODS``)
+OWN_METHOD_FILE = repo_root() / "notebooks" / "modality_dropout.py"
+OWN_METHOD_NAME = "modality_dropout"
 # Sweeps too long for a laptop build, run once at the paper's protocol and archived
 # (``experiments.archives``, ``mdico archive export``). A benchmark here gets a second main-results
 # page built from its archive (02_main_results_<benchmark>_archived), beside the page the build runs.
@@ -74,6 +78,9 @@ class BookPlan:
             (None: all of `page_archives`), of these methods only (None: every run of them).
         released_cells: the (variant, protocol) cells of archive ``lfmc_released`` that page 09 re-runs,
             each under its method's own early-stopping monitor; None: every run of the archive.
+        own_method_datasets, own_method_folds: "Add your own method" (11): the example method
+            (`OWN_METHOD_FILE`), Individual and MDiCo on these benchmarks and folds (None: the profile's),
+            enough folds for its paired test at the quick profile.
         synthetic_fallback: run labelled synthetic data where neither the benchmark nor a stand-in
             is present (tests and smoke builds; the numbers then mean nothing against the paper).
         archive_check_folds: folds of the runs that re-check an archive: the secondary studies (03
@@ -94,6 +101,8 @@ class BookPlan:
     beyond_archives: tuple[str, ...] | None = None
     beyond_methods: tuple[str, ...] | None = None
     released_cells: tuple[tuple[str, str], ...] | None = None
+    own_method_datasets: tuple[str, ...] = ("lfmc",)
+    own_method_folds: tuple[int, ...] | None = None
     synthetic_fallback: bool = False
     archive_check_folds: tuple[int, ...] | None = None
 
@@ -114,6 +123,7 @@ BOOK_PLANS: dict[str, BookPlan] = {
     "smoke": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), synthetic_fallback=True,
                       **_BEYOND_SLICE),
     "quick": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), archive_check_folds=(0,),
+                      own_method_folds=tuple(range(5)),
                       released_cells=(("released", "released"), ("default", "paper")), **_BEYOND_SLICE),
     "paper": BookPlan(),
 }
@@ -122,7 +132,7 @@ _STUDIES = ("03_ablation", "05_encoders", "09_released_vs_paper", BEYOND)
 _PAGE_DATASETS = {
     "03_ablation": "ablation_datasets", "04_shared_specific": "main_datasets", "05_encoders": "encoder_datasets",
     "06_tsne": "tsne_datasets", "07_loss_curves": "loss_datasets", "08_prediction_maps": "map_datasets",
-    "09_released_vs_paper": "released_datasets",
+    "09_released_vs_paper": "released_datasets", OWN_METHOD: "own_method_datasets",
 }
 
 
@@ -238,10 +248,30 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
                       for c in part.configs(d, prof.name, seeds, None if get_dataset_entry(d).official_split
                                             else folds)
                       if cells is None or (c.variant, c.protocol) in cells)
+    if notebook == OWN_METHOD:
+        register_own_method()
+        out = []
+        for d in _runnable(plan.own_method_datasets, plan):
+            f = folds if folds is not None or get_dataset_entry(d).official_split else plan.own_method_folds
+            out += prof.configs(d, ["individual", "mdico", OWN_METHOD_NAME], seeds=seeds, folds=f)
+        return out
     if notebook == BEYOND:
         return dedupe(c for a in _beyond_archives(plan) if _runnable([a.dataset], plan)
                       for part in _kept(a.parts, plan.beyond_methods) for c in part.configs(a.dataset, prof.name, seeds, folds))
     raise ValueError(f"unknown notebook {notebook!r}; valid notebooks: {', '.join(NOTEBOOKS)}")
+
+
+def register_own_method() -> None:
+    """Register the page's example method here and, through ``$MDICO_METHODS``, in the worker processes and
+    notebook kernels this process starts (the way a user's method file is registered)."""
+    import os
+
+    from mdico_core.methods.external import ENV_METHODS, load_external
+
+    listed = [t for t in os.environ.get(ENV_METHODS, "").split(",") if t.strip()]
+    if str(OWN_METHOD_FILE) not in listed:
+        os.environ[ENV_METHODS] = ",".join([*listed, str(OWN_METHOD_FILE)])
+    load_external()
 
 
 def _archived_datasets() -> set[str]:
