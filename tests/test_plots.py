@@ -66,6 +66,8 @@ def test_plot_versus_paper_draws_the_paper_ticks():
                         "paper": [71.5, 73.5]})
     fig = plots.plot_versus_paper(cmp, "f1_weighted")
     assert "paper" in [t.get_text() for t in fig.legends[0].get_texts()]
+    stand_in = plots.plot_versus_paper(cmp, "f1_weighted", show_paper=False)  # other data: no paper ticks
+    assert not stand_in.legends or "paper" not in [t.get_text() for t in stand_in.legends[0].get_texts()]
     empty = plots.plot_versus_paper(cmp.iloc[:0])
     assert empty.axes[0].texts[0].get_text() == "no finished runs to plot"
 

@@ -139,8 +139,9 @@ def plot_grouped(agg: pd.DataFrame, x: str, hue: str, facet: str, value: str = "
     return fig
 
 
-def plot_versus_paper(cmp: pd.DataFrame, ylabel: str = "") -> Any:
-    """Our mean ± std per method, one panel per single-modality view; the paper's value as a tick."""
+def plot_versus_paper(cmp: pd.DataFrame, ylabel: str = "", show_paper: bool = True) -> Any:
+    """Our mean ± std per method, one panel per single-modality view; the paper's value as a tick, unless
+    `show_paper` is False (a stand-in: other data than the paper's, whose values do not share an axis)."""
     rows = {}
     for r in cmp.itertuples():
         if r.method and isinstance(r.view, str) and ":" not in r.view:
@@ -149,7 +150,7 @@ def plot_versus_paper(cmp: pd.DataFrame, ylabel: str = "") -> Any:
     sub = aggregate_rows(cmp, rows)
     if sub.empty:
         return placeholder_figure("no finished runs to plot")
-    ref = {(r.view, r.row): r.paper for r in sub.itertuples()}
+    ref = {(r.view, r.row): r.paper for r in sub.itertuples()} if show_paper else None
     return plot_grouped(sub, x="row", hue="method", facet="view", ylabel=ylabel,
                         x_order=list(dict.fromkeys(sub["row"])), reference=ref)
 
