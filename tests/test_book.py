@@ -45,6 +45,9 @@ def test_notebook_source_is_clean_and_parameterized(name):
     assert {"profile", "seeds", "folds", "results_dir"} <= names
     assert not {"executor", "workers", "run"} & names, "pages never train: no training parameters"
     assert 'profile = "quick"' in params[0].source
+    shown = [c for c in code if not {"parameters", "hide-input", "remove-input"} & set(c.metadata.get("tags", []))]
+    assert not shown, "a page shows results, its code folded: tag each code cell hide-input"
+    assert all("id" in c for c in nb.cells), "every cell has an id (nbformat 4.5)"
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     assert str(REPO.parent) not in json.dumps(nb)  # no machine paths in committed files
 
