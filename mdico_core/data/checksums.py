@@ -24,9 +24,10 @@ class ChecksumError(RuntimeError):
     """A file's bytes do not match its pinned checksum; the file was moved aside or deleted."""
 
     def __init__(self, name: str, path: Path | str, algorithm: str, expected: str, actual: str,
-                 detail: str = "") -> None:
+                 detail: str = "", aside: Path | None = None) -> None:
         self.name, self.path, self.algorithm = name, Path(path), algorithm
         self.expected, self.actual = expected, actual
+        self.aside = aside  # where the bad file went (None: deleted, or left where it was)
         super().__init__(
             f"checksum mismatch for data file {name!r} ({path}): expected {algorithm} {expected}, "
             f"got {actual}. {detail}".strip()
@@ -73,18 +74,19 @@ def verify(path: Path | str, entry: RemoteFile) -> bool:
 def reject(path: Path, entry: RemoteFile) -> ChecksumError:
     """Move the bad file at `path` aside (never leave it under its name); the error says where it went."""
     actual = file_digest(path, entry.algorithm)
-    aside = path.with_name(f"{path.name}.corrupt-{actual[:12]}")
+    aside: Path | None = path.with_name(f"{path.name}.corrupt-{actual[:12]}")
     try:
         os.replace(path, aside)
         detail = f"The file was moved aside to {aside}; run `mdico data fetch {entry.name}` to download it again."
     except OSError:
+        aside = None
         try:
             path.unlink(missing_ok=True)
             detail = f"The file was deleted; run `mdico data fetch {entry.name}` to download it again."
         except OSError as err:  # a read-only cache: the bad file stays, and is never used
             detail = (f"It could not be moved aside or deleted ({err.strerror or err}): remove it yourself "
                       f"(`rm {path}`), then run `mdico data fetch {entry.name}`.")
-    return ChecksumError(entry.name, path, entry.algorithm, entry.digest, actual, detail)
+    return ChecksumError(entry.name, path, entry.algorithm, entry.digest, actual, detail, aside)
 
 
 def copy_verified(src: Path | Callable[[], BinaryIO], dest: Path, entry: RemoteFile, label: str = "",

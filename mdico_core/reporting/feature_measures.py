@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from mdico_core.reporting import stats
+from mdico_core.reporting.tsne import METHODS, all_paired_runs  # the two feature spaces the figures compare
 
 K_NEIGHBOURS = 10
-METHODS = ("individual", "mdico")  # the two feature spaces the figures compare
 
 
 def neighbour_score(features: np.ndarray, y: np.ndarray, task: str, k: int = K_NEIGHBOURS) -> float:
@@ -72,15 +72,12 @@ def pair_retrieval(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def paired_feature_runs(page: Any, registry: str) -> list[dict[str, Any]]:
-    """Every (fold, seed) of `registry` with stored features for both `METHODS` (default variant and
-    encoder): ``[{method: config}]`` in fold, seed order."""
+    """Every (fold, seed) of `registry` with stored features for both `METHODS` (default variant), as
+    ``tsne.all_paired_runs`` finds them: ``[{method: config}]`` in seed, fold order."""
     has = getattr(page.store, "has_features", page.store.has)  # a results store keeps every run's features
-    done: dict[str, dict[tuple, Any]] = {m: {} for m in METHODS}
-    for c in page.configs_where(dataset=registry):
-        if c.method in done and getattr(c, "variant", "default") == "default" and has(c):
-            done[c.method].setdefault((c.fold, c.seed), c)
-    keys = sorted(set.intersection(*(set(d) for d in done.values())), key=lambda k: (k[1], -1 if k[0] is None else k[0]))
-    return [{m: done[m][k] for m in METHODS} for k in keys]
+    configs = [c for c in page.configs_where(dataset=registry) if getattr(c, "variant", "default") == "default"]
+    pairs = all_paired_runs(configs, has, METHODS)
+    return sorted(pairs, key=lambda p: (p["mdico"].seed, -1 if p["mdico"].fold is None else p["mdico"].fold))
 
 
 def measure(page: Any, registry: str, modalities: Sequence[str], task: str) -> pd.DataFrame:

@@ -167,7 +167,7 @@ def format_results(table: pd.DataFrame, digits: int | None = None) -> pd.DataFra
     # method's cell ("MDiCo, released"), not in columns of their own: the tables have columns enough
     for col in ("protocol", "encoder"):
         if table[col].nunique() > 1:
-            out["method"] = [f"{m}, {v}" for m, v in zip(out["method"], table[col].astype(str))]
+            out["method"] = [f"{label}, {v}" for label, v in zip(out["method"], table[col].astype(str))]
     return out
 
 

@@ -55,19 +55,22 @@ def tsne_panels(arrays_by_method: Mapping[str, Mapping[str, np.ndarray]], modali
     return panels
 
 
-def paired_runs(configs: Sequence[Any], has: Any, methods: Sequence[str] = METHODS) -> dict[str, Any] | None:
-    """One finished run per method, all of the same (fold, seed): the first such pair in run order.
+def all_paired_runs(configs: Sequence[Any], has: Any, methods: Sequence[str] = METHODS) -> list[dict[str, Any]]:
+    """Every (fold, seed) with a finished run of each method, in run order: ``[{method: config}]``.
 
     Args:
         configs: run configs of one dataset (in the page's order).
         has: ``has(config) -> bool``, whether the run is in the store.
         methods: the methods that must all have the pair.
-
-    Returns ``{method: config}``, or None when no (fold, seed) has every method finished.
     """
     done = {m: {(c.fold, c.seed): c for c in configs if c.method == m and has(c)} for m in methods}
-    pair = next((k for k in done[methods[-1]] if all(k in done[m] for m in methods)), None)
-    return None if pair is None else {m: done[m][pair] for m in methods}
+    return [{m: done[m][k] for m in methods} for k in done[methods[-1]] if all(k in done[m] for m in methods)]
+
+
+def paired_runs(configs: Sequence[Any], has: Any, methods: Sequence[str] = METHODS) -> dict[str, Any] | None:
+    """The first of `all_paired_runs` (the figure's runs), or None when no (fold, seed) has every method."""
+    pairs = all_paired_runs(configs, has, methods)
+    return pairs[0] if pairs else None
 
 
 @dataclass(frozen=True)
