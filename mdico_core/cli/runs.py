@@ -87,14 +87,10 @@ def plan_runs(profile: str, datasets: Sequence[str] | None = None, methods: Sequ
 def run_configs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[Any, list]:
     """`plan_runs` of the parsed ``mdico run`` arguments; a bad name exits 2 through `parser`."""
     if getattr(args, "method_module", None):
-        import os
+        from mdico_core.methods.external import register_module
 
-        from mdico_core.methods.external import ENV_METHODS, load_external
-
-        current = os.environ.get(ENV_METHODS, "")
-        os.environ[ENV_METHODS] = ",".join(x for x in (current, args.method_module) if x)  # workers inherit it
         try:
-            load_external()
+            register_module(args.method_module)  # and in $MDICO_METHODS, which the workers inherit
         except ValueError as err:  # MethodCheckError: the class and what to fix
             parser.error(str(err))
     train = {k: v for k, v in (("device", args.device), ("monitor", args.monitor)) if v}

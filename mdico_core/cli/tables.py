@@ -273,8 +273,6 @@ def cmd_findings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
 def cmd_versus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``mdico versus``: your runs against an archive, paired (fold, seed) on the same splits and tested."""
-    import os
-
     from mdico_core.experiments.archive_io import ArchiveError
     from mdico_core.experiments.archives import get_archive
     from mdico_core.reporting import versus
@@ -282,9 +280,12 @@ def cmd_versus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     from mdico_core.reporting.format import to_markdown
 
     if args.method_module:
-        from mdico_core.methods.external import ENV_METHODS
+        from mdico_core.methods.external import register_module
 
-        os.environ[ENV_METHODS] = ",".join(x for x in (os.environ.get(ENV_METHODS, ""), args.method_module) if x)
+        try:
+            register_module(args.method_module)
+        except ValueError as err:  # MethodCheckError: the class and what to fix
+            parser.error(str(err))
     try:
         archive = get_archive(args.archive)
     except ValueError as err:

@@ -70,10 +70,13 @@ class Part:
             protocol=self.protocol, seeds=None if seeds is None else list(seeds), folds=folds,
             split_seed=self.split_seed, train=train, settings=self.settings, modalities=self.modalities)
 
-    def command(self, dataset: str, profile: str = PROFILE, threads: int | None = None) -> str:
+    def command(self, dataset: str, profile: str = PROFILE, threads: int | None = None,
+                method_module: str | None = None) -> str:
         """The ``mdico run`` command line that trains this part (the CLI builds the same configs); `threads`:
-        ``--threads <n> --executor serial`` (runs of another thread count than the default 1)."""
+        ``--threads <n> --executor serial`` (runs of another thread count than the default 1); `method_module`:
+        the file of an external method the part trains (``--method-module``)."""
         args = [f"mdico run --dataset {dataset} --methods {','.join(self.methods)}"]
+        args += [f"--method-module {method_module}"] if method_module else []
         args += [f"--variants {','.join(self.variants)}"] if self.variants != ("default",) else []
         args += [f"--encoders {','.join(self.encoders)}"] if self.encoders != ("tempcnn",) else []
         args += [f"--protocol {self.protocol}"] if self.protocol != "paper" else []
@@ -139,9 +142,20 @@ class Archive:
     """torch threads of every run (``mdico run --threads``); None: the default (1), not checked"""
     counterpart: str | None = None
     """the archive holding the same run ids made with the default thread count"""
+    method_module: str | None = None
+    """a ``.py`` file (relative to the repository) defining an external method its parts train
+    (``methods.external``): registered before its configs are built, named in its commands"""
+
+    def register(self) -> None:
+        """Register `method_module`'s methods (here and in the processes this one starts); nothing without."""
+        if self.method_module:
+            from mdico_core.methods.external import register_module
+
+            register_module(str(repo_root() / self.method_module))
 
     def configs(self) -> list[RunConfig]:
         """Every run of the archive, each once (a run two parts share, e.g. a reference, counts once)."""
+        self.register()
         seen: dict[str, RunConfig] = {}
         for part in self.parts:
             for c in part.configs(self.dataset, self.profile, seeds=part.seeds):
@@ -154,7 +168,7 @@ class Archive:
 
     def commands(self) -> list[str]:
         """The ``mdico run`` command of each part, in order."""
-        return [p.command(self.dataset, self.profile, self.threads) for p in self.parts]
+        return [p.command(self.dataset, self.profile, self.threads, self.method_module) for p in self.parts]
 
     def companion_runs(self, kind: str, configs: Iterable[RunConfig] | None = None) -> list[RunConfig]:
         """The runs (of `configs`, default all) whose `kind` ("histories", "features", "predictions") is kept."""
@@ -268,6 +282,14 @@ ARCHIVES: dict[str, Archive] = {a.name: a for a in (
            for pair in _pairs(PRESTO_MODALITIES))),
         notes="10 folds x seeds 0-2, TempCNN; S1, S2 and ERA5_SRTM at LFMC's sites (a stand-in, not the paper's "
               "benchmark)."),
+    # The book's "Add your own method" page: its example, an external method, at the paper's protocol, so
+    # that the page pairs it with every method of lfmc_paper (a user's method is compared the same way)
+    Archive(
+        "lfmc_own_method", "Add your own method: the page's example (modality dropout) at the paper's protocol",
+        "lfmc", (Part(("modality_dropout",), why="the example method of notebooks/modality_dropout.py, defined "
+                                                  "outside the package"),),
+        method_module="notebooks/modality_dropout.py",
+        notes="10 folds x seeds 0-4, common settings; paired run by run with lfmc_paper's methods (same splits)."),
     # How much the machine moves a result (the reproducibility page): the same runs at another thread count
     Archive(
         "lfmc_threads2", "Reproducibility: Individual and MDiCo on LFMC trained with 2 torch threads", "lfmc",

@@ -143,6 +143,20 @@ def _classes(target: str) -> list[type]:
     return found
 
 
+def register_module(target: str) -> dict[str, type]:
+    """Register the methods of `target` (a module, ``module:Class`` or a ``.py`` file) here and, by adding it
+    to ``$MDICO_METHODS``, in every worker process, Dask worker or notebook kernel this process starts.
+    A file is named by its absolute path, so that a process started in another folder finds it too."""
+    if target.endswith(".py"):
+        from pathlib import Path
+
+        target = str(Path(target).expanduser().resolve())
+    listed = [t.strip() for t in os.environ.get(ENV_METHODS, "").replace(";", ",").split(",") if t.strip()]
+    if target not in listed:
+        os.environ[ENV_METHODS] = ",".join([*listed, target])
+    return load_external()
+
+
 def load_external(spec: str | None = None) -> dict[str, type]:
     """Register the methods of ``$MDICO_METHODS`` (or `spec`) and of the ``mdico.methods`` entry points,
     once each per process; returns `EXTERNAL`."""

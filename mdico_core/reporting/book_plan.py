@@ -264,14 +264,9 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
 def register_own_method() -> None:
     """Register the page's example method here and, through ``$MDICO_METHODS``, in the worker processes and
     notebook kernels this process starts (the way a user's method file is registered)."""
-    import os
+    from mdico_core.methods.external import register_module
 
-    from mdico_core.methods.external import ENV_METHODS, load_external
-
-    listed = [t for t in os.environ.get(ENV_METHODS, "").split(",") if t.strip()]
-    if str(OWN_METHOD_FILE) not in listed:
-        os.environ[ENV_METHODS] = ",".join([*listed, str(OWN_METHOD_FILE)])
-    load_external()
+    register_module(str(OWN_METHOD_FILE))
 
 
 def _archived_datasets() -> set[str]:
