@@ -82,6 +82,10 @@ def test_quick_studies_rerun_their_archives_cells(present_only):
             assert cells(quick) == cells(archived), nb
         else:  # 04, 06-08 read Individual's / MDiCo's runs of the main page; 09 and Beyond re-run a slice
             assert cells(quick) <= cells(archived), nb
+        if nb == book_plan.OWN_METHOD:  # its own paired test at quick needs folds (own_method_folds), seed 0
+            assert {c.fold for c in quick} == set(book_plan.book_plan("quick").own_method_folds), nb
+            assert {c.seed for c in quick} == {0}, nb
+            continue
         assert {c.fold for c in quick} == {0} and {c.seed for c in quick} == {0}, nb  # a spot check of the archive
     released = book_plan.configs("09_released_vs_paper", "quick", "lfmc")
     assert {(c.method, c.variant, c.protocol, c.train.monitor) for c in released} == {

@@ -171,9 +171,29 @@ def test_mdico_run_trains_it_in_worker_processes_and_versus_pairs_it(module_dir,
     table = versus.versus_tables(both, ["shared_head"])
     assert set(table["versus"]) == {"individual", "mdico"} and (table["n_pairs"] == 5).all()
     assert table["verdict"].isin(["holds", "fails", "equivalent", "inconclusive"]).all() and not notes
+    wide = versus.rank_table(both, ["shared_head"])  # every method beside yours, "mean (rank of k)" per view
+    assert len(wide) == 3 and "shared_head (yours)" in set(wide["method"])
+    for view in (c for c in wide.columns if c != "method"):  # the ranks, re-derived from the printed means
+        means = {m: float(cell.split(" (")[0]) for m, cell in zip(wide["method"], wide[view])}
+        ranks = {m: int(cell.split(" (")[1].split(" of")[0]) for m, cell in zip(wide["method"], wide[view])}
+        best_first = sorted(means, key=means.get, reverse=True)  # R²: higher is better
+        assert [ranks[m] for m in best_first] == sorted(ranks.values()), view
     moved = mine.assign(split_seed=7)  # another split: refused, with the reason
     with pytest.raises(versus.PairingError, match="another split than the archive's \\(split_seed 7"):
         versus.pair_with_archive(arch, moved)
+
+
+def test_register_module_names_a_file_by_its_absolute_path_once(monkeypatch, tmp_path):
+    """A method file given relative to here reaches workers started elsewhere: $MDICO_METHODS holds its
+    absolute path, once however often it is registered."""
+    from mdico_core.reporting.book_plan import OWN_METHOD_FILE, OWN_METHOD_NAME
+
+    monkeypatch.delenv(ext.ENV_METHODS, raising=False)
+    monkeypatch.chdir(OWN_METHOD_FILE.parent.parent)
+    for _ in range(2):
+        ext.register_module(f"{OWN_METHOD_FILE.parent.name}/{OWN_METHOD_FILE.name}")
+    assert os.environ[ext.ENV_METHODS] == str(OWN_METHOD_FILE.resolve())
+    assert OWN_METHOD_NAME in ext.EXTERNAL
 
 
 @pytest.mark.slow

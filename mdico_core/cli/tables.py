@@ -312,20 +312,22 @@ def cmd_versus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         print(f"error: {err}", file=sys.stderr)
         return 1
     shown = versus.format_versus(table)
-    ranked = versus.ranks(runs, args.methods, args.metric)
-    ranked = ranked[ranked["method"].isin(args.methods)]
+    ranked = versus.rank_table(runs, args.methods, args.metric)
     import pandas as pd
 
     print(f"Your runs against archive {archive.name} ({args.settings} settings): corrected repeated cross-validation "
           "t-test on (fold, seed) pairs trained on the same splits, Holm across this table, verdict by the rule of "
           "`mdico findings` (holds / fails / equivalent / inconclusive).")
-    if args.markdown:
-        print(to_markdown(shown))
-    else:
-        with pd.option_context("display.width", 250, "display.max_colwidth", 40, "display.max_rows", None):
-            print(shown.to_string(index=False))
-    print("Rank among the archive's methods (means over the (fold, seed) pairs yours ran; 1 = best): " + "; ".join(
-        f"{r.method}, {r.view}: {r.rank} of {r.of}" for r in ranked.itertuples()))
+    for title, frame in (("", shown), ("Every single-modality method of the archive beside yours: the mean over the "
+                                       "(fold, seed) pairs yours ran and its rank among them (1 = best), per view (the "
+                                       "fusion references see every modality and are not ranked):", ranked)):
+        if title:
+            print(title)
+        if args.markdown:
+            print(to_markdown(frame))
+        else:
+            with pd.option_context("display.width", 250, "display.max_colwidth", 40, "display.max_rows", None):
+                print(frame.to_string(index=False))
     for n in notes:
         print(f"note: {n}")
     return 0

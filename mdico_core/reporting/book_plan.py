@@ -53,6 +53,7 @@ PAGE_ARCHIVES = {
     FINDINGS: "lfmc_paper,algae_blooms_binary_paper,algae_blooms_paper,lfmc_ablation,lfmc_encoders,lfmc_released,"
               "mfeat_methods,presto_modalities",
     "09_released_vs_paper": "lfmc_released", BEYOND: "mfeat_methods,mfeat_views,presto_modalities",
+    OWN_METHOD: "lfmc_paper,lfmc_own_method",  # every method, then the example's own runs at that protocol
 }
 
 

@@ -58,11 +58,10 @@ def pair_with_archive(archive_runs: pd.DataFrame, yours: pd.DataFrame, settings:
             raise PairingError(f"your runs are of {key} {sorted(b)}, the archive's of {sorted(a)}: train yours with "
                                f"the archive's {key}")
     ref, got = _split_of(arch), _split_of(mine)
-    notes = []
+    notes, absent = [], []
     for fs, row in got.iterrows():
         if fs not in ref.index:
-            notes.append(f"fold {fs[0]}, seed {fs[1]}: not in the archive (a partial archive, or a seed it does not "
-                         "define): left out")
+            absent.append(fs)
             continue
         differ = [k for k in got.columns if k in ref.columns and row[k] != ref.loc[fs, k]]
         if differ:
@@ -71,12 +70,26 @@ def pair_with_archive(archive_runs: pd.DataFrame, yours: pd.DataFrame, settings:
                                f"archive's ({k} {row[k]} here, {ref.loc[fs, k]} in the archive); train it as the "
                                f"archive's runs were (`mdico archive list` gives their commands; no --split-seed "
                                "unless they have one)")
+    if absent:
+        notes.append(f"{len(absent)} (fold, seed) pairs of yours are not in the archive ({_pairs_words(absent)}): a "
+                     "partial archive, or seeds it does not define; left out")
     missing = sorted(set(ref.index) - set(got.index))
     if missing:
         notes.append(f"{len(missing)} (fold, seed) pairs of the archive have no run of yours (e.g. fold "
                      f"{missing[0][0]}, seed {missing[0][1]}): train them to test on every pair")
     kept = mine.set_index(["fold", "seed"]).index.isin(ref.index)
     return pd.concat([arch, mine[kept]], ignore_index=True), notes
+
+
+def _pairs_words(pairs: Sequence[tuple[int, int]]) -> str:
+    """``"seed 4: folds 0-9"``-like words for (fold, seed) pairs, seed by seed."""
+    by_seed: dict[int, list[int]] = {}
+    for fold, seed in sorted(pairs, key=lambda p: (p[1], p[0])):
+        by_seed.setdefault(int(seed), []).append(int(fold))
+    def folds(f: list[int]) -> str:
+        return f"folds {f[0]}-{f[-1]}" if len(f) > 2 and f == list(range(f[0], f[-1] + 1)) else \
+            f"fold{'s' if len(f) > 1 else ''} {', '.join(map(str, f))}"
+    return "; ".join(f"seed {s}: {folds(f)}" for s, f in by_seed.items())
 
 
 def versus_tables(runs: pd.DataFrame, methods: Sequence[str], metric: str | None = None) -> pd.DataFrame:
@@ -112,12 +125,36 @@ def ranks(runs: pd.DataFrame, methods: Sequence[str], metric: str | None = None)
     d = select_metric(single_views(runs), metric)
     pairs = d[d["method"].isin(methods)].set_index(["fold", "seed"]).index.unique()
     d = d[d.set_index(["fold", "seed"]).index.isin(pairs)]
-    d = d[~d["view"].astype(str).str.contains(":") & (d["variant"] == "default")]
+    # single-modality views only: the fusion references (InputFu, MMGF) see every modality at once
+    d = d[~d["view"].astype(str).str.contains(":") & (d["view"] != "fusion") & (d["variant"] == "default")]
     sign = -1 if stats.HIGHER_IS_BETTER.get(str(d["metric"].iloc[0]), True) else 1
     m = d.groupby(["view", "method"])["value"].mean().rename("mean").reset_index()
     m["rank"] = m.groupby("view")["mean"].rank(method="min", ascending=sign > 0).astype(int)
     m["of"] = m.groupby("view")["method"].transform("size")
     return m.sort_values(["view", "rank"])
+
+
+def rank_table(runs: pd.DataFrame, methods: Sequence[str], metric: str | None = None) -> pd.DataFrame:
+    """`ranks` as one row per method (yours marked), one column per view: ``"0.452 (3 of 14)"``, the mean over
+    the (fold, seed) pairs yours ran and the rank there; sorted by the first view's rank."""
+    from mdico_core.reporting.format import metric_digits
+    from mdico_core.reporting.stats_table import method_label
+
+    r = ranks(runs, methods, metric)
+    dg = metric_digits(str(select_metric_name(runs, metric)))
+    r["cell"] = [f"{m:.{dg}f} ({k} of {o})" for m, k, o in zip(r["mean"], r["rank"], r["of"])]
+    order = r[r["view"] == r["view"].iloc[0]]["method"]
+    wide = r.pivot(index="method", columns="view", values="cell").loc[order].reset_index()
+    wide["method"] = [f"{m} (yours)" if m in methods else method_label(m) for m in wide["method"]]
+    wide.columns.name = None
+    return wide
+
+
+def select_metric_name(runs: pd.DataFrame, metric: str | None = None) -> str:
+    """The metric `ranks` and `versus_tables` use: `metric`, else the dataset's (weighted F1 or R²)."""
+    from mdico_core.reporting.compare import select_metric
+
+    return str(select_metric(runs, metric)["metric"].iloc[0])
 
 
 def format_versus(table: pd.DataFrame) -> pd.DataFrame:
