@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mdico_core.reporting import feature_measures as fm
 from mdico_core.reporting.feature_measures import neighbour_score, pair_retrieval, paired_tests
 
 
@@ -65,3 +66,26 @@ def test_the_tests_follow_the_policy():
     assert out.loc["S1", "p (Holm)"] < 0.05 and out.loc["S1", "lo"] > 0
     assert out.loc["L8", "lo"] < 0 < out.loc["L8", "hi"] and out.loc["L8", "mde"] > 0
     assert np.isnan(out.loc["S2", "p"]) and out.loc["S2", "n"] == 3  # no p from fewer than 5 pairs
+
+
+def test_the_findings_ledger_tests_the_feature_measures_as_the_tsne_page_does():
+    """Claim C8 (the t-SNE figures' claim) in the findings ledger: the same paired runs, differences, corrected
+    intervals and p values as the t-SNE page's own table of the measures on archive lfmc_paper."""
+    from mdico_core.data import get_dataset_entry
+    from mdico_core.reporting import findings, paper_claims, stats
+    from mdico_core.reporting.archive import archived_page
+
+    page = archived_page("lfmc_paper")
+    entry = get_dataset_entry("lfmc")
+    measured = fm.measure(page, "lfmc", list(entry.shapes), entry.task)
+    ids = {i for pair in measured["run_ids"] for i in pair}
+    runs = page.frame()
+    tested = fm.paired_tests(measured, stats.split_ratio(runs[runs["run_id"].isin(ids)])).set_index("view")
+    ledger = findings.ledger([paper_claims.get_claim("C8")])
+    assert len(ledger) == len(tested) == 3 and (ledger["n"] >= stats.MIN_PAIRS).all()
+    for row in ledger.itertuples():
+        view = row.x.rsplit(", ", 1)[1]  # "MDiCo, S1" -> "S1"; "MDiCo, S1↔L8" -> "S1↔L8"
+        page_row = tested.loc[view]
+        assert row.n == page_row["n"], view
+        assert np.allclose([row.mean, row.lo, row.hi, row.p], [page_row["Δ"], page_row["lo"], page_row["hi"],
+                                                                page_row["p"]]), view

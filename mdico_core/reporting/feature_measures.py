@@ -106,6 +106,30 @@ def measure(page: Any, registry: str, modalities: Sequence[str], task: str) -> p
     return pd.DataFrame(rows, columns=["fold", "seed", "run_ids", "measure", "view", *METHODS])
 
 
+FEATURE_METRICS = {"neighbour_score": "neighbour score", "pair_retrieval": "pair retrieval"}
+"""The measures as the findings ledger names them (its metrics): metric -> the prefix of `measure`'s name."""
+
+
+def as_runs(page: Any) -> pd.DataFrame:
+    """`measure` on every paired run of the archive `page` (one dataset), as metric rows of the runs it was
+    measured on: metric ``neighbour_score`` / ``pair_retrieval``, its view, and each run's own columns (method,
+    fold, seed, split sizes), so that the findings ledger pairs and tests them like any metric."""
+    from mdico_core.data import get_dataset_entry
+
+    runs = page.frame()
+    registry = str(runs["dataset"].iloc[0])
+    entry = get_dataset_entry(registry)  # modalities and task without loading the data
+    measured = measure(page, registry, list(entry.shapes), entry.task)
+    first = runs.drop_duplicates("run_id").set_index("run_id")
+    rows = []
+    for r in measured.itertuples():
+        metric = next(k for k, prefix in FEATURE_METRICS.items() if r.measure.startswith(prefix))
+        for method, run_id in zip(METHODS, r.run_ids):
+            rows.append({**first.loc[run_id].to_dict(), "run_id": run_id, "metric": metric, "view": r.view,
+                         "value": getattr(r, method)})
+    return pd.DataFrame(rows, columns=[*first.reset_index().columns])
+
+
 def paired_tests(measured: pd.DataFrame, test_train_ratio: float) -> pd.DataFrame:
     """MDiCo − Individual per (measure, view): n, the two means, Δ with its corrected 95% interval,
     the corrected t-test's p (Holm within the table; none below `stats.MIN_PAIRS` pairs) and, where

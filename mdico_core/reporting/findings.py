@@ -102,6 +102,16 @@ class _Archives:
             self.frames[name] = df[(df["status"] == "done") & df["metric"].notna()]
         return self.frames[name]
 
+    def feature_runs(self, name: str) -> pd.DataFrame:
+        """The feature measures of archive `name`'s runs with stored features (``feature_measures.as_runs``)."""
+        key = f"{name}:features"
+        if key not in self.frames:
+            from mdico_core.reporting.archive import archived_page
+            from mdico_core.reporting.feature_measures import as_runs
+
+            self.frames[key] = as_runs(archived_page(name))
+        return self.frames[key]
+
 
 def _in_settings(df: pd.DataFrame, settings: str) -> pd.DataFrame:
     """The runs of one comparison: the settings' runs, each method at its own recipe's early-stopping monitor
@@ -139,8 +149,10 @@ def _paired(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
 
 def test_comparison(cmp: Comparison, archives: _Archives | None = None) -> dict[str, Any]:
     """One comparison's row of the ledger before Holm (``p_holm`` and ``verdict`` are set by `ledger`)."""
+    from mdico_core.reporting.feature_measures import FEATURE_METRICS
+
     archives = archives or _Archives()
-    df = archives.runs(cmp.archive)
+    df = archives.feature_runs(cmp.archive) if cmp.metric in FEATURE_METRICS else archives.runs(cmp.archive)
     metric = cmp.metric or metric_of(str(df["dataset"].iloc[0]))[0]
     sign = 1 if stats.HIGHER_IS_BETTER.get(metric, True) else -1
     ref = _best_other_side(df, cmp.x, cmp.settings, metric) if cmp.ref == BEST_OTHER else cmp.ref

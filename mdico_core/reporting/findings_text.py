@@ -22,9 +22,8 @@ def format_ledger(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in table.itertuples():
         dg = metric_digits(r.metric)
-        if r.paper is None or not np.isfinite(r.paper):
-            paper_txt = "–"
-        elif r.context != "paper":  # the paper's number is of other data: its sign is the claim, not its value
+        if r.paper is None or not np.isfinite(r.paper) or r.context != "paper":
+            # no number of the paper for this place (or one of other data): the claim's sign is what it says
             paper_txt = "higher" if r.direction > 0 else "lower" if r.direction < 0 else "–"
         else:
             paper_txt = f"{r.paper:.{dg}f}" if r.level else f"{r.paper:+.{dg}f}"

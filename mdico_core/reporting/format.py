@@ -20,7 +20,7 @@ from mdico_core.reporting.stats import MIN_PAIRS
 # R² is a fraction and the paper prints it with 3 decimals; F1 and accuracy are percentages and
 # the paper prints 1. RMSE and MAE are in target units (LFMC: percent moisture content), where one
 # decimal, like F1's, is below the spread over folds.
-DIGITS = {"r2": 3}
+DIGITS = {"r2": 3, "neighbour_score": 3, "pair_retrieval": 3}  # the feature measures: fractions, as R²
 DEFAULT_DIGITS = 1
 
 
@@ -119,6 +119,7 @@ STYLE: dict[str, Any] = {
 METRIC_LABELS = {
     "f1_weighted": "weighted F1 (%)", "f1_macro": "macro F1 (%)", "f1_micro": "micro F1 (%)",
     "accuracy": "accuracy (%)", "r2": "R²", "rmse": "RMSE", "mae": "MAE",
+    "neighbour_score": "k-NN score of the features", "pair_retrieval": "pair retrieval (top-1)",
 }
 
 
