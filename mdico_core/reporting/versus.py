@@ -169,5 +169,6 @@ def format_versus(table: pd.DataFrame) -> pd.DataFrame:
                      "n": int(r.n_pairs), "Δ [95% CI]": fmt_interval(r.diff, r.ci_lo, r.ci_hi, dg),
                      "p (Holm)": fmt_p(r.p_holm, int(r.n_pairs)),
                      "P(better)": "" if not np.isfinite(r.p_better) else f"{r.p_better:.2f}",
+                     "P(equiv.)": "" if not np.isfinite(r.p_equiv) else f"{r.p_equiv:.2f}",
                      "MDE": "" if not np.isfinite(r.mde) else f"{r.mde:.{dg}f}", "verdict": r.verdict})
     return pd.DataFrame(rows)
