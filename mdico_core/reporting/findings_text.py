@@ -12,7 +12,7 @@ import pandas as pd
 from mdico_core.reporting import stats
 from mdico_core.reporting.archive import held_words
 from mdico_core.reporting.findings import CLAIMS, EQUIVALENT_PROB, POWER, Claim, headline, summary
-from mdico_core.reporting.format import fmt_interval
+from mdico_core.reporting.format import fmt_interval, metric_label
 
 
 def format_ledger(table: pd.DataFrame) -> pd.DataFrame:
@@ -108,7 +108,7 @@ def claim_markdown(claim: Claim, table: pd.DataFrame) -> str:
 
     rows = table[table["claim"] == claim.id]
     shown = format_ledger(rows).drop(columns=["claim"])
-    metrics = ", ".join(dict.fromkeys(rows["metric"]))
+    metrics = ", ".join(metric_label(m) for m in dict.fromkeys(rows["metric"]))
     holm = int(rows["holm_m"].iloc[0]) if len(rows) else 0
     lines = [f"({claim.id.lower()})=", f"### {claim.id}: {claim.claim}", "",
              f"> {claim.quote} ({claim.source})", "",
@@ -180,7 +180,7 @@ def claim_html(claim: Claim, table: pd.DataFrame) -> str:
 
     rows = table[table["claim"] == claim.id]
     shown = format_ledger(rows).drop(columns=["claim"])
-    metrics = ", ".join(dict.fromkeys(rows["metric"]))
+    metrics = ", ".join(metric_label(m) for m in dict.fromkeys(rows["metric"]))
     holm = int(rows["holm_m"].iloc[0]) if len(rows) else 0
     parts = [f'<h3 id="claim-{claim.id.lower()}">{html.escape(claim.id)}: {html.escape(claim.claim)}</h3>',
              f"<blockquote>{html.escape(claim.quote)} ({html.escape(claim.source)})</blockquote>",
