@@ -194,6 +194,11 @@ def test_register_module_names_a_file_by_its_absolute_path_once(monkeypatch, tmp
         ext.register_module(f"{OWN_METHOD_FILE.parent.name}/{OWN_METHOD_FILE.name}")
     assert os.environ[ext.ENV_METHODS] == str(OWN_METHOD_FILE.resolve())
     assert OWN_METHOD_NAME in ext.EXTERNAL
+    broken = tmp_path / "broken.py"  # no Method subclass: refused, and not left for later loads to fail on
+    broken.write_text("x = 1\n")
+    with pytest.raises(ext.MethodCheckError, match="defines no subclass"):
+        ext.register_module(str(broken))
+    assert os.environ[ext.ENV_METHODS] == str(OWN_METHOD_FILE.resolve())
 
 
 @pytest.mark.slow

@@ -151,10 +151,18 @@ def register_module(target: str) -> dict[str, type]:
         from pathlib import Path
 
         target = str(Path(target).expanduser().resolve())
-    listed = [t.strip() for t in os.environ.get(ENV_METHODS, "").replace(";", ",").split(",") if t.strip()]
+    before = os.environ.get(ENV_METHODS)
+    listed = [t.strip() for t in (before or "").replace(";", ",").split(",") if t.strip()]
     if target not in listed:
         os.environ[ENV_METHODS] = ",".join([*listed, target])
-    return load_external()
+    try:
+        return load_external()
+    except Exception:  # a module that fails its check is not left in $MDICO_METHODS for later loads
+        if before is None:
+            os.environ.pop(ENV_METHODS, None)
+        else:
+            os.environ[ENV_METHODS] = before
+        raise
 
 
 def load_external(spec: str | None = None) -> dict[str, type]:
