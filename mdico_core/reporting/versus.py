@@ -86,10 +86,9 @@ def _pairs_words(pairs: Sequence[tuple[int, int]]) -> str:
     by_seed: dict[int, list[int]] = {}
     for fold, seed in sorted(pairs, key=lambda p: (p[1], p[0])):
         by_seed.setdefault(int(seed), []).append(int(fold))
-    def folds(f: list[int]) -> str:
-        return f"folds {f[0]}-{f[-1]}" if len(f) > 2 and f == list(range(f[0], f[-1] + 1)) else \
-            f"fold{'s' if len(f) > 1 else ''} {', '.join(map(str, f))}"
-    return "; ".join(f"seed {s}: {folds(f)}" for s, f in by_seed.items())
+    return "; ".join(f"seed {s}: " + (f"folds {f[0]}-{f[-1]}" if len(f) > 2 and f == list(range(f[0], f[-1] + 1))
+                                      else f"fold{'s' if len(f) > 1 else ''} {', '.join(map(str, f))}")
+                     for s, f in by_seed.items())
 
 
 def versus_tables(runs: pd.DataFrame, methods: Sequence[str], metric: str | None = None) -> pd.DataFrame:
@@ -129,6 +128,7 @@ def ranks(runs: pd.DataFrame, methods: Sequence[str], metric: str | None = None)
     d = d[~d["view"].astype(str).str.contains(":") & (d["view"] != "fusion") & (d["variant"] == "default")]
     sign = -1 if stats.HIGHER_IS_BETTER.get(str(d["metric"].iloc[0]), True) else 1
     m = d.groupby(["view", "method"])["value"].mean().rename("mean").reset_index()
+    m["metric"] = d["metric"].iloc[0]
     m["rank"] = m.groupby("view")["mean"].rank(method="min", ascending=sign > 0).astype(int)
     m["of"] = m.groupby("view")["method"].transform("size")
     return m.sort_values(["view", "rank"])
@@ -141,20 +141,13 @@ def rank_table(runs: pd.DataFrame, methods: Sequence[str], metric: str | None = 
     from mdico_core.reporting.stats_table import method_label
 
     r = ranks(runs, methods, metric)
-    dg = metric_digits(str(select_metric_name(runs, metric)))
+    dg = metric_digits(str(r["metric"].iloc[0]))
     r["cell"] = [f"{m:.{dg}f} ({k} of {o})" for m, k, o in zip(r["mean"], r["rank"], r["of"])]
     order = r[r["view"] == r["view"].iloc[0]]["method"]
     wide = r.pivot(index="method", columns="view", values="cell").loc[order].reset_index()
     wide["method"] = [f"{m} (yours)" if m in methods else method_label(m) for m in wide["method"]]
     wide.columns.name = None
     return wide
-
-
-def select_metric_name(runs: pd.DataFrame, metric: str | None = None) -> str:
-    """The metric `ranks` and `versus_tables` use: `metric`, else the dataset's (weighted F1 or R²)."""
-    from mdico_core.reporting.compare import select_metric
-
-    return str(select_metric(runs, metric)["metric"].iloc[0])
 
 
 def format_versus(table: pd.DataFrame) -> pd.DataFrame:
