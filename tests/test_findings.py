@@ -167,3 +167,22 @@ def test_mdico_table_names_the_corrected_test_and_holm(capsys):
     assert "corrected repeated cross-validation t-test" in out and "Holm-adjusted across the" in out
     assert "p vs Individual" not in out and "Wilcoxon" not in out
     assert max(len(line) for line in out.splitlines() if not line.startswith(("[", "Δ:"))) < 200  # no padded note column
+
+
+def test_the_headline_says_what_more_runs_would_do(table):
+    """Below the protocol's runs per cell, the headline names the runs still to come; at all of them, it says
+    what would decide it instead (never "the other runs" of a cell that has them all)."""
+    from mdico_core.experiments.archive_io import read_manifest
+    from mdico_core.experiments.archives import get_archive
+
+    full = len({(c.fold, c.seed) for c in get_archive("lfmc_paper").configs()})
+    h = findings.headline(table)
+    text = findings_text.headline_text(table)
+    if all(r["verdict"] == "inconclusive" for r in h.values()) and min(r["n"] for r in h.values()) >= full:
+        assert f"These are all {full} runs" in text and "other runs" not in text
+    fewer = table.copy()
+    fewer.loc[fewer["claim"] == "C1", "n"] = full - 10  # as a partial archive short of one seed would be
+    text = findings_text.headline_text(fewer)
+    assert f"These are all {full} runs" not in text
+    if (read_manifest(get_archive("lfmc_paper")) or {}).get("partial"):
+        assert f"the archive's other runs (the protocol has {full} per cell)" in text

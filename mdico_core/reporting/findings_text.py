@@ -82,8 +82,11 @@ def headline_text(table: pd.DataFrame) -> str:
 
     a = get_archive(r0["archive"])
     info = read_manifest(a) or {}
-    if info.get("partial"):
-        full = len({(c.fold, c.seed) for c in a.configs()})
+    full = len({(c.fold, c.seed) for c in a.configs()})
+    if all(v == "inconclusive" for v in verdicts) and n >= full:  # the cell holds the whole protocol
+        text += (f" These are all {full} runs the protocol has for this comparison; what would decide it: " + "; ".join(
+            f"{k}: {what_would_decide(r)}" for k, r in h.items() if what_would_decide(r)) + ".")
+    elif info.get("partial") and n < full:
         mdes = [f"{stats.mde(r['sd'] * np.sqrt(1 / full + r['ratio']), full - 1, target_power=POWER):.{dg}f} "
                 f"({k})" for k, r in h.items() if np.isfinite(r["sd"])]
         text += (f" What would change it: the archive's other runs (the protocol has {full} per cell); at that n "
