@@ -167,6 +167,9 @@ def test_mdico_run_trains_it_in_worker_processes_and_versus_pairs_it(module_dir,
 
     runs = ResultsStore(store).collect("toy_regression")
     arch, mine = runs[runs["method"] != "shared_head"], runs[runs["method"] == "shared_head"]
+    read = versus.runs_in_store(ResultsStore(store), "toy_regression", "smoke", ["shared_head"])
+    assert set(read["run_id"]) == set(mine["run_id"]) and len(set(read["run_id"])) == 5
+    assert versus.runs_in_store(ResultsStore(store), "toy_regression", "paper", ["shared_head"]).empty
     both, notes = versus.pair_with_archive(arch, mine)
     table = versus.versus_tables(both, ["shared_head"])
     assert set(table["versus"]) == {"individual", "mdico"} and (table["n_pairs"] == 5).all()

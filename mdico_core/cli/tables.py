@@ -297,8 +297,7 @@ def cmd_versus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         print(f"error: {err}", file=sys.stderr)
         return 1
     store = open_store(args.results, read_only=True)
-    mine = store.collect(archive.dataset)
-    mine = mine[mine["method"].isin(args.methods) & (mine["profile"] == archive.profile)] if len(mine) else mine
+    mine = versus.runs_in_store(store, archive.dataset, archive.profile, args.methods)
     if mine.empty:
         print(f"error: no runs of {', '.join(args.methods)} on {archive.dataset} at profile {archive.profile} in "
               f"{store.root}; train them with `mdico run --dataset {archive.dataset} --methods {','.join(args.methods)} "

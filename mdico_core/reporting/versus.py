@@ -37,6 +37,17 @@ def _split_of(runs: pd.DataFrame) -> pd.DataFrame:
         lambda v: v.iloc[0] if v.nunique() == 1 else "(mixed)")
 
 
+def runs_in_store(store, dataset: str, profile: str, methods: Sequence[str]) -> pd.DataFrame:
+    """Your runs of `methods` on `dataset` at `profile`, as the store holds them (empty when it holds none).
+
+    `store` is a results store (`experiments.store`); the archive to compare with fixes the dataset and
+    the profile, so that only runs trained at its protocol are read."""
+    mine = store.collect(dataset)
+    if mine.empty:
+        return mine
+    return mine[mine["method"].isin(list(methods)) & (mine["profile"] == profile)]
+
+
 def pair_with_archive(archive_runs: pd.DataFrame, yours: pd.DataFrame, settings: str = "common",
                       ) -> tuple[pd.DataFrame, list[str]]:
     """The archive's runs (in `settings`) and yours in one frame, and notes on what could not be paired.
