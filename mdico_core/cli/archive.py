@@ -121,6 +121,7 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 1
     print(f"wrote archive {archive.name}: {info['runs_exported']} of {info['runs_defined']} runs"
           + (" (PARTIAL: the manifest lists the missing runs)" if info["partial"] else "")
+          + (f", {len(info['failed_runs'])} of them failed twice the same way" if info.get("failed_runs") else "")
           + f", companion {info['companion_runs']}, to {', '.join(info['files'])} and {archive.name}.json")
     print(f"commits: {info['commits']}; wall time {info['wall_time_h']} h, training {info['train_time_h']} h")
     return 0
@@ -134,7 +135,8 @@ def _list(archives: dict) -> int:
             info = verify_archive(a)
             exported = ("not exported" if info is None else
                         f"exported: {info['runs_exported']} of {info['runs_defined']} runs"
-                        + (", partial" if info.get("partial") else ""))
+                        + (", partial" if info.get("partial") else "")
+                        + (f", {len(info['failed_runs'])} failed twice (kept)" if info.get("failed_runs") else ""))
         except ArchiveError as err:
             exported = f"CORRUPT: {err}"
         kept = ", ".join(f"{k} of {len(a.companion_runs(k))} runs" for k in ("histories", "features", "predictions")
@@ -164,7 +166,7 @@ def _status(archive: Any, store: Any) -> int:
     state["pending"] = [c for c in state["pending"] if c.run_id not in held]
     total = sum(map(len, state.values()))
     shown = [k for k in state if (k != "other_threads" or archive.threads is not None)  # only where it can occur
-             and (k != "archived" or state[k])]
+             and (k not in ("archived", "failed_twice") or state[k])]
     print(f"archive {archive.name} in {store.root}: " + ", ".join(f"{k} {len(state[k])}" for k in shown)
           + f" (of {total})")
     for part, cmd in zip(archive.parts, archive.commands()):

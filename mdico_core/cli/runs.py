@@ -176,7 +176,9 @@ def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
               .to_string(index=False))
     done = sum(r["status"] == "done" for r in records)
     nr = sum(r["status"] == "not_reproduced" for r in records)
-    line = f"done: {done}, not reproduced: {nr}, failed: {len(failed)}"
+    twice = sum(r["status"] == "failed" for r in records)  # failed again the same way: kept as the outcome
+    line = f"done: {done}, not reproduced: {nr}, failed: {len(failed)}" + (f", failed twice (kept): {twice}"
+                                                                            if twice else "")
     corrupt = [p for p in store.corrupt() if not args.dataset or p.parent.name in args.dataset]
     if corrupt:
         line += f", unreadable (moved aside, re-run by the next `mdico run`): {len(corrupt)}"

@@ -8,8 +8,9 @@
   as JSON text), ``<run_id>/test_idx``, ``<run_id>/y_true``, ``<run_id>/pred/<view>`` and
   ``<run_id>/feat/<view>`` (float16), for the runs its definition names;
 - ``<name>.json``: the manifest: the definition's size and what was exported (missing runs if
-  partial), the commits, machines, first and last run, the sweep's wall time and summed training
-  time, the commands, and the SHA-256 of the two files above.
+  partial; the runs that failed twice the same way, with their message, in ``failed_runs``), the
+  commits, machines, first and last run, the sweep's wall time and summed training time, the
+  commands, and the SHA-256 of the two files above.
 
 An archive is the code of one commit: runs made in a dirty working tree (or outside git) are
 refused, whatever the options. Missing runs are refused unless ``partial`` is asked for, so a
@@ -124,6 +125,7 @@ def manifest(archive: Archive, records: list[dict], missing: list[RunConfig], co
     last = max((t + timedelta(seconds=float(s)) for t, s in starts), default=None)
     machine = [f"{p.get('hostname', 'unknown host')}: {p.get('device', 'unknown device')}, {p.get('cpu_model')}, "
                f"torch {p.get('torch_version')}" for p in prov]
+    failed = {r["run_id"]: r.get("message") for r in records if r.get("status") == "failed"}
     return {
         "name": archive.name, "title": archive.title, "dataset": archive.dataset, "profile": archive.profile,
         "runs_defined": len(archive.configs()), "runs_exported": len(records), "partial": bool(missing),
@@ -135,6 +137,7 @@ def manifest(archive: Archive, records: list[dict], missing: list[RunConfig], co
         "wall_time_h": round(_wall_seconds(starts) / 3600, 3) if first and last else None,
         "train_time_h": round(sum(float(r.get("wall_time_s") or 0.0) for r in records) / 3600, 3),
         "commands": archive.commands(), "companion_runs": companion,
+        **({"failed_runs": failed} if failed else {}),  # written only where there are: older manifests stay as they are
     }
 
 
@@ -196,7 +199,8 @@ def _archived_runs(archive: Archive, folder: Path, in_store: set[str]) -> _Kept:
         machine = f"{prov['device']}, {prov['cpu_model']}, torch {prov['torch_version']}"
         if machine in hosts:
             prov["hostname"] = hosts[machine]
-        records.append({"provenance": prov, "wall_time_s": float(r["wall_time_s"] or 0.0)})
+        records.append({"run_id": r["run_id"], "status": r["status"], "message": r.get("message"), "provenance": prov,
+                        "wall_time_s": float(r["wall_time_s"] or 0.0)})
     return _Kept(rows, arrays, records)
 
 
@@ -213,9 +217,9 @@ def export_archive(name: str | Archive, store: ResultsStore | None = None, parti
     store = store if store is not None else ResultsStore()
     folder = Path(folder) if folder is not None else archive.csv_path.parent
     state = status(archive, store)
-    kept = _archived_runs(archive, folder, {c.run_id for c in state["done"] + state["not_reproduced"]})
+    present = state["done"] + state["not_reproduced"] + state["failed_twice"]  # each an outcome of the commit
+    kept = _archived_runs(archive, folder, {c.run_id for c in present})
     missing = [c for c in state["pending"] + state["failed"] + state["running"] if c.run_id not in kept]
-    present = state["done"] + state["not_reproduced"]
     fill = f"`mdico archive run {archive.name} --results {store.root}`"
     if state["other_threads"]:
         raise ArchiveError(other_threads_message(archive, store, state["other_threads"]))

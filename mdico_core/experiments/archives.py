@@ -323,18 +323,22 @@ def record_threads(record: Mapping[str, Any]) -> int | None:
 
 def status(archive: Archive, store: Any) -> dict[str, list[RunConfig]]:
     """The archive's runs in `store` (a ``ResultsStore``) by state: "done", "not_reproduced", "failed"
-    (crashed, retried by the next sweep), "running" (claimed by a live sweep), "pending", and
+    (crashed, retried by the next sweep), "failed_twice" (a record of status "failed": the run failed again
+    the same way from the same commit, and that failure is its outcome, held by an export like a finished
+    run; `data/archived_runs/train_missing.py --attest` writes them), "running" (claimed by a live sweep),
+    "pending", and
     "other_threads": a record of the run id made with another (or an unrecorded) thread count than the
     archive's `threads` (the counterpart's run, in the wrong store; never for an archive without `threads`)."""
     running = {c.get("run_id") for c in store.claims()}
-    out: dict[str, list[RunConfig]] = {k: [] for k in ("done", "not_reproduced", "failed", "running", "pending",
-                                                       "other_threads")}
+    out: dict[str, list[RunConfig]] = {k: [] for k in ("done", "not_reproduced", "failed", "failed_twice", "running",
+                                                       "pending", "other_threads")}
     for cfg in archive.configs():
         rec = store.get(cfg)
         if rec is not None and archive.threads is not None and record_threads(rec) != archive.threads:
             out["other_threads"].append(cfg)
         elif rec is not None:
-            out["not_reproduced" if rec.get("status") == "not_reproduced" else "done"].append(cfg)
+            kept = {"not_reproduced": "not_reproduced", "failed": "failed_twice"}
+            out[kept.get(rec.get("status"), "done")].append(cfg)
         elif cfg.run_id in running:
             out["running"].append(cfg)
         else:

@@ -177,7 +177,8 @@ class ResultsStore:
         return msg
 
     def has(self, cfg: RunConfig) -> bool:
-        """True when `cfg` has a complete, readable record ("done" or "not_reproduced")."""
+        """True when `cfg` has a complete, readable record ("done", "not_reproduced", or "failed" when an
+        archive's run failed twice the same way and that is its outcome), so that no sweep trains it again."""
         return self._read(self.record_path(cfg)) is not None
 
     def get(self, cfg_or_run_id: RunConfig | str) -> dict | None:

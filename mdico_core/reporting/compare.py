@@ -163,6 +163,10 @@ def compare_with_paper(df: pd.DataFrame, dataset: str, metric: str | None = None
     bench = benchmark_of(dataset)
     note = f"stand-in for {bench}" if bench is not None and bench != dataset else ""
     suffix = f" (stand-in for {bench})" if note else ""
+    failed = d[d["status"] == "failed"].drop_duplicates("run_id") if "status" in d else d.iloc[:0]
+    failed_words = {k: f"{len(g)} run(s) failed twice the same way ({'; '.join(sorted(set(g['message'].astype(str))))})"
+                       ", kept as outcomes: the mean and the test are over the other runs"
+                    for k, g in failed.groupby(["method", "variant", "encoder", "protocol"])}
     rows = []
     for _, r in agg.iterrows():
         modality, _, mode = str(r["view"]).partition(":")
@@ -176,7 +180,9 @@ def compare_with_paper(df: pd.DataFrame, dataset: str, metric: str | None = None
             "paper_column": paper_column(dataset, r["view"]), "n": int(r["n"]), "mean": r["mean"], "std": r["std"],
             "ours": fmt_mean_std(r["mean"], r["std"], digits, n=int(r["n"])), "paper": value,
             "diff": r["mean"] - value if pd.notna(value) else np.nan,
-            "p_vs_individual": r["p_value"], "source": source + suffix if source else "", "note": note,
+            "p_vs_individual": r["p_value"], "source": source + suffix if source else "",
+            "note": "; ".join(filter(None, [note, failed_words.get((r["method"], r["variant"], r["encoder"],
+                                                                    r["protocol"]))])),
         })
     if "status" in d:  # not-reproduced methods: one row each, saying so
         nr = d[d["status"] == "not_reproduced"].drop_duplicates(["method", "variant", "encoder", "protocol"])
