@@ -251,6 +251,9 @@ def test_a_run_that_failed_twice_is_held_as_its_outcome(tmp_path, toy_store):
     assert len(same) > 1 and (emb["n"] == len(same) - 1).all()  # one of them failed
     assert emb["note"].str.contains("1 run\\(s\\) failed twice the same way \\(ValueError: Input contains NaN.\\)").all()
     assert not table.loc[table["method"] != "embracenet", "note"].str.contains("failed").any()
+    banner = archived_page(tmp_path / "out" / "toy.csv").banner()  # the page says why a cell has a run fewer
+    assert (f"1 run(s) failed twice the same way from the archive's commit** (embracenet (original settings) fold "
+            f"{cfg.fold} seed {cfg.seed}: ValueError: Input contains NaN.)") in banner
 
 
 @pytest.mark.parametrize("name", list(ARCHIVES))

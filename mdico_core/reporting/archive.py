@@ -196,6 +196,13 @@ class ArchivedPage:
                          f"{stale}**: cells with fewer runs than the rest are partial. Complete it with "
                          f"`mdico archive run {self.definition.name}` and `mdico archive export "
                          f"{self.definition.name}`.\n>\n")
+        failed = per_run[per_run["status"] == "failed"] if "status" in per_run else per_run.iloc[:0]
+        if len(failed):  # held as outcomes (`train_missing.py --attest`): say why their cells have a run fewer
+            which = "; ".join(f"{r['method']} ({r['settings']} settings) fold {r['fold']} seed {r['seed']}: {r['message']}"
+                              for _, r in failed.iterrows())
+            head += (f"> **{len(failed)} run(s) failed twice the same way from the archive's commit** ({which}); "
+                     "each is held as that run's outcome, and the cells and paired tests that include it have one "
+                     "run fewer.\n>\n")
         text = head + provenance_banner(", ".join(profiles) or "unknown", datasets or self.datasets, folds, seeds,
                                         len(per_run), self.code_versions(**match),
                                         n_folds=int(n_folds.iloc[0]) if len(n_folds) else None)
