@@ -216,44 +216,73 @@ def toy_store(tmp_path_factory):
     return store
 
 
-def test_a_run_that_failed_twice_is_held_as_its_outcome(tmp_path, toy_store):
-    """A crashed run is missing (the export is partial); once it failed again the same way it is an
-    outcome: the export holds it, no longer partial, the manifest names it, and the results table keeps
-    its method's mean over the other runs and says why one is absent."""
+def test_a_run_that_failed_twice_is_held_as_its_outcome(tmp_path, toy_store, monkeypatch, capsys):
+    """A crashed run is missing (the export is partial). `mdico archive confirm-failures` re-runs each
+    crashed run once: one that fails again the same way is an outcome, which the export holds (no
+    longer partial, named in the manifest) and the pages explain; one that now succeeds is done; one
+    that fails differently is left to the next sweep. The table keeps the method's mean over the
+    other runs and says why one is absent."""
     import shutil
 
-    from mdico_core.experiments import archives
+    from mdico_core import _util
+    from mdico_core.experiments import archives, runner
     from mdico_core.experiments.archive_io import ArchiveError, export_archive
 
     store = ResultsStore(tmp_path / "store")
     shutil.copytree(toy_store.root, store.root, dirs_exist_ok=True)
     toy = _toy_archive()
-    cfg = next(c for c in toy.configs() if c.method == "embracenet" and c.settings == "original")
-    rec = store.get(cfg)
-    store.record_path(cfg).unlink()
-    store.save_failure(cfg, "ValueError: Input contains NaN.", "Traceback ...")
-    assert [c.run_id for c in archives.status(toy, store)["failed"]] == [cfg.run_id]
-    with pytest.raises(ArchiveError, match="1 failed"):
+    monkeypatch.setitem(archives.ARCHIVES, "toy", toy)
+    original = [c for c in toy.configs() if c.method == "embracenet" and c.settings == "original"]
+    diverges, flaky, other = original[:3]
+    for cfg, message in ((diverges, "ValueError: Input contains NaN."), (flaky, "OSError: disk hiccup"),
+                         (other, "RuntimeError: first")):
+        store.record_path(cfg).unlink()
+        store.save_failure(cfg, message, "Traceback ...")
+    assert {c.run_id for c in archives.status(toy, store)["failed"]} == {diverges.run_id, flaky.run_id, other.run_id}
+    with pytest.raises(ArchiveError, match="3 failed"):
         export_archive(toy, store, folder=tmp_path / "out")
-    assert export_archive(toy, store, partial=True, folder=tmp_path / "out")["missing_run_ids"] == [cfg.run_id]
-    twice = {**rec, "status": "failed", "message": "ValueError: Input contains NaN.", "metrics": {},
-             "attempts": [{"message": "ValueError: Input contains NaN."}] * 2}
-    store.save(twice)
+
+    real = runner.execute
+
+    def execute(cfg, **kw):  # the diverging run fails the same way again, `other` another way, `flaky` not at all
+        if cfg.run_id == diverges.run_id:
+            raise ValueError("Input contains NaN.")
+        if cfg.run_id == other.run_id:
+            raise RuntimeError("second")
+        return real(cfg, **kw)
+
+    _clean(monkeypatch)
+    monkeypatch.setattr(runner, "execute", execute)
+    monkeypatch.setattr(_util, "git_state", lambda root=None: ("c" * 40, False))
+    assert main(["archive", "confirm-failures", "toy", "--results", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    assert f"{diverges.run_id} ({diverges.label()}): failed twice (ValueError: Input contains NaN.)" in out
+    assert f"{flaky.run_id} ({flaky.label()}): done" in out
+    assert f"{other.run_id} ({other.label()}): failed differently (RuntimeError: second)" in out
     state = archives.status(toy, store)
-    assert [c.run_id for c in state["failed_twice"]] == [cfg.run_id] and not state["failed"]
+    assert [c.run_id for c in state["failed_twice"]] == [diverges.run_id]
+    assert [c.run_id for c in state["failed"]] == [other.run_id]
+    kept = store.get(diverges)
+    assert kept["provenance"]["git_commit"] == "c" * 40 and kept["n_test"] > 0 and len(kept["attempts"]) == 2
+    assert export_archive(toy, store, partial=True, folder=tmp_path / "out")["missing_run_ids"] == [other.run_id]
+
+    monkeypatch.setattr(runner, "execute", real)
+    assert main(["archive", "run", "toy", "--results", str(store.root), "--quiet"]) == 0  # the next sweep retries it
+    assert "1 run(s) done" in capsys.readouterr().out
     info = export_archive(toy, store, folder=tmp_path / "out")
     assert not info["partial"] and info["runs_exported"] == info["runs_defined"] == len(toy.configs())
-    assert info["failed_runs"] == {cfg.run_id: "ValueError: Input contains NaN."}
+    assert info["failed_runs"] == {diverges.run_id: "ValueError: Input contains NaN."}
     runs = read_runs(tmp_path / "out" / "toy.csv")
     table = compare_with_paper(runs[runs["settings"] == "original"], "toy_regression")
     emb = table[table["method"] == "embracenet"]
-    same = [c for c in toy.configs() if (c.method, c.settings) == ("embracenet", "original")]
-    assert len(same) > 1 and (emb["n"] == len(same) - 1).all()  # one of them failed
+    assert (emb["n"] == len(original) - 1).all()
     assert emb["note"].str.contains("1 run\\(s\\) failed twice the same way \\(ValueError: Input contains NaN.\\)").all()
     assert not table.loc[table["method"] != "embracenet", "note"].str.contains("failed").any()
     banner = archived_page(tmp_path / "out" / "toy.csv").banner()  # the page says why a cell has a run fewer
     assert (f"1 run(s) failed twice the same way from the archive's commit** (embracenet (original settings) fold "
-            f"{cfg.fold} seed {cfg.seed}: ValueError: Input contains NaN.)") in banner
+            f"{diverges.fold} seed {diverges.seed}: ValueError: Input contains NaN.)") in banner
+    assert main(["archive", "confirm-failures", "toy", "--results", str(store.root)]) == 0
+    assert "no crashed run" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", list(ARCHIVES))

@@ -1,10 +1,11 @@
-"""``mdico archive``: the archived sweeps (``experiments.archives``): list, status, run, export.
+"""``mdico archive``: the archived sweeps (``experiments.archives``): list, status, run, confirm-failures, export.
 
 Examples::
 
     mdico archive list
     mdico archive status lfmc_ablation --results /path/to/store
     mdico archive run lfmc_ablation --executor processes --workers 2
+    mdico archive confirm-failures lfmc_ablation --results /path/to/store  # a crash that repeats is kept
     mdico archive export lfmc_ablation --results /path/to/store            # refuses missing runs
     mdico archive export lfmc_ablation --results /path/to/store --partial  # says so in its manifest
 
@@ -21,7 +22,7 @@ from typing import Any
 from mdico_core.cli._args import positive_int
 from mdico_core.options import EXECUTORS
 
-COMMANDS = ("list", "status", "run", "export")
+COMMANDS = ("list", "status", "run", "confirm-failures", "export")
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -43,6 +44,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                         "thread count takes no other")
     r.add_argument("--scheduler", default=None, help="Dask scheduler address")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    c = asub.add_parser("confirm-failures", help="re-run each crashed run once; one that fails the same way again is "
+                                                 "kept as its outcome (from a clean checkout)")
+    c.add_argument("name")
+    c.add_argument("--results", default=None, help=results_help)
     e = asub.add_parser("export", help="write data/archived_runs/<name>.csv, .npz (companion) and .json (manifest)")
     e.add_argument("name")
     e.add_argument("--results", required=True, help="the results store holding the archive's runs")
@@ -68,9 +73,8 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     store = ResultsStore(args.results)
     if args.archive_command == "status":
         return _status(archive, store)
-    if args.archive_command == "run":
+    if args.archive_command in ("run", "confirm-failures"):
         from mdico_core import _util
-        from mdico_core.experiments.executors import sweep
 
         commit, dirty = _util.git_state()
         if commit is None or dirty is not False:
@@ -78,6 +82,10 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                   f"{'not a git checkout' if commit is None else 'modified'}: commit or stash the changes to tracked "
                   "files first (`mdico archive export` refuses runs of a dirty working tree)", file=sys.stderr)
             return 1
+    if args.archive_command == "confirm-failures":
+        return _confirm_failures(archive, store)
+    if args.archive_command == "run":
+        from mdico_core.experiments.executors import sweep
 
         threads = args.threads if args.threads is not None else archive.threads or 1
         if archive.threads is not None and threads != archive.threads:
@@ -148,6 +156,24 @@ def _list(archives: dict) -> int:
             print(f"  {a.threads} torch threads per run{twin}: train it into a store of its own (--results)")
         for part, cmd in zip(a.parts, a.commands()):
             print(f"    {cmd}" + (f"    # {part.why}" if part.why else ""))
+    return 0
+
+
+def _confirm_failures(archive: Any, store: Any) -> int:
+    """Re-run the archive's crashed runs once each, at its thread count (`runner.confirm_failure`)."""
+    from mdico_core.experiments import runner
+    from mdico_core.experiments.archives import status
+
+    crashed = status(archive, store)["failed"]
+    if not crashed:
+        print(f"archive {archive.name}: no crashed run in {store.root}")
+        return 0
+    runner.configure_threads(archive.threads or 1)  # as `mdico archive run`: the run must be the one that crashed
+    for cfg in crashed:
+        outcome, message = runner.confirm_failure(cfg, store, profile=archive.profile)
+        print(f"{cfg.run_id} ({cfg.label()}): {outcome}" + (f" ({message})" if message else ""), flush=True)
+    print("runs that failed twice are held by `mdico archive export` as their outcome; the others are left to "
+          f"`mdico archive run {archive.name}`")
     return 0
 
 

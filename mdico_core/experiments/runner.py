@@ -24,6 +24,7 @@ recorded in the provenance as ``torch_threads``; every executor of `sweep` fixes
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import random
@@ -115,6 +116,15 @@ def _base_record(cfg: RunConfig, profile: str, task: str) -> dict[str, Any]:
     }
 
 
+def _provenance(device: str, profile: str, hashes: dict[str, str]) -> dict[str, Any]:
+    """What a record says of the code, data, machine and time that made it."""
+    return {
+        **code_version(), "data_sha256": hashes, **environment(device),
+        "device": _device_name(device), "profile": profile, "hostname": socket.gethostname(),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
     """Train and evaluate `cfg` without touching any store; returns (record, arrays).
 
@@ -152,11 +162,7 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
     record = _base_record(cfg, profile, ds.task)
     record.update(n_train=len(train_idx), n_val=len(val_idx), n_test=len(test_idx))
     device = cfg.train.device
-    record["provenance"] = {
-        **code_version(), "data_sha256": hashes, **environment(device),
-        "device": _device_name(device), "profile": profile, "hostname": socket.gethostname(),
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    record["provenance"] = _provenance(device, profile, hashes)
     options = {}
     if cfg.image_weights_sha256:
         options["image_weights"] = verified_weights(cfg.image_weights, cfg.image_weights_sha256)
@@ -242,6 +248,48 @@ def run_one(cfg: RunConfig, store: ResultsStore | None = None, profile: str = ""
         raise
     store.save(record, arrays)
     return record
+
+
+def confirm_failure(cfg: RunConfig, store: ResultsStore, profile: str = "") -> tuple[str, str | None]:
+    """Re-run the crashed run `cfg` of `store` once more, in this process; returns (outcome, message).
+
+    A run that fails again with the same message is an outcome of the code, not an accident of the
+    sweep (a training that diverges, say): it is saved as a record of status "failed" with the full
+    provenance of a finished run and both attempts' messages, which an archive export holds like a
+    finished run and no sweep trains again ("failed twice"). A run that now succeeds is saved as done
+    ("done"); one that fails differently replaces the old failure and is left to the next sweep
+    ("failed differently"). Outcome "no failure" when the store records no crash of `cfg`.
+    """
+    from mdico_core.data import load_dataset
+
+    path = store.failure_path(cfg)
+    first = json.loads(path.read_text()) if path.is_file() else None
+    if first is None:
+        return "no failure", None
+    t_start, started = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        record, arrays = execute(cfg, profile=profile)
+    except Exception as err:  # noqa: BLE001 -- the failure is what is recorded
+        message, trace = f"{type(err).__name__}: {err}", tb.format_exc()
+    else:
+        store.save(record, arrays)
+        return record["status"], record.get("message")
+    if message != first.get("message"):
+        store.save_failure(cfg, message, trace)
+        return "failed differently", message
+    full = load_dataset(cfg.dataset)
+    ds = full.select(cfg.modalities) if cfg.modalities is not None else full
+    sizes = ds.split_indices(cfg.fold, cfg.n_folds, cfg.effective_split_seed,
+                             validation="test" if cfg.protocol in VALIDATES_ON_TEST else "split")
+    record = _base_record(cfg, profile, ds.task)
+    record.update(status="failed", message=message, traceback=trace, wall_time_s=time.perf_counter() - t_start,
+                  n_train=len(sizes[0]), n_val=len(sizes[1]), n_test=len(sizes[2]),
+                  attempts=[{"message": first.get("message"), "timestamp": first.get("timestamp")},
+                            {"message": message}])
+    record["provenance"] = {**_provenance(cfg.train.device, profile, data_hashes(cfg.dataset, full)),
+                            "timestamp": started, "total_time_s": time.perf_counter() - t_start}
+    store.save(record)
+    return "failed twice", message
 
 
 def configure_threads(n: int | None = 1) -> None:
