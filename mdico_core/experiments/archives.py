@@ -325,8 +325,8 @@ def status(archive: Archive, store: Any) -> dict[str, list[RunConfig]]:
     """The archive's runs in `store` (a ``ResultsStore``) by state: "done", "not_reproduced", "failed"
     (crashed, retried by the next sweep), "failed_twice" (a record of status "failed": the run failed again
     the same way from the same commit, and that failure is its outcome, held by an export like a finished
-    run; `data/archived_runs/train_missing.py --attest` writes them), "running" (claimed by a live sweep),
-    "pending", and
+    run; `mdico archive confirm-failures` writes them, see `runner.confirm_failure`), "running" (claimed by a
+    live sweep), "pending", and
     "other_threads": a record of the run id made with another (or an unrecorded) thread count than the
     archive's `threads` (the counterpart's run, in the wrong store; never for an archive without `threads`)."""
     running = {c.get("run_id") for c in store.claims()}

@@ -197,7 +197,7 @@ class ArchivedPage:
                          f"`mdico archive run {self.definition.name}` and `mdico archive export "
                          f"{self.definition.name}`.\n>\n")
         failed = per_run[per_run["status"] == "failed"] if "status" in per_run else per_run.iloc[:0]
-        if len(failed):  # held as outcomes (`train_missing.py --attest`): say why their cells have a run fewer
+        if len(failed):  # held as outcomes (`runner.confirm_failure`): say why their cells have a run fewer
             which = "; ".join(f"{r['method']} ({r['settings']} settings) fold {r['fold']} seed {r['seed']}: {r['message']}"
                               for _, r in failed.iterrows())
             head += (f"> **{len(failed)} run(s) failed twice the same way from the archive's commit** ({which}); "

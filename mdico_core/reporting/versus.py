@@ -14,6 +14,7 @@ split seed, and the same training, validation and test sizes. Anything else is r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,9 @@ import pandas as pd
 from mdico_core.reporting import stats
 from mdico_core.reporting.compare import single_views
 from mdico_core.reporting.stats_table import Cell, results_table
+
+if TYPE_CHECKING:
+    from mdico_core.experiments.store import ResultsStore
 
 SPLIT_KEYS = ["protocol", "n_folds", "split_seed", "n_train", "n_val", "n_test"]
 """What must be equal for two runs of one (fold, seed) to have seen the same split."""
@@ -37,11 +41,9 @@ def _split_of(runs: pd.DataFrame) -> pd.DataFrame:
         lambda v: v.iloc[0] if v.nunique() == 1 else "(mixed)")
 
 
-def runs_in_store(store, dataset: str, profile: str, methods: Sequence[str]) -> pd.DataFrame:
-    """Your runs of `methods` on `dataset` at `profile`, as the store holds them (empty when it holds none).
-
-    `store` is a results store (`experiments.store`); the archive to compare with fixes the dataset and
-    the profile, so that only runs trained at its protocol are read."""
+def runs_in_store(store: ResultsStore, dataset: str, profile: str, methods: Sequence[str]) -> pd.DataFrame:
+    """Your runs of `methods` on `dataset` at `profile`, as `store` holds them (empty when it holds none):
+    the archive to compare with fixes the dataset and the profile, so only runs at its protocol are read."""
     mine = store.collect(dataset)
     if mine.empty:
         return mine
