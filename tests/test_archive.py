@@ -276,11 +276,11 @@ def test_a_run_that_failed_twice_is_held_as_its_outcome(tmp_path, toy_store, mon
     table = compare_with_paper(runs[runs["settings"] == "original"], "toy_regression")
     emb = table[table["method"] == "embracenet"]
     assert (emb["n"] == len(original) - 1).all()
-    assert emb["note"].str.contains("1 run\\(s\\) failed twice the same way \\(ValueError: Input contains NaN.\\)").all()
+    assert emb["note"].str.contains("1 run failed twice the same way \\(ValueError: Input contains NaN.\\)").all()
     assert not table.loc[table["method"] != "embracenet", "note"].str.contains("failed").any()
     banner = archived_page(tmp_path / "out" / "toy.csv").banner()  # the page says why a cell has a run fewer
-    assert (f"1 run(s) failed twice the same way from the archive's commit** (embracenet (original settings) fold "
-            f"{diverges.fold} seed {diverges.seed}: ValueError: Input contains NaN.)") in banner
+    assert (f"1 run failed twice the same way from the archive's commit** (EmbraceNet (original settings), fold "
+            f"{diverges.fold}, seed {diverges.seed}: `ValueError: Input contains NaN.`). It is held") in banner
     assert main(["archive", "confirm-failures", "toy", "--results", str(store.root)]) == 0
     assert "no crashed run" in capsys.readouterr().out
 

@@ -198,11 +198,14 @@ class ArchivedPage:
                          f"{self.definition.name}`.\n>\n")
         failed = per_run[per_run["status"] == "failed"] if "status" in per_run else per_run.iloc[:0]
         if len(failed):  # held as outcomes (`runner.confirm_failure`): say why their cells have a run fewer
-            which = "; ".join(f"{r['method']} ({r['settings']} settings) fold {r['fold']} seed {r['seed']}: {r['message']}"
-                              for _, r in failed.iterrows())
-            head += (f"> **{len(failed)} run(s) failed twice the same way from the archive's commit** ({which}); "
-                     "each is held as that run's outcome, and the cells and paired tests that include it have one "
-                     "run fewer.\n>\n")
+            from mdico_core.reporting.compare import paper_name
+
+            which = "; ".join(f"{paper_name(r['method'])} ({r['settings']} settings), fold {r['fold']}, seed "
+                              f"{r['seed']}: `{r['message']}`" for _, r in failed.iterrows())
+            one = len(failed) == 1
+            head += (f"> **{len(failed)} run{'' if one else 's'} failed twice the same way from the archive's "
+                     f"commit** ({which}). {'It is' if one else 'Each is'} held as that run's outcome: the cells and "
+                     "paired tests that would include it have one run fewer.\n>\n")
         text = head + provenance_banner(", ".join(profiles) or "unknown", datasets or self.datasets, folds, seeds,
                                         len(per_run), self.code_versions(**match),
                                         n_folds=int(n_folds.iloc[0]) if len(n_folds) else None)

@@ -164,7 +164,8 @@ def compare_with_paper(df: pd.DataFrame, dataset: str, metric: str | None = None
     note = f"stand-in for {bench}" if bench is not None and bench != dataset else ""
     suffix = f" (stand-in for {bench})" if note else ""
     failed = d[d["status"] == "failed"].drop_duplicates("run_id") if "status" in d else d.iloc[:0]
-    failed_words = {k: f"{len(g)} run(s) failed twice the same way ({'; '.join(sorted(set(g['message'].astype(str))))})"
+    failed_words = {k: f"{len(g)} run{'s' if len(g) > 1 else ''} failed twice the same way "
+                       f"({'; '.join(sorted(set(g['message'].astype(str))))})"
                        ", kept as outcomes: the mean and the test are over the other runs"
                     for k, g in failed.groupby(["method", "variant", "encoder", "protocol"])}
     rows = []
