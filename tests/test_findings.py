@@ -59,6 +59,21 @@ def test_runs_to_detect_has_a_floor():
     assert stats.runs_to_detect(2.0 * sd * math.sqrt(RATIO), sd, RATIO, per_repeat=10) is None
 
 
+def test_what_would_decide_states_the_floor_of_the_corrected_variance():
+    """Where no number of repeats decides, the words give the floor: z_{0.975} + z_{0.8} times
+    sd sqrt(n_test/n_train), the MDE of infinitely many repeats, above the paper's difference."""
+    from mdico_core.reporting.findings_text import what_would_decide
+
+    sd, paper = 0.05, 0.035
+    row = {"paper": paper, "metric": "r2", "sd": sd, "ratio": RATIO,
+           "runs_to_decide": stats.runs_to_detect(paper, sd, RATIO, per_repeat=10)}
+    assert row["runs_to_decide"] is None
+    floor = (st.norm.ppf(0.975) + st.norm.ppf(0.8)) * sd * math.sqrt(RATIO)
+    words = what_would_decide(row)
+    assert f"stays above {floor:.3f} however many are run (the paper's is +0.035)" in words and floor > paper
+    assert "about 20 paired runs" in what_would_decide({**row, "runs_to_decide": 20})
+
+
 # ---------------------------------------------------------------------------------- the rule
 def _verdict(d: list[float], paper: float | None, direction: int, context: str = "paper", rope: float = 0.01) -> str:
     e = stats.estimate(d, RATIO)

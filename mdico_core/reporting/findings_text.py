@@ -46,7 +46,15 @@ def what_would_decide(row: Any) -> str:
         return ""
     n = row["runs_to_decide"]
     if n is None or (isinstance(n, float) and not np.isfinite(n)):
-        return "no number of repeats of this cross-validation (its corrected variance has a floor)"
+        words = "no number of repeats of this cross-validation"
+        if np.isfinite(row["sd"]) and np.isfinite(row["ratio"]):  # the corrected variance keeps sd² n_test/n_train
+            from mdico_core.reporting.format import metric_digits
+
+            dg = metric_digits(row["metric"])
+            floor = stats.mde(row["sd"] * np.sqrt(row["ratio"]), 10**6, target_power=POWER)
+            words += (f": the smallest difference it detects with {POWER:.0%} power stays above {floor:.{dg}f} "
+                      f"however many are run (the paper's is {row['paper']:+.{dg}f})")
+        return words
     return f"about {int(n)} paired runs would detect the paper's value with {POWER:.0%} power"
 
 
