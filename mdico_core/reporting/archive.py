@@ -306,9 +306,9 @@ def held_words(name: str, code: bool = True, companion: str | None = None) -> st
     grid = (f"{len({c.fold for c in kept})} folds x seed{'s' if len(seeds) > 1 else ''} {describe_grid(seeds)}"
             if kept else "not exported")
     shown = f"`{name}`" if code else name  # glued text is plain: no Markdown there
+    failed = len(info.get("failed_runs") or ())  # held as outcomes: the analyses use the other runs
+    grid += f"; {failed} of them failed twice the same way, held as that outcome" if failed else ""
     words = f"{shown}: {held:,} of {defined:,} runs" + (f" (partial: {grid})" if info.get("partial") else f" ({grid})")
-    if info.get("failed_runs"):  # held as outcomes: the analyses drop their pairs
-        words += f", {len(info['failed_runs'])} of them failed (twice, the same way)"
     if companion:
         words += f", {(info.get('companion_runs') or {}).get(companion, 0)} of them with their {companion}"
     return words
