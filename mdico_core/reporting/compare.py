@@ -166,7 +166,7 @@ def compare_with_paper(df: pd.DataFrame, dataset: str, metric: str | None = None
     failed = d[d["status"] == "failed"].drop_duplicates("run_id") if "status" in d else d.iloc[:0]
     failed_words = {k: f"{len(g)} run{'s' if len(g) > 1 else ''} failed twice the same way "
                        f"({'; '.join(sorted(set(g['message'].astype(str))))})"
-                       ", kept as outcomes: the mean and the test are over the other runs"
+                       ", held as that outcome: the mean and the test are over the other runs"
                     for k, g in failed.groupby(["method", "variant", "encoder", "protocol"])}
     rows = []
     for _, r in agg.iterrows():
