@@ -673,3 +673,17 @@ def test_archive_run_skips_what_the_export_holds(tmp_path, monkeypatch, capsys):
     (cfgs,) = seen
     assert len(cfgs) == 1100 - len(held) and not held & {c.run_id for c in cfgs}
     assert f"{len(held)} of them already in the exported archive" in capsys.readouterr().out
+
+
+def test_the_site_archive_names_its_grouping_in_runs_commands_and_manifest():
+    """lfmc_sites: every run folds by site, its command says so, and so does its manifest; the paper's
+    archive (random-row folds) does not, and its manifest has no such key."""
+    from mdico_core.experiments.archive_io import manifest
+
+    sites = ARCHIVES["lfmc_sites"]
+    assert {c.folds_by for c in sites.configs()} == {"site"}
+    assert all("--folds-by site" in cmd for cmd in sites.commands())
+    assert len(sites.configs()) == 7 * 10 * 5
+    assert manifest(sites, [], sites.configs(), {})["folds_by"] == ["site"]
+    assert "folds_by" not in manifest(ARCHIVES["lfmc_encoders"], [], [], {})
+    assert not any(c.folds_by for c in ARCHIVES["lfmc_paper"].configs())

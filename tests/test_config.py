@@ -68,7 +68,7 @@ def _changed(value):
 # one field that is not part of the identity (its digest is).
 NEW_VALUES = {"protocol": "released", "fold": None, "settings": "original", "optimizer": "sgd", "schedule": "poly",
               "monitor": "task", "checkpoint": "final", "step_milestones": (0.5,), "stages": (("probe", (("lr", 0.5),)),),
-              "image_weights_sha256": "ab" * 32, "modalities": ("S1",), "split_seed": 10}
+              "image_weights_sha256": "ab" * 32, "modalities": ("S1",), "split_seed": 10, "folds_by": "site"}
 NOT_IDENTITY = {"image_weights"}
 
 
@@ -216,7 +216,7 @@ def test_split_seed_keeps_old_ids_and_is_apart_from_the_training_seed():
     a = _base()
     assert a.split_seed is None and a.effective_split_seed == a.seed == 0
     # at its default the field stays out of the hash: the id is the one of the config before it existed
-    before = {k: v for k, v in a.to_dict().items() if k not in ("split_seed", "modalities", "image_weights")}
+    before = {k: v for k, v in a.to_dict().items() if k not in ("split_seed", "modalities", "folds_by", "image_weights")}
     assert a.run_id == hashlib.sha256(json.dumps(before, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
     b = dataclasses.replace(a, split_seed=10)
     assert b.run_id != a.run_id and (b.seed, b.split_seed, b.effective_split_seed) == (0, 10, 10)
@@ -243,3 +243,15 @@ def test_cli_released_protocol_runs_on_the_released_split_seed_unless_given():
     assert split_seeds("--protocol", "released") == [(0, 10), (1, 10)]
     assert split_seeds("--protocol", "released", "--split-seed", "3") == [(0, 3), (1, 3)]
     assert split_seeds("--split-seed", "3") == [(0, 3), (1, 3)]
+
+
+def test_folds_by_enters_the_run_id_only_when_set() -> None:
+    from mdico_core.experiments.config import RunConfig
+
+    plain = RunConfig("lfmc", "mdico")
+    assert "folds_by" not in plain.canonical_json()  # the ids of every archived run stay
+    sited = RunConfig("lfmc", "mdico", folds_by="site")
+    assert sited.run_id != plain.run_id and '"folds_by":"site"' in sited.canonical_json()
+    assert "by site" in sited.label()
+    with pytest.raises(ValueError, match="folds_by"):
+        RunConfig("lfmc", "mdico", folds_by="")

@@ -214,3 +214,59 @@ def test_released_validation_uses_an_official_val_list_when_there_is_one():
     ds.split = np.array(["train"] * 50 + ["test"] * 10)
     train, val, test = ds.split_indices(None, validation="test")
     assert np.array_equal(val, test)  # no official val list: the test set, as the released code
+
+
+# ------------------------------------------------------------------------------ site-grouped folds
+def _sited(n: int = 400, sites: int = 37, seed: int = 0) -> MultiModalDataset:
+    """A regression dataset whose rows come from `sites` sites of unequal sizes (a metadata column)."""
+    import pandas as pd
+
+    ds = _ds(n=n, task="regression", seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    site = rng.choice([f"s{i}" for i in range(sites)], size=n, p=rng.dirichlet(np.ones(sites) * 2))
+    ds.metadata = pd.DataFrame({"site": site})
+    return ds
+
+
+@pytest.mark.parametrize("fold", [0, 3, 9])
+def test_grouped_folds_hold_whole_sites_on_every_side(fold: int) -> None:
+    ds = _sited()
+    site = ds.metadata["site"].to_numpy()
+    folds = ds.folds(10, seed=2, by="site")
+    allidx = np.concatenate(folds)
+    assert sorted(allidx) == list(range(len(ds)))  # disjoint and covering
+    owner = {}  # every site lies in exactly one fold
+    for f, idx in enumerate(folds):
+        for s in set(site[idx]):
+            assert owner.setdefault(s, f) == f
+    train, val, test = ds.split_indices(fold, k=10, seed=2, by="site")
+    assert len(train) + len(val) + len(test) == len(ds)
+    assert not set(site[train]) & set(site[test]), "a test site is also a training site"
+    assert not set(site[train]) & set(site[val]), "early stopping would see a training site"
+    assert not set(site[val]) & set(site[test])
+    assert len(val) >= 0.1 * (len(train) + len(val))  # whole sites until a tenth of the training rows
+
+
+def test_grouped_folds_are_balanced_in_rows() -> None:
+    ds = _sited(n=2000, sites=150)
+    sizes = [len(f) for f in ds.folds(10, seed=0, by="site")]
+    largest_site = ds.metadata["site"].value_counts().max()
+    assert max(sizes) - min(sizes) <= largest_site  # greedy to the emptiest fold: within one site
+
+
+def test_grouped_folds_follow_the_split_seed() -> None:
+    ds = _sited()
+    a, b, c = (ds.folds(5, seed=s, by="site") for s in (1, 1, 2))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+    ta, tb = ds.split_indices(1, k=5, seed=4, by="site"), ds.split_indices(1, k=5, seed=4, by="site")
+    assert all(np.array_equal(x, y) for x, y in zip(ta, tb))
+
+
+def test_grouped_folds_refuse_a_missing_column_in_one_line() -> None:
+    ds = _sited()
+    with pytest.raises(ValueError, match=r"no metadata column 'region'.*columns: site") as err:
+        ds.split_indices(0, k=5, seed=0, by="region")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="groups"):
+        ds.folds(50, seed=0, by="site")  # more folds than sites

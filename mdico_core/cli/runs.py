@@ -27,6 +27,9 @@ def add_parsers(sub: Any) -> None:
     r.add_argument("--split-seed", type=int, default=None,
                    help="seed of the folds and the validation split, apart from the training seeds "
                         "(default: each training seed draws its own split; 10 with --protocol released)")
+    r.add_argument("--folds-by", default=None, metavar="COLUMN",
+                   help="folds (and the validation split) of whole groups of this metadata column, e.g. site: "
+                        "test groups are never seen in training (default: folds of random rows, the paper's)")
     r.add_argument("--modalities", type=names, default=None,
                    help="train on these modalities of the dataset only, e.g. S1,S2 (default: all)")
     add_settings(r)
@@ -62,7 +65,7 @@ def plan_runs(profile: str, datasets: Sequence[str] | None = None, methods: Sequ
               protocol: str = "paper", seeds: Sequence[int] | None = None,
               folds: Sequence[int | None] | None = None, save_features: bool = True, split_seed: int | None = None,
               train: dict[str, Any] | None = None, modalities: Sequence[str] | None = None,
-              settings: str = "common", image_weights: str = "") -> tuple[Any, list]:
+              settings: str = "common", image_weights: str = "", folds_by: str | None = None) -> tuple[Any, list]:
     """(Profile, RunConfigs) of a command line; a bad name or combination raises ``ValueError``.
 
     `datasets` None: the profile's. ``protocol="released"`` runs on `RELEASED_SPLIT_SEED` (the
@@ -78,7 +81,8 @@ def plan_runs(profile: str, datasets: Sequence[str] | None = None, methods: Sequ
     for name in datasets or prof.datasets:
         configs += prof.configs(name, methods, variants=variants, encoders=encoders, protocol=protocol, seeds=seeds,
                                 folds=folds, save_features=save_features, split_seed=split_seed, train=train,
-                                modalities=modalities, settings=settings, image_weights=image_weights)
+                                modalities=modalities, settings=settings, image_weights=image_weights,
+                                folds_by=folds_by)
         if folds and None in folds and not get_dataset_entry(name).official_split:
             raise ValueError(f"dataset {name!r} has no official split; give test folds, e.g. --folds 0,1,2")
     return prof, configs
@@ -98,7 +102,8 @@ def run_configs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tu
         return plan_runs(args.profile, args.dataset, args.methods, variants=args.variants, encoders=args.encoders,
                          protocol=args.protocol, seeds=args.seeds, folds=args.folds,
                          save_features=not args.no_features, split_seed=args.split_seed, train=train or None,
-                         modalities=args.modalities, settings=args.settings, image_weights=args.image_weights)
+                         modalities=args.modalities, settings=args.settings, image_weights=args.image_weights,
+                         folds_by=getattr(args, "folds_by", None))
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
 

@@ -213,10 +213,32 @@ class MultiModalDataset:
             return self.target
         return None
 
-    def folds(self, k: int = 10, seed: int = 0) -> list[np.ndarray]:
-        """`k` disjoint test folds covering every sample; stratified for (multi)class targets."""
+    def groups(self, by: str) -> np.ndarray:
+        """The metadata column `by` (e.g. ``"site"``) as one group label per sample.
+
+        Raises ``ValueError`` in one line naming the dataset's metadata columns when `by` is not one
+        of them, or when a sample has no group.
+        """
+        if by not in self.metadata.columns:
+            have = ", ".join(map(str, self.metadata.columns)) or "none"
+            raise ValueError(f"dataset {self.name!r} has no metadata column {by!r} to group folds by (its "
+                             f"columns: {have}); add one group label per sample to its metadata, or drop --folds-by")
+        labels = self.metadata[by]
+        if labels.isna().any():
+            raise ValueError(f"dataset {self.name!r}: {int(labels.isna().sum())} samples have no {by!r}; "
+                             f"give every sample a group label, or drop --folds-by")
+        return labels.astype(str).to_numpy()
+
+    def folds(self, k: int = 10, seed: int = 0, by: str | None = None) -> list[np.ndarray]:
+        """`k` disjoint test folds covering every sample; stratified for (multi)class targets.
+
+        `by` names a metadata column (``"site"``): each fold then holds whole groups, so no test
+        group is seen in training (`grouped_folds`).
+        """
         from sklearn.model_selection import KFold, StratifiedKFold
 
+        if by is not None:
+            return grouped_folds(self.groups(by), k, seed)
         if not 2 <= k <= len(self):
             raise ValueError(f"k={k} folds needs 2 <= k <= {len(self)} samples")
         idx = np.arange(len(self))
@@ -229,7 +251,7 @@ class MultiModalDataset:
 
     def split_indices(
         self, fold: int | None, k: int = 10, seed: int = 0, val_fraction: float = 0.1,
-        validation: Literal["split", "test"] = "split",
+        validation: Literal["split", "test"] = "split", by: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(train, val, test) sample indices for one run.
 
@@ -237,7 +259,9 @@ class MultiModalDataset:
         val list is carved from train with `seed`. Otherwise fold `fold` of `k` (seeded by
         `seed`) is the test set and validation is a seeded `val_fraction` of the remaining rows
         (stratified for classes). ``validation="test"`` reproduces the released code, which
-        early-stops on the test fold.
+        early-stops on the test fold. `by` (a metadata column, e.g. ``"site"``) groups the folds
+        and the validation split: whole groups go to test, validation or training, so neither the
+        test score nor early stopping sees a group the model trained on.
         """
         from sklearn.model_selection import train_test_split
 
@@ -248,15 +272,17 @@ class MultiModalDataset:
             val = np.flatnonzero(self.split == "val")
             test = np.flatnonzero(self.split == "test")
         else:
-            folds = self.folds(k, seed)
             if not 0 <= fold < k:
                 raise ValueError(f"fold {fold} is outside 0..{k - 1}")
+            folds = self.folds(k, seed, by)
             test = np.sort(folds[fold])
             train = np.setdiff1d(np.arange(len(self)), test)
             val = np.array([], dtype=np.int64)
         if validation == "test" and (fold is not None or len(val) == 0):
             return train, test, test  # the released code; it used an official val list where one exists
-        if len(val) == 0:
+        if len(val) == 0 and by is not None:
+            train, val = grouped_holdout(self.groups(by), train, val_fraction, seed)
+        elif len(val) == 0:
             strata = self._strata()
             s = strata[train] if strata is not None and _min_count(strata[train]) >= 2 else None
             train, val = train_test_split(train, test_size=val_fraction, random_state=seed, stratify=s)
@@ -280,6 +306,49 @@ class MultiModalDataset:
                 "stand-in": self.stand_in,
             })
         return pd.DataFrame(rows)
+
+
+def grouped_folds(groups: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
+    """`k` test folds of whole groups, balanced in rows; the same `seed` gives the same folds.
+
+    The groups are shuffled by `seed`, then each goes to the fold that holds the fewest rows so far
+    (ties: the lowest fold). Like scikit-learn's GroupKFold, folds are balanced in rows rather than
+    groups; unlike it, the seed changes which groups share a fold, so seeds give new partitions.
+    """
+    names, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    if not 2 <= k <= len(names):
+        raise ValueError(f"k={k} grouped folds needs 2 <= k <= {len(names)} groups")
+    order = np.random.default_rng(seed).permutation(len(names))
+    rows = np.zeros(k, dtype=np.int64)
+    fold_of = np.empty(len(names), dtype=np.int64)
+    for g in order:
+        f = int(np.argmin(rows))
+        fold_of[g] = f
+        rows[f] += counts[g]
+    sample_fold = fold_of[inverse]
+    return [np.flatnonzero(sample_fold == f) for f in range(k)]
+
+
+def grouped_holdout(groups: np.ndarray, idx: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, held out) of the rows `idx`, holding out whole groups until `fraction` of the rows.
+
+    Groups are taken in an order shuffled by `seed` until they hold at least ``fraction`` of the
+    rows (at least one group; never all of them).
+    """
+    names = np.unique(groups[idx])
+    if len(names) < 2:
+        raise ValueError(f"the training rows hold {len(names)} group; a grouped validation split needs at least 2")
+    order = np.random.default_rng(seed).permutation(names)
+    held: list[str] = []
+    n_held, target = 0, fraction * len(idx)
+    in_idx = groups[idx]
+    for g in order[:-1]:
+        held.append(g)
+        n_held += int((in_idx == g).sum())
+        if n_held >= target:
+            break
+    mask = np.isin(in_idx, held)
+    return np.sort(idx[~mask]), np.sort(idx[mask])
 
 
 def _min_count(labels: np.ndarray) -> int:

@@ -47,12 +47,16 @@ from mdico_core.experiments.archives import (
 from mdico_core.experiments.config import RunConfig
 from mdico_core.experiments.store import ResultsStore
 
+OPTIONAL_COLUMNS = ("folds_by",)
 SORT = ["method", "variant", "encoder", "protocol", "settings", "monitor", "seed", "fold", "run_id", "view", "metric"]
 
 
 def write_runs_csv(df: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     """Write tidy run rows to the CSV `path` in a stable order, atomically; returns the sorted frame."""
     df = df.sort_values([c for c in SORT if c in df], kind="stable", na_position="first").reset_index(drop=True)
+    # A column added after archives were written, empty in every run (no run grouped its folds), is left
+    # out, so those archives re-export byte for byte; reading fills it back (`archive_files.read_runs`).
+    df = df.drop(columns=[c for c in OPTIONAL_COLUMNS if c in df and df[c].isna().all()])
     # pandas writes the shortest repr of each float, which `archive.read_runs` parses back exactly
     atomic_write(Path(path), lambda f: df.to_csv(f, index=False), mode="w")
     return df
@@ -126,6 +130,7 @@ def manifest(archive: Archive, records: list[dict], missing: list[RunConfig], co
     machine = [f"{p.get('hostname', 'unknown host')}: {p.get('device', 'unknown device')}, {p.get('cpu_model')}, "
                f"torch {p.get('torch_version')}" for p in prov]
     failed = {r["run_id"]: r.get("message") for r in records if r.get("status") == "failed"}
+    grouped = {c.folds_by for c in archive.configs() if c.folds_by}
     return {
         "name": archive.name, "title": archive.title, "dataset": archive.dataset, "profile": archive.profile,
         "runs_defined": len(archive.configs()), "runs_exported": len(records), "partial": bool(missing),
@@ -138,6 +143,7 @@ def manifest(archive: Archive, records: list[dict], missing: list[RunConfig], co
         "train_time_h": round(sum(float(r.get("wall_time_s") or 0.0) for r in records) / 3600, 3),
         "commands": archive.commands(), "companion_runs": companion,
         **({"failed_runs": failed} if failed else {}),  # written only where there are: older manifests stay as they are
+        **({"folds_by": sorted(grouped)} if grouped else {}),  # the same: only archives whose folds keep groups whole
     }
 
 

@@ -50,6 +50,7 @@ class Part:
     split_seed: int | None = None
     monitor: str | None = None
     modalities: tuple[str, ...] | None = None
+    folds_by: str | None = None
     why: str = ""
     """what the part is for, shown by ``mdico archive list``"""
 
@@ -68,7 +69,8 @@ class Part:
         return load_profile(profile).configs(
             dataset, list(self.methods), variants=list(self.variants), encoders=list(self.encoders),
             protocol=self.protocol, seeds=None if seeds is None else list(seeds), folds=folds,
-            split_seed=self.split_seed, train=train, settings=self.settings, modalities=self.modalities)
+            split_seed=self.split_seed, train=train, settings=self.settings, modalities=self.modalities,
+            folds_by=self.folds_by)
 
     def command(self, dataset: str, profile: str = PROFILE, threads: int | None = None,
                 method_module: str | None = None) -> str:
@@ -84,6 +86,7 @@ class Part:
         args += [f"--settings {self.settings}"] if self.settings != "common" else []
         args += [f"--monitor {self.monitor}"] if self.monitor else []
         args += [f"--modalities {','.join(self.modalities)}"] if self.modalities else []
+        args += [f"--folds-by {self.folds_by}"] if self.folds_by else []
         args += [f"--profile {profile}"]
         args += [f"--threads {threads} --executor serial"] if threads is not None else []
         if self.protocol == "released" and self.split_seed is None:
@@ -200,6 +203,10 @@ _REFS = Part(("individual", "mdico"), seeds=(0,), why="references of the study: 
 _MAIN_METHODS = ("individual", "mdico")
 FEATURE_SEED = 3  # lfmc_paper's seed whose every fold keeps its test features (see its Companion)
 _BEYOND_SEEDS = (0, 1, 2)
+# lfmc_sites: MDiCo and Individual; the strongest competitors of the paper's Table 5 (DeCUR, DisCoM-KD,
+# ESensI: its best after MDiCo and Individual in both views) and of lfmc_paper (ShaSpec, the best other
+# method on L8 under its own recipe); InputFu, the all-modality reference. Fixed before any site run.
+SITES_METHODS = ("individual", "mdico", "decur", "discomkd", "esensi", "shaspec", "inputfu")
 MFEAT_VIEWS = ("fou", "fac", "kar", "pix", "zer", "mor")  # data.mfeat.VIEWS, in the UCI order (a test checks)
 PRESTO_MODALITIES = ("S1", "S2", "ERA5_SRTM")  # presto_lfmc's registry shapes (a test checks)
 
@@ -290,6 +297,17 @@ ARCHIVES: dict[str, Archive] = {a.name: a for a in (
                                                   "outside the package"),),
         method_module="notebooks/modality_dropout.py",
         notes="10 folds x seeds 0-4, common settings; paired run by run with lfmc_paper's methods (same splits)."),
+    # Beyond the paper: the paper's folds are random rows, so a test site is nearly always a training site
+    # too (at other dates); an LFMC map is made for sites nobody sampled. The same protocol, site-grouped.
+    Archive(
+        "lfmc_sites", "Beyond the paper: LFMC at sites never seen in training (site-grouped folds)", "lfmc",
+        (Part(SITES_METHODS, folds_by="site",
+              why="MDiCo, Individual, the strongest competitors of Table 5 and of lfmc_paper, and InputFu (all "
+                  "modalities), on folds of whole sites"),),
+        companion=Companion(predictions=tuple({"method": m, "variant": "default"} for m in _MAIN_METHODS)),
+        notes="10 site-grouped folds x seeds 0-4, common settings: each fold holds whole sites (balanced in rows, "
+              "the sites shuffled by the split seed) and the validation split is grouped too, so neither the "
+              "test score nor early stopping sees a site the model trained on."),
     # How much the machine moves a result (the reproducibility page): the same runs at another thread count
     Archive(
         "lfmc_threads2", "Reproducibility: Individual and MDiCo on LFMC trained with 2 torch threads", "lfmc",

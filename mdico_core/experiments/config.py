@@ -163,6 +163,9 @@ class RunConfig:
             (TreeSatAI-TS's aerial; MDiCo only), never downloaded. Not part of the run id.
         image_weights_sha256: its SHA-256, part of the run id and the provenance (computed from
             the file when only the path is given; checked against the file before training).
+        folds_by: a metadata column of the dataset (``"site"``) whose groups the folds and the
+            validation split keep whole, so no test group is seen in training; None (the paper's
+            protocol): folds of random rows. Left out of `canonical_json` while None.
 
     The inner validation split follows `split_seed`, not `seed`. The (train, val, test) rows of
     a run are then a function of (split_seed, fold) alone: runs that share a split seed and
@@ -194,6 +197,7 @@ class RunConfig:
     settings: str = "common"
     image_weights: str = ""
     image_weights_sha256: str = ""
+    folds_by: str | None = None
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -216,6 +220,8 @@ class RunConfig:
                 raise ValueError(f"modalities must be a non-empty list of modality names (or None: all), "
                                  f"got {self.modalities!r}")
             object.__setattr__(self, "modalities", tuple(sorted(set(names))))
+        if self.folds_by is not None and (not isinstance(self.folds_by, str) or not self.folds_by):
+            raise ValueError(f"folds_by must be a metadata column name or None, got {self.folds_by!r}")
         if self.fold is not None and not 0 <= self.fold < self.n_folds:
             raise ValueError(f"fold {self.fold} is outside 0..{self.n_folds - 1}")
 
@@ -265,8 +271,9 @@ class RunConfig:
         split = "" if self.split_seed is None else f" split {self.split_seed}"
         variant += " (original)" if self.settings == "original" else ""
         mods = "" if self.modalities is None else f" on {'+'.join(self.modalities)}"
+        split += "" if self.folds_by is None else f" by {self.folds_by}"
         return f"{self.dataset} {self.method}{variant}{mods} {self.encoder} {fold}{split} seed {self.seed}"
 
 
 # Fields added after run ids were first archived: at None they do not enter the hash.
-_HASHED_UNLESS_NONE = ("split_seed", "modalities")
+_HASHED_UNLESS_NONE = ("split_seed", "modalities", "folds_by")

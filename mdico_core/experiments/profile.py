@@ -46,6 +46,13 @@ def check_modalities(dataset: str, modalities: str | Iterable[str] | None) -> tu
     return None if set(names) == set(valid) else tuple(sorted(set(names)))
 
 
+def check_group_column(dataset: str, column: str) -> None:
+    """Raise a one-line ``ValueError`` unless `dataset`'s metadata has the group column `column`."""
+    from mdico_core.data import load_dataset
+
+    load_dataset(dataset).groups(column)
+
+
 @dataclass(frozen=True)
 class Profile:
     """A named budget, loaded from ``profiles/<name>.yaml``.
@@ -109,6 +116,7 @@ class Profile:
         modalities: str | Sequence[str] | None = None,
         settings: str = "common",
         image_weights: str = "",
+        folds_by: str | None = None,
     ) -> list[RunConfig]:
         """Every run of `dataset` x `methods` x `variants` x `encoders` x seeds x folds.
 
@@ -123,7 +131,9 @@ class Profile:
         modalities (methods that take ``image_weights``: MDiCo). `split_seed` fixes the data split of
         every run (None: each seed draws its own; the CLI's ``--protocol released`` passes
         `RELEASED_SPLIT_SEED`). `modalities` trains every run on that subset of the dataset's
-        modalities (None, or all of them: the whole dataset, the same runs as without it).
+        modalities (None, or all of them: the whole dataset, the same runs as without it). `folds_by`
+        names a metadata column (``"site"``) whose groups the folds and validation split keep whole;
+        a dataset without it raises a one-line ``ValueError`` here, before any run trains.
         """
         from mdico_core.data import get_dataset_entry
         from mdico_core.encoders import ENCODERS
@@ -165,6 +175,8 @@ class Profile:
             effective, cfg = resolve_train(cls.name, settings, base)
             resolved[cls.name] = effective, train_config(train, base=cfg)
         subset = check_modalities(dataset, modalities)
+        if folds_by is not None:
+            check_group_column(dataset, folds_by)
         out = []
         for seed in seed_list:
             for fold in fold_list:
@@ -176,7 +188,7 @@ class Profile:
                         for e in encoder_list:
                             out.append(RunConfig(
                                 dataset, cls.name, v, e.lower(), protocol, fold, n_folds, seed, budget, save_features,
-                                split_seed=split_seed, modalities=subset, settings=effective,
+                                split_seed=split_seed, modalities=subset, settings=effective, folds_by=folds_by,
                                 image_weights=image_weights, image_weights_sha256=digest if image_weights else ""))
         return out
 

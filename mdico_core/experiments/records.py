@@ -24,7 +24,9 @@ COLUMNS = ["run_id", "dataset", "method", "variant", "encoder", "protocol", "set
            "status", "profile", "message", "git_commit", "git_dirty", "device", "timestamp",
            # split_seed: missing where the split came from `seed`; n_*: rows per part (the corrected
            # resampled t-test needs n_test / n_train); then where the run ran (`provenance.environment`)
-           "split_seed", "n_train", "n_val", "n_test", *ENV_COLUMNS]
+           "split_seed", "n_train", "n_val", "n_test", *ENV_COLUMNS,
+           # folds_by: the metadata column whose groups the folds kept whole (missing: random rows)
+           "folds_by"]
 INT_COLUMNS = ("fold", "n_folds", "seed", "epochs_run", "best_epoch", "split_seed", "n_train", "n_val", "n_test",
                "torch_threads")
 
@@ -79,7 +81,7 @@ def record_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
         "profile": prov.get("profile", ""), "git_commit": prov.get("git_commit"),
         "git_dirty": prov.get("git_dirty"), "device": prov.get("device"), "timestamp": prov.get("timestamp"),
         "split_seed": c.get("split_seed"), "n_train": rec.get("n_train"), "n_val": rec.get("n_val"),
-        "n_test": rec.get("n_test"), **{k: prov.get(k) for k in ENV_COLUMNS},
+        "n_test": rec.get("n_test"), **{k: prov.get(k) for k in ENV_COLUMNS}, "folds_by": c.get("folds_by"),
     }
     base["python_version"] = base["python_version"] or prov.get("python")  # its name in older records
     if rec.get("status") != "done":

@@ -153,7 +153,7 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
         ds = ds.select(cfg.modalities)
     on_test = cfg.protocol in VALIDATES_ON_TEST
     train_idx, val_idx, test_idx = ds.split_indices(
-        cfg.fold, cfg.n_folds, cfg.effective_split_seed, validation="test" if on_test else "split")
+        cfg.fold, cfg.n_folds, cfg.effective_split_seed, validation="test" if on_test else "split", by=cfg.folds_by)
     # The released code's statistics cover every row of its CV file (test folds included), but
     # only the training file of an official split (TreeSatAI-TS).
     all_rows = cfg.protocol in STATISTICS_ON_ALL_ROWS and cfg.fold is not None
@@ -280,7 +280,7 @@ def confirm_failure(cfg: RunConfig, store: ResultsStore, profile: str = "") -> t
     full = load_dataset(cfg.dataset)
     ds = full.select(cfg.modalities) if cfg.modalities is not None else full
     sizes = ds.split_indices(cfg.fold, cfg.n_folds, cfg.effective_split_seed,
-                             validation="test" if cfg.protocol in VALIDATES_ON_TEST else "split")
+                             validation="test" if cfg.protocol in VALIDATES_ON_TEST else "split", by=cfg.folds_by)
     record = _base_record(cfg, profile, ds.task)
     record.update(status="failed", message=message, traceback=trace, wall_time_s=time.perf_counter() - t_start,
                   n_train=len(sizes[0]), n_val=len(sizes[1]), n_test=len(sizes[2]),

@@ -26,7 +26,7 @@ from mdico_core.reporting.stats_table import Cell, results_table
 if TYPE_CHECKING:
     from mdico_core.experiments.store import ResultsStore
 
-SPLIT_KEYS = ["protocol", "n_folds", "split_seed", "n_train", "n_val", "n_test"]
+SPLIT_KEYS = ["protocol", "n_folds", "split_seed", "folds_by", "n_train", "n_val", "n_test"]
 """What must be equal for two runs of one (fold, seed) to have seen the same split."""
 
 
@@ -37,8 +37,11 @@ class PairingError(ValueError):
 def _split_of(runs: pd.DataFrame) -> pd.DataFrame:
     per = runs.drop_duplicates("run_id")
     cols = [c for c in SPLIT_KEYS if c in per]
-    return per.set_index(["fold", "seed"])[cols].astype(str).groupby(level=[0, 1]).agg(
-        lambda v: v.iloc[0] if v.nunique() == 1 else "(mixed)")
+    # A missing value (no split seed: the split came from `seed`) is a value of its own, "(none)":
+    # pandas 3's astype(str) keeps NaN, which nunique() would not count, and two splits would pair.
+    table = per.set_index(["fold", "seed"])[cols]
+    table = table.astype(object).where(table.notna(), "(none)").astype(str)
+    return table.groupby(level=[0, 1]).agg(lambda v: v.iloc[0] if v.nunique(dropna=False) == 1 else "(mixed)")
 
 
 def runs_in_store(store: ResultsStore, dataset: str, profile: str, methods: Sequence[str]) -> pd.DataFrame:
