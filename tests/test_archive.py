@@ -638,7 +638,8 @@ def test_a_damaged_archive_is_refused_naming_the_file_and_the_fix(tmp_path, caps
     csv = tmp_path / f"{name}.csv"
     assert verify_archive(ARCHIVES[name], tmp_path)["runs_exported"] == 90
     csv.write_bytes(csv.read_bytes()[: csv.stat().st_size // 2])  # cut in half
-    with pytest.raises(ArchiveError, match=rf"{name}.csv does not match its manifest.*git checkout -- .*{name}\.\*"):
+    # outside the repository, the fix is an export (or a copy), not `git checkout`
+    with pytest.raises(ArchiveError, match=rf"{name}.csv does not match its manifest.*export it again"):
         read_runs(csv)
     assert main(["table", "lfmc", "--archive", str(csv)]) != 0
     assert "does not match its manifest" in capsys.readouterr().err
@@ -687,3 +688,118 @@ def test_the_site_archive_names_its_grouping_in_runs_commands_and_manifest():
     assert manifest(sites, [], sites.configs(), {})["folds_by"] == ["site"]
     assert "folds_by" not in manifest(ARCHIVES["lfmc_encoders"], [], [], {})
     assert not any(c.folds_by for c in ARCHIVES["lfmc_paper"].configs())
+
+
+# ------------------------------------------------------------------------ an archive is verified or refused
+def _archive_folder(monkeypatch, tmp_path, name: str = "lfmc_ablation"):
+    """A copy of archive `name` in `tmp_path`, which reads take for the shipped folder (``data/archived_runs``)."""
+    from mdico_core.experiments import archive_files
+
+    _copy_archive(name, tmp_path)
+    monkeypatch.setattr(archive_files, "ARCHIVE_DIR", tmp_path)
+    return tmp_path / f"{name}.csv", tmp_path / f"{name}.json"
+
+
+def test_a_shipped_archive_without_its_manifest_is_refused(tmp_path, monkeypatch):
+    """Issue 40, 1: deleting the manifest and changing a number must not pass."""
+    from mdico_core.experiments.archive_io import ArchiveError
+
+    csv, meta = _archive_folder(monkeypatch, tmp_path)
+    meta.unlink()
+    csv.write_text(csv.read_text().replace("0.1", "0.2", 1))
+    with pytest.raises(ArchiveError, match=r"lfmc_ablation.csv has no manifest \(lfmc_ablation.json is missing\)"):
+        read_runs(csv)
+
+
+def test_a_manifest_that_does_not_list_the_csv_is_refused(tmp_path, monkeypatch):
+    """Issue 40, 2: a manifest keeping only the companion file's entry does not vouch for the CSV."""
+    import json
+
+    from mdico_core.experiments.archive_io import ArchiveError
+
+    csv, meta = _archive_folder(monkeypatch, tmp_path)
+    info = json.loads(meta.read_text())
+    del info["files"]["lfmc_ablation.csv"]
+    meta.write_text(json.dumps(info))
+    with pytest.raises(ArchiveError, match=r"does not list lfmc_ablation.csv in its files"):
+        read_runs(csv)
+
+
+@pytest.mark.parametrize("change, phrase", [
+    ({"runs_exported": 80, "partial": True}, "runs_exported 80 but the CSV holds 90 runs"),
+    ({"partial": True}, "partial True but 0 missing run id"),
+    ({"failed_runs": {"0123456789abcdef": "ValueError"}}, "1 failed run(s) but the CSV holds 0"),
+    ({"commits": {"f" * 40: 90}}, "commits {'" + "f" * 40),
+])
+def test_a_manifest_whose_counts_disagree_with_its_csv_is_refused(tmp_path, monkeypatch, change, phrase):
+    """Issue 40, 3: the counts a page prints from the manifest are the CSV's."""
+    import json
+
+    from mdico_core.experiments.archive_io import ArchiveError
+
+    csv, meta = _archive_folder(monkeypatch, tmp_path)
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), **change}))
+    with pytest.raises(ArchiveError, match="disagrees with lfmc_ablation.csv") as err:
+        read_runs(csv)
+    assert phrase in str(err.value)
+
+
+def test_a_csv_of_ones_own_without_a_manifest_is_read_as_unverified(tmp_path, capsys):
+    """Issue 40, 9: a CSV given by path with no manifest is read, saying so, in the terminal and on the page."""
+    from mdico_core.experiments.archive_files import UnverifiedArchiveWarning
+
+    own = tmp_path / "mine.csv"
+    read_runs("lfmc_ablation").to_csv(own, index=False)
+    with pytest.warns(UnverifiedArchiveWarning, match="unverified: no manifest"):
+        assert read_runs(own).attrs["unverified"].startswith("unverified: no manifest")
+    assert "unverified" not in read_runs("lfmc_ablation").attrs
+    assert main(["table", "lfmc", "--archive", str(own)]) == 0
+    assert "warning: unverified: no manifest" in capsys.readouterr().err
+    with pytest.warns(UnverifiedArchiveWarning):
+        assert "Unverified: no manifest" in archived_page(own, "lfmc").banner()
+
+
+def test_the_restore_hint_outside_the_repository_is_no_git_command(tmp_path):
+    """Issue 40, 9: `git checkout` cannot restore a file outside the repository."""
+    from mdico_core.experiments.archive_files import restore_hint
+
+    outside = restore_hint(ARCHIVES["lfmc_paper"], tmp_path)
+    assert "git checkout" not in outside and f"--out-dir {tmp_path.resolve()}" in outside
+    inside = restore_hint(ARCHIVES["lfmc_paper"], None, "lfmc_paper.json")
+    assert "`git checkout -- data/archived_runs/lfmc_paper.json` from the repository root" in inside
+
+
+@pytest.mark.parametrize("name", [n for n, a in ARCHIVES.items() if a.manifest_path.is_file()])
+def test_shipped_archives_agree_with_the_checksums_file(name):
+    """Every archive with a manifest: its files, its manifest's checksums and the manifest itself are those of
+    ``data/archived_runs/SHA256SUMS`` (`mdico archive export` rewrites the archive's lines), so a change to an
+    archive shows in review even when its manifest was changed to match."""
+    import hashlib
+    import json
+
+    from mdico_core.experiments.archive_files import read_sums
+
+    a = ARCHIVES[name]
+    sums = read_sums()
+    info = json.loads(a.manifest_path.read_text())
+    expected = {**info["files"], a.manifest_path.name: hashlib.sha256(a.manifest_path.read_bytes()).hexdigest()}
+    for f, digest in expected.items():
+        assert sums.get(f) == digest, f"{f}: SHA256SUMS says {sums.get(f)}, the manifest {digest}: re-export with " \
+                                      f"`mdico archive export {name}`, which rewrites both"
+        assert hashlib.sha256((a.csv_path.parent / f).read_bytes()).hexdigest() == digest, f"{f} changed"
+    assert {f.split(".")[0] for f in sums} <= set(ARCHIVES), "SHA256SUMS names a file of no archive"
+
+
+def test_export_rewrites_its_archive_lines_in_the_checksums_file(tmp_path, toy_store):
+    import hashlib
+
+    from mdico_core.experiments.archive_files import SUMS, read_sums
+    from mdico_core.experiments.archive_io import export_archive, verify_archive
+
+    (tmp_path / SUMS).write_text("ab" * 32 + "  other.csv\n" + "cd" * 32 + "  toy.csv\n")
+    info = export_archive(_toy_archive(), toy_store, folder=tmp_path)
+    sums = read_sums(tmp_path)
+    assert sums["other.csv"] == "ab" * 32  # other archives' lines are kept
+    assert sums["toy.csv"] == info["files"]["toy.csv"] and sums["toy.npz"] == info["files"]["toy.npz"]
+    assert sums["toy.json"] == hashlib.sha256((tmp_path / "toy.json").read_bytes()).hexdigest()
+    assert verify_archive(_toy_archive(), tmp_path)["runs_exported"] == 20

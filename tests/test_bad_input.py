@@ -55,6 +55,16 @@ CASES = [  # (arguments, extra environment, exit code, a phrase of the one-line 
     (["run", "--dataset", "toy_binary", "--methods", "individual", "--profile", "smoke", "--executor", "dask",
       "--scheduler", "tcp://127.0.0.1:9", "--results", "{bad}/s"], {"MDICO_DASK_TIMEOUT": "2"}, 1,
      "no Dask scheduler answered at tcp://127.0.0.1:9 within 2 s"),
+    # issue 40: refused when parsed, not after a run starts (or leaves a failed record)
+    (["run", "--threads", "99999999999999999999", "--results", "{bad}/s"], {}, 2, "--threads: must be at most 1024"),
+    (["run", "--split-seed", "-5", "--results", "{bad}/s"], {}, 2,
+     "--split-seed: seeds are integers from 0 to 2**32 - 1; got -5"),
+    (["run", "--results", ""], {}, 2, "--results: an empty path, which would mean the current folder"),
+    (["archive", "status", "lfmc_paper", "--results", ""], {}, 2, "--results: an empty path"),
+    (["table", "lfmc", "--archive", ""], {}, 2, "--archive '': give an archive name"),
+    (["status", "--results", "{bad}/afile/store"], {}, 1, "is under {bad}/afile, which is a file, not a folder"),
+    (["versus", "lfmc_paper", "--methods", "mdico", "--results", "{bad}/s"], {}, 1,  # the hint's backtick at its end
+     "`mdico run --dataset lfmc --methods mdico --profile paper --results {bad}/s`"),
 ]
 
 
@@ -135,3 +145,14 @@ def test_data_info_reports_a_corrupt_file_and_leaves_it_where_it_is(real_data, t
     assert victim.read_bytes() == bytes(raw)
     assert "checksum mismatch" in r.stdout and "(left in place)" in r.stdout and "present: False" in r.stdout
     assert "Traceback" not in r.stderr
+
+
+def test_the_usage_line_lists_every_subcommand():
+    """Issue 40: the top-level usage names each subcommand, findings and versus included."""
+    from mdico_core.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    usage = parser.format_usage()
+    assert set(sub.choices) >= {"findings", "versus", "run", "archive"}
+    assert "{" + ",".join(sub.choices) + "}" in usage.replace(" ", "").replace("\n", "")

@@ -3,6 +3,7 @@ breaks the interface, run by `mdico run` on the processes executor, and paired s
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import textwrap
 from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -52,6 +54,9 @@ def clean_registry(monkeypatch):
     monkeypatch.setattr(ext, "EXTERNAL", {})
     monkeypatch.setattr(ext, "SOURCES", {})
     monkeypatch.setattr(ext, "_LOADED", set())
+    monkeypatch.setattr(ext, "CODE", {})
+    monkeypatch.setattr(ext, "BROKEN", {})
+    monkeypatch.setattr(ext, "_CHECKED", set())
     monkeypatch.delenv(ext.ENV_METHODS, raising=False)
 
 
@@ -84,6 +89,13 @@ class _Peeks(_Base):
         return self.head(sum(self.encoders[m](x[m]) for m in self.modalities))
 
 
+class _PeeksIfThere(_Base):
+    name = "peeks_if_there"
+
+    def _predict(self, x, view):  # reads every modality it is given: the other one changes its prediction
+        return self.head(sum(self.encoders[m](x[m]) for m in self.modalities if m in x))
+
+
 class _NoDict(_Base):
     name = "no_dict"
 
@@ -104,7 +116,8 @@ class _NoLosses(Method):
     (_Builtin, "is a built-in method's"),
     (_NoLosses, "implement losses()"),
     (_NoDict, "must return a non-empty dict of named scalar tensors"),
-    (_Peeks, "changes when modality"),
+    (_Peeks, "reads modality 'B'; a single-modality prediction must read only its own modality"),
+    (_PeeksIfThere, "changes when modality 'B' changes"),
 ])
 def test_a_broken_method_is_refused_before_training(cls, phrase, clean_registry):
     with pytest.raises(ext.MethodCheckError, match=phrase.replace("(", r"\(").replace(")", r"\)")):
@@ -220,3 +233,133 @@ def test_mdico_run_trains_it_on_a_dask_cluster(module_dir, tmp_path):
 
     runs = ResultsStore(tmp_path / "store").collect("toy_regression")
     assert set(runs["method"]) == {"shared_head"} and (runs["status"] == "done").all()
+
+
+# ------------------------------------------------------------------------ issue 40: code, splits, bad modules
+def _mdico(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if k != ext.ENV_METHODS}
+    return subprocess.run([sys.executable, "-m", "mdico_core.cli", *args], capture_output=True, text=True,
+                          env={**full, **(env or {})}, timeout=600)
+
+
+def test_an_edited_method_is_trained_again(tmp_path):
+    """Issue 40, 4: a run's identity includes its method's code. The run id stays (archived runs of your method
+    keep theirs), the record holds the module's SHA-256, and a run of older code is stale: `mdico status` counts
+    it, and the next `mdico run` trains it again, replacing the record."""
+    import json
+
+    module, store = tmp_path / "my_meth.py", tmp_path / "store"
+    module.write_text(MODULE)
+    run = ("run", "--dataset", "toy_regression", "--methods", "shared_head", "--profile", "smoke",
+           "--method-module", str(module), "--quiet", "--results", str(store))
+    r = _mdico(*run)
+    assert r.returncode == 0 and "1 run(s) done" in r.stdout, r.stderr[-2000:]
+    (record,) = [p for p in (store / "toy_regression").glob("*.json")]
+    first = json.loads(record.read_text())
+    assert first["method_code"]["sha256"] == hashlib.sha256(module.read_bytes()).hexdigest()
+    again = _mdico(*run)  # the same code: kept
+    assert "0 run(s) done" in again.stdout and "1 already in the store" in again.stdout, again.stdout[-1000:]
+    module.write_text(MODULE.replace("return self.head(self.features(x, view))",
+                                     "return self.head(self.features(x, view)) + 100"))
+    status = _mdico("status", "--results", str(store), env={ext.ENV_METHODS: str(module)})
+    assert "1 stale run of shared_head (code changed)" in status.stdout, status.stdout + status.stderr
+    r = _mdico(*run)
+    assert r.returncode == 0 and "1 run(s) done" in r.stdout, r.stdout[-1000:] + r.stderr[-2000:]
+    second = json.loads(record.read_text())
+    assert second["run_id"] == first["run_id"] and second["method_code"]["sha256"] != first["method_code"]["sha256"]
+    assert second["metrics"] != first["metrics"]
+    assert "stale" not in _mdico("status", "--results", str(store), env={ext.ENV_METHODS: str(module)}).stdout
+
+
+def test_builtin_and_older_records_are_never_stale(clean_registry):
+    """A built-in method's code is the record's git commit; a record from before code hashes (the archived runs
+    of `lfmc_own_method`) is kept as it is: its code is unknown, not changed."""
+    ext.register_method(_Base)
+    assert ext.method_code("mdico") == {"builtin": True, "identified_by": "git_commit"}
+    assert ext.method_code("base_ok")["sha256"]
+    cfg = {"config": {"method": "base_ok"}}
+    assert ext.stale_reason(cfg) is None
+    assert ext.stale_reason({**cfg, "method_code": {"sha256": "0" * 64}}) == "code changed"
+    assert ext.stale_reason({**cfg, "method_code": ext.method_code("base_ok")}) is None
+    assert ext.stale_reason({"config": {"method": "mdico"}, "method_code": {"sha256": "0" * 64}}) is None
+
+
+def test_versus_refuses_two_methods_at_two_split_seeds_against_an_archive_without_one():
+    """Issue 40, 5: a missing split seed is its own value, "(none)"; two methods of yours at split seeds 3 and 4
+    do not pair with an archive made without one, and the refusal names the true reason."""
+    from mdico_core.reporting import versus
+    from mdico_core.reporting.archive import read_runs
+
+    arch = read_runs("lfmc_paper")
+    arch = arch[arch["settings"] == "common"]
+    assert arch["split_seed"].isna().all()
+    a = arch[arch["method"] == "individual"].assign(method="mine_a", split_seed=3)
+    b = arch[arch["method"] == "mdico"].assign(method="mine_b", split_seed=4)
+    for yours in (pd.concat([a, b]), a, b):
+        with pytest.raises(versus.PairingError, match=r"your mine_[ab] run was trained on another split than the "
+                                                      r"archive's \(split_seed [34] here, \(none\) in the archive\)"):
+            versus.pair_with_archive(arch, yours)
+    both, notes = versus.pair_with_archive(arch, pd.concat([a, b]).assign(split_seed=float("nan")))
+    assert {"mine_a", "mine_b"} <= set(both["method"]) and not notes
+
+
+GOOD = MODULE
+BAD_MODULES = {  # name -> (module text, a phrase of the one line)
+    "raises at import": ("raise RuntimeError('no GPU here')\n" + GOOD, "raised RuntimeError: no GPU here"),
+    "syntax error": (GOOD + "\ndef broken(:\n", "a syntax error in your method module"),
+    "losses raises": (GOOD.replace('return {"main": sum(terms) / len(terms)}', 'return {"main": batch["x"]["S9"].sum()}'),
+                      "losses(batch) raised KeyError: 'S9' in the pre-training check"),
+    "predict raises": (GOOD.replace("return self.head(self.features(x, view))", "raise ValueError('not yet')"),
+                       "raised ValueError: not yet in the pre-training check"),
+    "NaN loss": (GOOD.replace('return {"main": sum(terms) / len(terms)}', 'return {"main": sum(terms) * float("nan")}'),
+                 "losses(batch) gives a non-finite 'main'"),
+    "reads S2 by name": (GOOD.replace("return self.head(self.features(x, view))",
+                                      "return self.head(self.features(x, view)) + (x['S2'].mean() if view == 'S1' "
+                                      "else 0)"),
+                         "predict(x, 'S1') reads modality 'S2'"),
+    "a built-in name": (GOOD.replace('name = "shared_head"', 'name = "mdico"'), "the name 'mdico' is a built-in method's"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_MODULES))
+def test_a_bad_method_module_is_one_line_by_every_route(case, tmp_path):
+    """Issue 40, 6-8: through $MDICO_METHODS and through --method-module, a bad module is refused before any run
+    with one line (no traceback), even when only built-in methods are named; a predict that reads another
+    modality by name is caught on the dataset's own modality names."""
+    text, phrase = BAD_MODULES[case]
+    module = tmp_path / "bad_method.py"
+    module.write_text(text)
+    base = ("run", "--dataset", "toy_regression", "--profile", "smoke", "--quiet", "--results", str(tmp_path / "s"))
+    methods = "shared_head" if "built-in" not in case else "mdico"
+    for args, env in (((*base, "--methods", methods, "--method-module", str(module)), {}),
+                      ((*base, "--methods", methods), {ext.ENV_METHODS: str(module)})):
+        r = _mdico(*args, env=env)
+        assert r.returncode == 2, (case, r.returncode, r.stdout[-500:], r.stderr[-1500:])
+        assert "Traceback" not in r.stderr and phrase in r.stderr, (case, r.stderr[-1500:])
+        assert not (tmp_path / "s" / "toy_regression").exists() or not list((tmp_path / "s").rglob("*.json"))
+
+
+def test_two_modules_with_one_name_are_refused(tmp_path, clean_registry):
+    (tmp_path / "one.py").write_text(GOOD)
+    (tmp_path / "two.py").write_text(GOOD.replace("Per-modality", "Another"))
+    with pytest.raises(ext.MethodCheckError, match="the name 'shared_head' is already taken by SharedHead"):
+        ext.load_external(f"{tmp_path / 'one.py'},{tmp_path / 'two.py'}")
+
+
+def test_a_broken_entry_point_is_named_and_the_others_listed(module_dir, clean_registry, monkeypatch, capsys):
+    from mdico_core.cli import main
+
+    (module_dir / "broken_ep.py").write_text("import no_such_package_here\n")
+    eps = [metadata.EntryPoint(name="shared_head", value="my_method:SharedHead", group=ext.ENTRY_POINT_GROUP),
+           metadata.EntryPoint(name="broken", value="broken_ep:Broken", group=ext.ENTRY_POINT_GROUP)]
+    real = metadata.entry_points
+    monkeypatch.setattr(ext.metadata, "entry_points",
+                        lambda **kw: eps if kw.get("group") == ext.ENTRY_POINT_GROUP else real(**kw))
+    assert main(["methods", "--profile", "smoke", "--dataset", "toy_regression"]) == 0
+    out, err = capsys.readouterr()
+    assert "shared_head (external)" in out
+    assert "warning: the installed method entry point 'broken' (broken_ep:Broken) is broken: cannot import" in err
+    assert main(["status", "--results", str(module_dir / "store")]) == 0
+    assert "entry point 'broken'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="entry point 'broken'"):
+        get_method("broken")

@@ -33,19 +33,18 @@ from collections.abc import Sequence
 from mdico_core.cli import archive, book, data, runs, tables
 from mdico_core.cli.runs import plan_runs, run_configs
 
-COMMANDS = "{run,status,table,export,archive,methods,data,book}"
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``mdico`` (each subparser carries its handler as ``func`` and itself as
     ``parser``, so that an error's usage line is the subcommand's)."""
     p = argparse.ArgumentParser(prog="mdico", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="command", required=True, metavar=COMMANDS)
+    sub = p.add_subparsers(dest="command", required=True)
     runs.add_parsers(sub)
     tables.add_parsers(sub)
     archive.add_parser(sub)
     data.add_parsers(sub)
     book.add_parser(sub)
+    sub.metavar = "{" + ",".join(sub.choices) + "}"  # every subcommand, as added: the usage line never lags
     return p
 
 
@@ -64,8 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as err:  # own data the user wrote (dataset.yaml, $MDICO_DATASETS): one line naming the file
         from mdico_core.data.dataset import DataValidationError
+        from mdico_core.methods.external import MethodCheckError
 
-        if not isinstance(err, DataValidationError):
+        if not isinstance(err, (DataValidationError, MethodCheckError)):  # a method of yours, however reached
             raise
         print(f"error: {err}", file=sys.stderr)
         return 1

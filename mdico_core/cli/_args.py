@@ -49,9 +49,36 @@ def positive_int(text: str) -> int:
     return n
 
 
+MAX_THREADS = 1024
+"""The most CPU threads a run may be given: more than any machine has, and within what torch accepts."""
+
+
+def thread_count(text: str) -> int:
+    """``"2"`` -> 2: from 1 to `MAX_THREADS` (a huge number would fail only once the run starts)."""
+    n = positive_int(text)
+    if n > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_THREADS}, got {text}")
+    return n
+
+
+def split_seed(text: str) -> int:
+    """``"10"`` -> 10: a split seed is a seed, from 0 to 2**32 - 1 (refused here, not by a failed run)."""
+    try:
+        return as_seed(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def folder(text: str) -> str:
+    """A folder path, not empty (``''`` would mean the current folder, silently)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path, which would mean the current folder; give a folder")
+    return text
+
+
 def add_results(sp: argparse.ArgumentParser) -> None:
     """``--results``: the results store, the same option in every subcommand that reads or writes it."""
-    sp.add_argument("--results", default=None, metavar="FOLDER",
+    sp.add_argument("--results", default=None, metavar="FOLDER", type=folder,
                     help="results store (default: $MDICO_RESULTS_DIR or <repo>/results)")
 
 
@@ -102,8 +129,9 @@ def check_names(parser: argparse.ArgumentParser, *, datasets: list[str] | str | 
         parser.error(str(err))
 
 
-def results_folder(results: str | None) -> None:
-    """Refuse a results store path that exists and is not a folder (one line, exit 1)."""
+def results_folder(results: str | None, read_only: bool = False) -> None:
+    """Refuse a results store path that exists and is not a folder (one line, exit 1); for a `read_only`
+    command, one under a file too (a writing command finds it when it checks the store is writable)."""
     import os
     import sys
     from pathlib import Path
@@ -113,3 +141,9 @@ def results_folder(results: str | None) -> None:
         if path.exists() and not path.is_dir():
             sys.exit(f"error: the results store {path} is a file, not a folder: pass --results <folder> "
                      "(it is created if missing)")
+        for up in path.parents if read_only else ():  # under a file (/etc/hostname/store): can never exist
+            if up.exists():
+                if not up.is_dir():
+                    sys.exit(f"error: the results store {path} is under {up}, which is a file, not a folder: pass "
+                             "--results <folder>")
+                break

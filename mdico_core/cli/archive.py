@@ -19,7 +19,7 @@ import argparse
 import sys
 from typing import Any
 
-from mdico_core.cli._args import positive_int
+from mdico_core.cli._args import folder, positive_int, thread_count
 from mdico_core.options import EXECUTORS
 
 COMMANDS = ("list", "status", "run", "confirm-failures", "export")
@@ -33,13 +33,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     results_help = "results folder (default: $MDICO_RESULTS_DIR or <repo>/results)"
     st = asub.add_parser("status", help="done / pending / failed runs of an archive in a results store")
     st.add_argument("name")
-    st.add_argument("--results", default=None, help=results_help)
+    st.add_argument("--results", default=None, type=folder, help=results_help)
     r = asub.add_parser("run", help="train the archive's runs that the store lacks (from a clean checkout)")
     r.add_argument("name")
-    r.add_argument("--results", default=None, help=results_help)
+    r.add_argument("--results", default=None, type=folder, help=results_help)
     r.add_argument("--executor", choices=EXECUTORS, default="serial")
     r.add_argument("--workers", type=positive_int, default=None, help="processes or Dask workers")
-    r.add_argument("--threads", type=positive_int, default=None,
+    r.add_argument("--threads", type=thread_count, default=None,
                    help="CPU threads of each run (default: the archive's, else 1); an archive that names its "
                         "thread count takes no other")
     r.add_argument("--scheduler", default=None, help="Dask scheduler address")
@@ -47,13 +47,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     c = asub.add_parser("confirm-failures", help="re-run each crashed run once; one that fails the same way again is "
                                                  "kept as its outcome (from a clean checkout)")
     c.add_argument("name")
-    c.add_argument("--results", default=None, help=results_help)
+    c.add_argument("--results", default=None, type=folder, help=results_help)
     e = asub.add_parser("export", help="write data/archived_runs/<name>.csv, .npz (companion) and .json (manifest)")
     e.add_argument("name")
-    e.add_argument("--results", required=True, help="the results store holding the archive's runs")
+    e.add_argument("--results", required=True, type=folder, help="the results store holding the archive's runs")
     e.add_argument("--partial", action="store_true",
                    help="export the runs that are there when some are missing (the manifest says which)")
-    e.add_argument("--out-dir", default=None, help="folder to write to (default: data/archived_runs)")
+    e.add_argument("--out-dir", default=None, type=folder, help="folder to write to (default: data/archived_runs)")
     a.set_defaults(func=main, parser=a)
     return a
 

@@ -8,7 +8,15 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from mdico_core.cli._args import add_results, add_settings, add_sweep, check_names, names, positive_int
+from mdico_core.cli._args import (
+    add_results,
+    add_settings,
+    add_sweep,
+    check_names,
+    names,
+    split_seed,
+    thread_count,
+)
 from mdico_core.options import MONITORS, PROTOCOLS, RELEASED_SPLIT_SEED
 
 
@@ -24,7 +32,7 @@ def add_parsers(sub: Any) -> None:
     r.add_argument("--protocol", choices=PROTOCOLS, default="paper",
                    help="paper (validation carved from the training folds) or released (the authors' code: "
                         "validation on the test fold, and split seed 10 unless --split-seed is given)")
-    r.add_argument("--split-seed", type=int, default=None,
+    r.add_argument("--split-seed", type=split_seed, default=None,
                    help="seed of the folds and the validation split, apart from the training seeds "
                         "(default: each training seed draws its own split; 10 with --protocol released)")
     r.add_argument("--folds-by", default=None, metavar="COLUMN",
@@ -39,7 +47,7 @@ def add_parsers(sub: Any) -> None:
     r.add_argument("--image-weights", default="", metavar="PATH",
                    help="local ResNet-50 weights for image modalities (mdico only; SHA-256 in the run id)")
     add_sweep(r, "the runs are spread")
-    r.add_argument("--threads", type=positive_int, default=1,
+    r.add_argument("--threads", type=thread_count, default=1,
                    help="CPU threads of each run, on every executor (default: 1; recorded in each record)")
     r.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     r.add_argument("--device", default=None, help="torch device, e.g. cuda (default: the profile's, cpu)")
@@ -90,22 +98,55 @@ def plan_runs(profile: str, datasets: Sequence[str] | None = None, methods: Sequ
 
 def run_configs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[Any, list]:
     """`plan_runs` of the parsed ``mdico run`` arguments; a bad name exits 2 through `parser`."""
-    if getattr(args, "method_module", None):
-        from mdico_core.methods.external import register_module
+    from mdico_core.methods.external import load_external, register_module
 
-        try:
+    try:
+        if getattr(args, "method_module", None):
             register_module(args.method_module)  # and in $MDICO_METHODS, which the workers inherit
-        except ValueError as err:  # MethodCheckError: the class and what to fix
-            parser.error(str(err))
+        # $MDICO_METHODS too, even when only built-in methods are named: a module of it that clashes with
+        # a built-in name, or with another of yours, is refused here rather than ignored
+        load_external()
+    except ValueError as err:  # MethodCheckError: the module or class and what to fix
+        parser.error(str(err))
     train = {k: v for k, v in (("device", args.device), ("monitor", args.monitor)) if v}
     try:
-        return plan_runs(args.profile, args.dataset, args.methods, variants=args.variants, encoders=args.encoders,
-                         protocol=args.protocol, seeds=args.seeds, folds=args.folds,
-                         save_features=not args.no_features, split_seed=args.split_seed, train=train or None,
-                         modalities=args.modalities, settings=args.settings, image_weights=args.image_weights,
-                         folds_by=getattr(args, "folds_by", None))
+        prof, configs = plan_runs(args.profile, args.dataset, args.methods, variants=args.variants,
+                                  encoders=args.encoders, protocol=args.protocol, seeds=args.seeds, folds=args.folds,
+                                  save_features=not args.no_features, split_seed=args.split_seed,
+                                  train=train or None, modalities=args.modalities, settings=args.settings,
+                                  image_weights=args.image_weights, folds_by=getattr(args, "folds_by", None))
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
+    try:
+        precheck_own_methods(configs)
+    except ValueError as err:
+        parser.error(str(err))
+    return prof, configs
+
+
+def precheck_own_methods(configs: Sequence[Any]) -> None:
+    """The pre-training check (``external.check_method``) of each method of yours among `configs`, on each
+    dataset it is to train on, with that dataset's own modality names and shapes: a method that reads another
+    modality by name, raises, or gives a NaN loss is refused before any run starts. A dataset that cannot be
+    loaded here is left to its runs (each checks itself again before training)."""
+    from mdico_core.methods.external import EXTERNAL, check_on_problem
+
+    seen: set[tuple] = set()
+    for c in configs:
+        key = (c.method, c.dataset, tuple(c.modalities or ()), c.encoder)
+        if c.method not in EXTERNAL or key in seen:
+            continue
+        seen.add(key)
+        try:
+            from mdico_core.data import load_dataset
+            from mdico_core.methods.base import ProblemSpec
+
+            ds = load_dataset(c.dataset)
+            ds = ds.select(c.modalities) if c.modalities is not None else ds
+            spec = ProblemSpec.from_dataset(ds)
+        except Exception:  # noqa: BLE001 -- data not here: each run reports its own loading error
+            continue
+        check_on_problem(c.method, spec, c.encoder)
 
 
 def open_store(results: str | None, read_only: bool = False):
@@ -114,7 +155,7 @@ def open_store(results: str | None, read_only: bool = False):
     from mdico_core.cli._args import results_folder
     from mdico_core.experiments.store import CorruptRecordWarning, ResultsStore
 
-    results_folder(results)
+    results_folder(results, read_only)
     warnings.simplefilter("ignore", CorruptRecordWarning)
     return ResultsStore(results, read_only=read_only)
 
@@ -165,6 +206,7 @@ def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     """``mdico status``: runs per dataset, method and status; pending runs of a profile; failures."""
     import pandas as pd
 
+    warn_own_methods()
     check_names(parser, datasets=args.dataset, methods=args.methods, profile=args.profile)
     store = open_store(args.results, read_only=True)
     records = store.records()
@@ -201,6 +243,9 @@ def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         line += f", unreadable (left in place; the next `mdico run` moves them aside and re-runs them): " \
                 f"{len(store.quarantined)}"
     print(line)
+    for method, n in stale_counts(records).items():
+        print(f"  {n} stale run{'s' if n != 1 else ''} of {method} (code changed): the next `mdico run` of them "
+              "trains them again")
     for p in corrupt:
         print(f"  unreadable {p.name.split('.')[0]}: moved aside to {p}")
     for msg in store.quarantined:
@@ -211,3 +256,32 @@ def cmd_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         print(f"  failed {f['run_id']}: {c['dataset']} {c['method']}/{c['variant']} fold {c['fold']} "
               f"seed {c['seed']}: {msg}")
     return 0
+
+
+def warn_own_methods(parser: argparse.ArgumentParser | None = None) -> None:
+    """Load your methods ($MDICO_METHODS, entry points) for a command that lists or counts, and name on stderr
+    each installed entry point that cannot be loaded, one line each: the rest stay listed. A module of
+    $MDICO_METHODS that cannot be loaded is refused through `parser` (exit 2), else warned of."""
+    from mdico_core.methods import external
+
+    try:
+        external.load_external()
+    except ValueError as err:  # a module you named: refused where it would be listed, else left out
+        if parser is not None:
+            parser.error(str(err))
+        print(f"warning: {err}", file=sys.stderr)
+    for msg in external.BROKEN.values():
+        print(f"warning: {msg}", file=sys.stderr)
+
+
+def stale_counts(records: Sequence[dict]) -> dict[str, int]:
+    """Method -> how many of `records` are runs of an older version of that method of yours
+    (``external.stale_reason``)."""
+    from mdico_core.methods.external import stale_reason
+
+    out: dict[str, int] = {}
+    for r in records:
+        if stale_reason(r):
+            m = r["config"]["method"]
+            out[m] = out.get(m, 0) + 1
+    return out

@@ -66,14 +66,23 @@ def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from mdico_core.reporting.tables import compare_with_paper, to_markdown
 
     check_names(parser, datasets=args.dataset, profile=args.profile)
-    if args.archive:
+    if args.archive is not None:
+        if not args.archive.strip():  # '' would otherwise fall back to the store, silently
+            parser.error("--archive '': give an archive name (`mdico archive list`) or a runs CSV, or leave "
+                         "--archive out to read the results store")
+        import warnings
+
         from mdico_core.reporting.archive import read_runs
 
         try:
-            df = read_runs(args.archive)
+            with warnings.catch_warnings():  # said below as one line, not as a Python warning
+                warnings.simplefilter("ignore")
+                df = read_runs(args.archive)
         except (FileNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
+        if df.attrs.get("unverified"):
+            print(f"warning: {df.attrs['unverified']}", file=sys.stderr)
         where = args.archive
         df = df[df["dataset"] == args.dataset]
     else:
@@ -196,8 +205,10 @@ def cmd_methods(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     """``mdico methods``: every method, its variants and its training settings in both settings."""
     import pandas as pd
 
+    from mdico_core.cli.runs import warn_own_methods
     from mdico_core.experiments.settings import methods_table
 
+    warn_own_methods(parser)  # a broken entry point is named; the others are listed
     check_names(parser, datasets=args.dataset, profile=args.profile)
     try:
         table, notes = methods_table(args.profile, args.dataset)
@@ -301,7 +312,7 @@ def cmd_versus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if mine.empty:
         print(f"error: no runs of {', '.join(args.methods)} on {archive.dataset} at profile {archive.profile} in "
               f"{store.root}; train them with `mdico run --dataset {archive.dataset} --methods {','.join(args.methods)} "
-              f"--profile {archive.profile}`" + ("" if args.results is None else f" --results {args.results}"),
+              f"--profile {archive.profile}" + ("" if args.results is None else f" --results {args.results}") + "`",
               file=sys.stderr)
         return 1
     try:

@@ -12,6 +12,9 @@
   commits, machines, first and last run, the sweep's wall time and summed training time, the
   commands, and the SHA-256 of the two files above.
 
+The SHA-256 of all three files is also kept in ``SHA256SUMS`` beside them (``archive_files.SUMS``), one file
+under version control for every archive: an export rewrites its archive's lines there.
+
 An archive is the code of one commit: runs made in a dirty working tree (or outside git) are
 refused, whatever the options. Missing runs are refused unless ``partial`` is asked for, so a
 partial archive is always one its manifest says is partial. Each file is written to a temporary
@@ -31,14 +34,17 @@ import pandas as pd
 
 from mdico_core._util import atomic_write
 from mdico_core.experiments.archive_files import (  # noqa: F401 (ArchiveError, read_manifest: the writers' API too)
+    SUMS,
     ArchiveError,
     _sha256,
     archived_run_ids,
     read_manifest,
     read_runs,
     verify_archive,
+    write_sums,
 )
 from mdico_core.experiments.archives import (
+    ARCHIVE_DIR,
     Archive,
     get_archive,
     record_threads,
@@ -261,6 +267,8 @@ def export_archive(name: str | Archive, store: ResultsStore | None = None, parti
     info = manifest(archive, [*records.values(), *kept.records], missing, counts)
     info["files"] = {csv.name: _sha256(csv), npz.name: _sha256(npz)}
     atomic_write(meta, lambda f: f.write(json.dumps(info, indent=1) + "\n"), mode="w")
+    if folder.resolve() == ARCHIVE_DIR.resolve() or (folder / SUMS).is_file():  # the reviewed checksums follow
+        write_sums(folder, {**info["files"], meta.name: _sha256(meta)})
     return info
 
 

@@ -111,6 +111,22 @@ def _task(cfg_dict: dict, root: str, profile: str, threads: int | None, parent_p
     return _run_safely(RunConfig.from_dict(cfg_dict), ResultsStore(root), profile)
 
 
+def is_current(store: ResultsStore, cfg: RunConfig) -> bool:
+    """Whether `store` holds a run of `cfg` that no sweep must train again: it has a record (``store.has``),
+    and, for a method of your own, one made by its current code (``external.stale_reason``): a stale one is
+    trained again, its record replaced."""
+    if not store.has(cfg):
+        return False
+    from mdico_core.methods.external import BUILTIN
+
+    if cfg.method in BUILTIN:
+        return True
+    from mdico_core.methods.external import stale_reason
+
+    rec = store.get(cfg)
+    return rec is not None and stale_reason(rec) is None
+
+
 def _run_safely(cfg: RunConfig, store: ResultsStore, profile: str, progress: bool = False) -> Outcome:
     """Claim, train, evaluate and save one run, never raising: a crash costs only its run and is
     returned by value (and recorded in the store), so no exception has to cross processes."""
@@ -127,7 +143,7 @@ def _run_safely(cfg: RunConfig, store: ResultsStore, profile: str, progress: boo
     if claim is None:
         return cfg.run_id, "claimed", store.claim_owner(cfg) or "another sweep"
     with claim:
-        if store.has(cfg):  # another sweep finished it between our look and our claim
+        if is_current(store, cfg):  # another sweep finished it between our look and our claim
             return cfg.run_id, "skipped", None
         try:
             record, arrays = runner.execute(cfg, profile=profile, progress=progress)
@@ -248,7 +264,7 @@ def sweep(
     store = store if store is not None else ResultsStore()
     t0 = time.perf_counter()
     unique = list({c.run_id: c for c in configs}.values())
-    pending = [c for c in unique if not store.has(c)]
+    pending = [c for c in unique if not is_current(store, c)]
     report = SweepReport(skipped=len(unique) - len(pending))
     stop: list[str] = []
     if pending:
@@ -298,7 +314,7 @@ def sweep(
         report.lost_ids = [c.run_id for c in pending if c.run_id not in seen]
         by_id = {c.run_id: c for c in pending}
         for run_id in list(report.claimed):  # finished by their owner meanwhile
-            if store.has(by_id[run_id]):
+            if is_current(store, by_id[run_id]):
                 del report.claimed[run_id]
                 report.skipped += 1
     report.wall_time_s = time.perf_counter() - t0

@@ -168,6 +168,10 @@ def execute(cfg: RunConfig, profile: str = "", progress: bool = False) -> tuple[
         options["image_weights"] = verified_weights(cfg.image_weights, cfg.image_weights_sha256)
         record["provenance"]["image_weights_sha256"] = cfg.image_weights_sha256
 
+    from mdico_core.methods.external import check_on_problem, method_code
+
+    record["method_code"] = method_code(cfg.method)  # yours: its source's hash; a built-in one: the git commit
+    check_on_problem(cfg.method, spec, cfg.encoder)  # yours, on this dataset's own modality names
     seed_everything(cfg.seed)
     try:
         method = build_method(cfg.method, spec, cfg.encoder, cfg.variant, settings=cfg.settings, **options)
@@ -237,9 +241,11 @@ def run_one(cfg: RunConfig, store: ResultsStore | None = None, profile: str = ""
     A crash is written to the store's failure list (with the traceback) and re-raised; the next
     sweep retries it.
     """
+    from mdico_core.methods.external import stale_reason
+
     store = store if store is not None else ResultsStore()
     rec = store.get(cfg)
-    if rec is not None:
+    if rec is not None and stale_reason(rec) is None:  # a run of your method's older code is trained again
         return rec
     try:
         record, arrays = execute(cfg, profile=profile, progress=progress)

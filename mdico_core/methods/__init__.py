@@ -37,6 +37,8 @@ def get_method(name: str) -> type[Method]:
     if key in METHODS:
         return METHODS[key]
     external = _external.load_external()
+    if key not in external and key in _external.BROKEN:
+        raise ValueError(_external.BROKEN[key])
     if key not in external:
         yours = f"; yours: {', '.join(sorted(external))}" if external else ""
         raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}{yours} (a method of "

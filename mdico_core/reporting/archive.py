@@ -109,6 +109,9 @@ class ArchivedPage:
     configs: list = field(default_factory=list)
     store: CompanionData = field(default_factory=lambda: CompanionData(None))
     manifest: dict | None = None
+    unverified: str | None = None
+    """Why no manifest vouches for the runs (a CSV of one's own read by path), shown atop the banner; None
+    for a verified archive."""
 
     def frame(self) -> pd.DataFrame:
         """Tidy metrics of the archived runs (``ResultsStore.collect`` columns)."""
@@ -188,6 +191,8 @@ class ArchivedPage:
                 f"({how}): {s['runs']} runs made {s['first']} to {s['last']} on "
                 f"{'; '.join(s['devices']) or 'an unrecorded device'}, {_duration(s['train_hours'])} of training "
                 f"in all{wall}.\n>\n")
+        if self.unverified:
+            head += f"> **{self.unverified[0].upper()}{self.unverified[1:]}.**\n>\n"
         if self.definition is not None:
             defined, missing = len(self.definition.configs()), len(self.missing())
             if missing:
@@ -240,8 +245,10 @@ def archived_page(path: str | Path, dataset: str | None = None) -> ArchivedPage:
     if definition is not None and definition.dataset != names[0]:
         definition = None
     meta = p.with_suffix(".json")
+    unverified = runs.attrs.get("unverified")
     return ArchivedPage(p, runs, {res.benchmark: res}, definition, archived_runs(runs),
-                        CompanionData(p.with_suffix(".npz")), json.loads(meta.read_text()) if meta.is_file() else None)
+                        CompanionData(p.with_suffix(".npz")),
+                        json.loads(meta.read_text()) if meta.is_file() and not unverified else None, unverified)
 
 
 def archive_pages() -> dict[str, list[str]]:

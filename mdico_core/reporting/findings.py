@@ -6,28 +6,47 @@ protocol and view each) whose runs pair on (fold, seed), the paper's own differe
 prints one, the direction the paper claims, and what the data is: the paper's benchmark, a stand-in
 of it, another of the paper's benchmarks than the claim's table, or data beyond the paper.
 
-`ledger` tests every comparison with the statistics of `stats` (the corrected t-test, Holm within
-a claim, the Bayesian correlated t-test with the metric's ROPE), gives the corrected 95% interval,
-the minimum detectable effect at 80% power (at the test's level and at Holm's strictest level), the
-power to detect the paper's own difference, and a `verdict` from one rule:
+`ledger` tests every comparison and reads its verdict off two axes that cannot overlap:
 
-- *replicated*: the Holm-adjusted test is significant in the paper's direction;
-- *contradicted*: it is significant the other way, or the interval excludes the paper's value;
-- *equivalent*: P(|difference| < ROPE) >= 0.95 (the difference is practically nil);
-- *inconclusive*: none of these (the interval holds both 0 and the paper's value): the MDE and the
-  runs that would decide it are given;
-- *not tested*: fewer than ``stats.MIN_PAIRS`` paired runs; *not testable here*: no data.
+- **Direction** (`DIRECTIONS`), from the claim's family-adjusted interval: a difference in the
+  paper's direction is detected (the interval excludes 0 on the claimed side), a reversal is
+  detected, the difference is practically nil (the interval lies inside ±ROPE), or nothing is.
+- **Size** (`SIZES`), only where the paper prints its own value: the paper's value is consistent
+  with ours, or ruled out (ours smaller or larger). The paper's value is itself a mean of runs like
+  ours, printed without a spread and rounded: its standard error is taken as ours (so the two means
+  differ by more than crit x sqrt(2) x se) and its rounding is an interval. A size that is ruled
+  out only when the paper's value is treated as exact is *borderline*.
+
+`WORDS` maps every (direction, size) pair to a verdict (the short word tallied and coloured) and
+its words; the page, the terminal and the headline take theirs from it, and a test walks every cell.
+
+**One family per claim, on both axes.** Every tested comparison of a claim belongs to one family of
+m tests, and everything that decides is adjusted for it: the interval is at level 1 - alpha/m
+(Bonferroni), the p-value is m p (so it is below alpha exactly when that interval excludes 0), the
+MDE and the power are at alpha/m. Bonferroni rather than Holm so that a verdict never contradicts
+the interval printed beside it.
+
+**A failed run counts.** A run that failed twice the same way (``failed_runs`` of the manifest)
+enters its method's comparisons with `FAILED_SCORE` (R² 0: the score of a constant prediction at
+the test mean, a model that learned nothing); the ledger gives each verdict as it would be with the
+run dropped instead (``verdict_if_dropped``).
+
+**Two questions.** Q2, which the verdict answers: would the difference hold on a new dataset of
+this kind? The Nadeau-Bengio corrected variance, (1/n + n_test/n_train) s², a heuristic derived for
+random splits (an approximation; LFMC's random folds share sites between test and training). Q1:
+on the data as collected, averaged over training seeds and partitions, which scores higher? The
+per-seed means over the folds (one value per repeat of the cross-validation), a t interval on
+them (``q1_*``; where the archive has at least `stats.MIN_PAIRS` repeats).
 
 On data that is not the paper's benchmark (a stand-in, another benchmark, data beyond the paper) the
-same rule gives "holds" / "fails" / "equivalent" / "inconclusive", with where it was tested: a
-stand-in never replicates a claim. A claim about a level (the paper's number itself) compares the
-paper's value with our corrected interval for the mean: "consistent", "higher here" or "lower here".
+same rule says "holds" / "fails": a stand-in never replicates a claim. A claim about a level (the
+paper's number itself) has a size axis only: "consistent", "borderline", "lower here", "higher here".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,7 +55,6 @@ import pandas as pd
 from mdico_core.reporting import stats
 from mdico_core.reporting.compare import metric_of
 from mdico_core.reporting.paper_claims import (  # noqa: F401 (the claims, re-exported: findings.CLAIMS)
-    BEST_OTHER,
     CLAIMS,
     CONTEXTS,
     Claim,
@@ -46,45 +64,120 @@ from mdico_core.reporting.paper_claims import (  # noqa: F401 (the claims, re-ex
     get_claim,
 )
 
-EQUIVALENT_PROB = 0.95
-"""P(equivalent) from which a difference is called practically nil (the Bayesian test's ROPE)."""
 POWER = 0.8
 """The power at which the minimum detectable effect is stated."""
 
-VERDICTS = ("replicated", "contradicted", "equivalent", "inconclusive", "not tested", "not testable here")
-OTHER_DATA_VERDICTS = {"replicated": "holds", "contradicted": "fails"}  # the words off the paper's data
-LEVEL_VERDICTS = ("consistent", "higher here", "lower here")
+FAILED_SCORE = {"r2": 0.0}
+"""The score a run that failed twice the same way enters its comparisons with, per metric: R² 0, a
+constant prediction at the test mean (a model that learned nothing). A metric without one drops the run."""
+
+PAPER_UNIT = {"r2": 0.001}
+"""The last printed digit of the paper's values per metric (R² to 3 decimals; F1 and accuracy, in %, to 1)."""
+
+
+def paper_unit(metric: str) -> float:
+    """The rounding unit of the paper's printed values for `metric`."""
+    return PAPER_UNIT.get(metric, 0.1)
 
 
 # ---------------------------------------------------------------------------------- the rule
-def verdict(n: int, lo: float, hi: float, p_holm: float, p_equiv: float, paper_value: float | None,
-            direction: int, context: str = "paper", alpha: float = stats.ALPHA) -> str:
-    """The verdict of one comparison (see the module docstring): from its paired runs `n`, corrected
-    interval [`lo`, `hi`], Holm-adjusted p, Bayesian P(equivalent), the paper's value and claimed sign."""
-    if n < stats.MIN_PAIRS:
-        return "not tested"
-    mean = (lo + hi) / 2
-    if p_holm < alpha and mean != 0:
+DIRECTIONS = ("as claimed", "reversed", "differs", "nil", "not detected")
+"""The direction axis: detected in the claim's direction, against it, detected where the claim has no
+direction, practically nil (the family interval inside ±ROPE), nothing detected."""
+SIZES = ("consistent", "borderline", "smaller", "larger", "no paper value")
+"""The size axis: the paper's value consistent with ours, ruled out only if it were exact, ruled out with
+ours smaller or larger (in the claim's direction), or no paper value to compare on this data."""
+
+_R, _P, _C, _I, _E, _D = "replicated", "partly replicated", "contradicted", "inconclusive", "equivalent", "differs"
+WORDS: dict[tuple[str, str], tuple[str, str]] = {
+    ("as claimed", "consistent"): (_R, "replicated: the paper's direction, and its size is not ruled out"),
+    ("as claimed", "no paper value"): (_R, "replicated: a difference in the paper's direction"),
+    ("as claimed", "borderline"): (_R, "replicated; the paper's size is borderline (ruled out only if its value "
+                                       "were exact)"),
+    ("as claimed", "smaller"): (_P, "direction replicated, smaller than the paper's"),
+    ("as claimed", "larger"): (_P, "direction replicated, larger than the paper's"),
+    ("reversed", "consistent"): (_C, "reversed: a difference against the paper's direction"),
+    ("reversed", "no paper value"): (_C, "reversed: a difference against the paper's direction"),
+    ("reversed", "borderline"): (_C, "reversed: a difference against the paper's direction"),
+    ("reversed", "smaller"): (_C, "reversed, and the paper's size is ruled out"),
+    ("reversed", "larger"): (_C, "reversed, beyond even the paper's own value"),
+    ("differs", "consistent"): (_D, "a difference is detected (no direction claimed); the paper's value is not "
+                                    "ruled out"),
+    ("differs", "no paper value"): (_D, "a difference is detected (no direction claimed)"),
+    ("differs", "borderline"): (_D, "a difference is detected (no direction claimed); the paper's value is "
+                                    "borderline"),
+    ("differs", "smaller"): (_D, "a difference is detected (no direction claimed), lower than the paper's"),
+    ("differs", "larger"): (_D, "a difference is detected (no direction claimed), higher than the paper's"),
+    ("nil", "consistent"): (_E, "equivalent: practically no difference, and the paper's value is not ruled out"),
+    ("nil", "no paper value"): (_E, "equivalent: practically no difference"),
+    ("nil", "borderline"): (_E, "equivalent: practically no difference; the paper's size is borderline"),
+    ("nil", "smaller"): (_C, "contradicted: practically no difference, smaller than the paper's"),
+    ("nil", "larger"): (_C, "contradicted: practically no difference, where the paper's value goes against "
+                            "its claim"),
+    ("not detected", "consistent"): (_I, "inconclusive: no difference detected, and the paper's value is not "
+                                         "ruled out"),
+    ("not detected", "no paper value"): (_I, "inconclusive: no difference detected"),
+    ("not detected", "borderline"): (_I, "inconclusive: no difference detected; the paper's value is borderline"),
+    ("not detected", "smaller"): (_C, "contradicted: no difference detected, and the paper's size is ruled out "
+                                      "(ours is smaller)"),
+    ("not detected", "larger"): (_C, "contradicted: the paper's value is ruled out (ours is larger)"),
+}
+VERDICTS = (_R, _P, _C, _I, _E, _D, "not tested", "not testable here")
+OTHER_DATA_VERDICTS = {_R: "holds", _P: "holds", _C: "fails"}  # off the paper's data: no paper value, no replication
+LEVEL_WORDS = {"consistent": ("consistent", "consistent: the paper's value lies within our estimate's reach"),
+               "borderline": ("consistent", "consistent, borderline: apart only if the paper's value were exact"),
+               "smaller": ("lower here", "lower here than the paper's value"),
+               "larger": ("higher here", "higher here than the paper's value")}
+LEVEL_VERDICTS = ("consistent", "higher here", "lower here")
+
+
+def direction_of(lo: float, hi: float, direction: int, rope: float) -> str:
+    """The direction axis, read off the family interval [`lo`, `hi`] (see `DIRECTIONS`)."""
+    if lo > 0 or hi < 0:
         if direction == 0:
-            out = "differs"
-        else:
-            out = "replicated" if np.sign(mean) == direction else "contradicted"
-    elif p_equiv >= EQUIVALENT_PROB:
-        out = "equivalent"
-    elif paper_value is not None and np.isfinite(paper_value) and not lo <= paper_value <= hi:
-        out = "contradicted"
-    else:
-        out = "inconclusive"
-    return out if context == "paper" else OTHER_DATA_VERDICTS.get(out, out)
+            return "differs"
+        return "as claimed" if np.sign(lo if lo > 0 else hi) == direction else "reversed"
+    if np.isfinite(rope) and -rope < lo and hi < rope:
+        return "nil"
+    return "not detected"
 
 
-def level_verdict(n: int, lo: float, hi: float, paper_value: float | None) -> str:
-    """A level: is the paper's value inside our corrected interval for the mean."""
-    if n < stats.MIN_PAIRS:
-        return "not tested"
-    if paper_value is None or not np.isfinite(paper_value):
-        return "not testable here"
-    return "consistent" if lo <= paper_value <= hi else "lower here" if hi < paper_value else "higher here"
+def size_of(mean: float, se: float, crit: float, paper: float | None, unit: float, direction: int,
+            paper_se: float | None = None) -> str:
+    """The size axis: is the paper's value ruled out by ours (see `SIZES`)?
+
+    `crit` is the family's critical t; the paper's standard error is `paper_se` (None: taken as ours,
+    `se`) and its rounding an interval of half-width `unit` (a difference of two rounded values: twice
+    the half unit). Ruled out when the whole rounding interval is further from our mean than crit x
+    sqrt(se² + paper_se²); borderline when only the exact paper value (no spread, no rounding) is.
+    """
+    if paper is None or not np.isfinite(paper):
+        return "no paper value"
+    paper_se = se if paper_se is None else paper_se
+    gap = mean - paper
+    exact_out = abs(gap) > crit * se
+    robust_out = max(0.0, abs(gap) - unit) > crit * np.sqrt(se**2 + paper_se**2)
+    if not exact_out:
+        return "consistent"
+    if not robust_out:
+        return "borderline"
+    return "smaller" if (direction or 1) * gap < 0 else "larger"
+
+
+def verdict(direction_state: str, size_state: str, context: str = "paper") -> tuple[str, str]:
+    """(verdict, words) of one comparison from its two axes, through `WORDS`; off the paper's data the
+    verdict says "holds" / "fails"."""
+    short, words = WORDS[(direction_state, size_state)]
+    if context != "paper":
+        short = OTHER_DATA_VERDICTS.get(short, short)
+    return short, words
+
+
+def level_verdict(size_state: str) -> tuple[str, str]:
+    """(verdict, words) of a level (the paper's number itself), from its size axis alone."""
+    if size_state == "no paper value":
+        return "not testable here", "the paper prints no value here"
+    return LEVEL_WORDS[size_state]
 
 
 # ---------------------------------------------------------------------------------- the ledger
@@ -94,13 +187,22 @@ class _Archives:
 
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
 
-    def runs(self, name: str) -> pd.DataFrame:
+    def _read(self, name: str) -> pd.DataFrame:
         if name not in self.frames:
             from mdico_core.reporting.archive import read_runs
 
-            df = read_runs(name)
-            self.frames[name] = df[(df["status"] == "done") & df["metric"].notna()]
+            self.frames[name] = read_runs(name)
         return self.frames[name]
+
+    def runs(self, name: str) -> pd.DataFrame:
+        """The scored rows of archive `name`'s done runs."""
+        df = self._read(name)
+        return df[(df["status"] == "done") & df["metric"].notna()]
+
+    def failed(self, name: str) -> pd.DataFrame:
+        """One row per run of archive `name` that failed twice the same way (held as its outcome)."""
+        df = self._read(name)
+        return df[df["status"] == "failed"].drop_duplicates("run_id")
 
     def feature_runs(self, name: str) -> pd.DataFrame:
         """The feature measures of archive `name`'s runs with stored features (``feature_measures.as_runs``)."""
@@ -121,97 +223,147 @@ def _in_settings(df: pd.DataFrame, settings: str) -> pd.DataFrame:
     return select_settings(df, settings)
 
 
-def _cell(df: pd.DataFrame, side: Side, settings: str, metric: str) -> pd.DataFrame:
+def _of_side(df: pd.DataFrame, side: Side, settings: str) -> pd.Series:
     df = _in_settings(df, settings)
     mods = df["modalities"].fillna("").astype(str).map(lambda s: ",".join(sorted(m for m in s.split(",") if m)))
-    sel = ((df["method"] == side.method) & (df["variant"] == side.variant) & (df["encoder"] == side.encoder)
-           & (df["protocol"] == side.protocol) & (df["view"].astype(str) == side.view) & (df["metric"] == metric)
-           & (mods == (side.modalities or "")))
-    return df[sel]
+    return ((df["method"] == side.method) & (df["variant"] == side.variant) & (df["encoder"] == side.encoder)
+            & (df["protocol"] == side.protocol) & (mods == (side.modalities or ""))).reindex(df.index)
 
 
-def _best_other_side(df: pd.DataFrame, x: Side, settings: str, metric: str) -> Side | None:
-    df = _in_settings(df, settings)
-    d = df[(df["view"].astype(str) == x.view) & (df["metric"] == metric) & (df["variant"] == "default")
-           & (df["method"] != x.method)]
-    if d.empty:
-        return None
-    means = d.groupby("method")["value"].mean()
-    sign = 1 if stats.HIGHER_IS_BETTER.get(metric, True) else -1
-    return replace(x, method=str((sign * means).idxmax()))
+def _cell(df: pd.DataFrame, side: Side, settings: str, metric: str, failed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The runs of one side, one row per (fold, seed); with `failed`, its runs that failed twice enter
+    with `FAILED_SCORE` (flagged ``failed``)."""
+    d = _in_settings(df, settings)
+    d = d[_of_side(d, side, settings) & (d["view"].astype(str) == side.view) & (d["metric"] == metric)]
+    d = d.assign(failed=False)
+    if failed is not None and len(failed) and metric in FAILED_SCORE:
+        f = _in_settings(failed, settings)
+        f = f[_of_side(f, side, settings)]
+        if len(f):
+            d = pd.concat([d, f.assign(view=side.view, metric=metric, value=FAILED_SCORE[metric], failed=True)],
+                          ignore_index=True)
+    return d
 
 
-def _paired(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
-    pa, pb = a.set_index(["fold", "seed"])["value"], b.set_index(["fold", "seed"])["value"]
-    both = pd.concat([pa, pb], axis=1, join="inner", keys=["x", "ref"]).dropna()
-    return (both["x"] - both["ref"]).to_numpy(dtype=float)
+def _paired(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """x - ref per (fold, seed) both sides ran: columns fold, seed, d, failed (either side's run failed)."""
+    cols = ["fold", "seed", "value", "failed"]
+    both = a[cols].merge(b[cols], on=["fold", "seed"], suffixes=("_x", "_ref")).dropna(subset=["value_x", "value_ref"])
+    return pd.DataFrame({"fold": both["fold"], "seed": both["seed"],
+                         "d": (both["value_x"] - both["value_ref"]).astype(float),
+                         "failed": both["failed_x"] | both["failed_ref"]})
 
 
-def test_comparison(cmp: Comparison, archives: _Archives | None = None) -> dict[str, Any]:
-    """One comparison's row of the ledger before Holm (``p_holm`` and ``verdict`` are set by `ledger`)."""
+def test_comparison(cmp: Comparison, archives: _Archives | None = None, failed: str = "count") -> dict[str, Any]:
+    """One comparison's unadjusted statistics; `ledger` adds its family's adjustment and the verdict.
+
+    `failed`: "count" (a run that failed twice enters with `FAILED_SCORE`) or "drop" (its pairs are left out).
+    """
     from mdico_core.reporting.feature_measures import FEATURE_METRICS
 
     archives = archives or _Archives()
     df = archives.feature_runs(cmp.archive) if cmp.metric in FEATURE_METRICS else archives.runs(cmp.archive)
+    held = None if failed == "drop" or cmp.metric in FEATURE_METRICS else archives.failed(cmp.archive)
     metric = cmp.metric or metric_of(str(df["dataset"].iloc[0]))[0]
-    sign = 1 if stats.HIGHER_IS_BETTER.get(metric, True) else -1
-    ref = _best_other_side(df, cmp.x, cmp.settings, metric) if cmp.ref == BEST_OTHER else cmp.ref
-    x = _cell(df, cmp.x, cmp.settings, metric)
+    x = _cell(df, cmp.x, cmp.settings, metric, held)
+    ref = cmp.ref if isinstance(cmp.ref, Side) else None
     row: dict[str, Any] = {
         "place": cmp.place, "archive": cmp.archive, "context": cmp.context, "settings": cmp.settings,
-        "metric": metric, "x": cmp.x.label(), "ref": ref.label() if isinstance(ref, Side) else "",
-        "ref_short": ref.short() if isinstance(ref, Side) else "",
-        "paper": cmp.paper, "direction": cmp.direction, "level": ref is None and cmp.ref is None,
-        "n": 0, "mean": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan, "p_better": np.nan, "p_equiv": np.nan,
-        "p_worse": np.nan, "mde": np.nan, "power_paper": np.nan, "runs_to_decide": None, "sd": np.nan,
-        "ratio": np.nan, "rope": stats.ROPE.get(metric, np.nan),
+        "metric": metric, "x": cmp.x.label(), "ref": ref.label() if ref else "", "ref_short": ref.short() if ref else "",
+        "paper": cmp.paper, "direction": cmp.direction, "level": ref is None, "note": cmp.note,
+        "n": 0, "n_failed": 0, "mean": np.nan, "sd": np.nan, "ratio": np.nan, "p": np.nan,
+        "rope": stats.ROPE.get(metric, np.nan), "folds": 10, "seed_means": (),
     }
-    if row["level"]:
+    if "n_folds" in x and x["n_folds"].notna().any():
+        row["folds"] = int(pd.to_numeric(x["n_folds"], errors="coerce").dropna().iloc[0])
+    if ref is None:  # a level: the paper's number against our mean
         if len(x) >= 2:
             e = stats.estimate(x["value"].to_numpy(dtype=float), stats.split_ratio(x))
-            row.update(n=e.n, mean=e.mean, lo=e.lo, hi=e.hi, sd=e.sd, ratio=e.test_train_ratio)
+            row.update(n=e.n, n_failed=int(x["failed"].sum()), mean=e.mean, sd=e.sd, ratio=e.test_train_ratio,
+                       seed_means=tuple(x.groupby("seed")["value"].mean()))
         return row
-    if ref is None:
-        return row
-    r = _cell(df, ref, cmp.settings, metric)
-    d = _paired(x, r)
-    row["n"] = len(d)
-    if len(d) >= stats.MIN_PAIRS:
+    r = _cell(df, ref, cmp.settings, metric, held)
+    pairs = _paired(x, r)
+    row.update(n=len(pairs), n_failed=int(pairs["failed"].sum()))
+    if len(pairs) >= stats.MIN_PAIRS:
         ratio = max(stats.split_ratio(x), stats.split_ratio(r))  # across protocols: the larger correction
-        e = stats.estimate(d, ratio)
-        t = stats.corrected_ttest(d, ratio)
-        lower, equiv, higher = stats.bayes_correlated(d, ratio, row["rope"]) if np.isfinite(row["rope"]) else (
-            np.nan, np.nan, np.nan)
-        row.update(mean=e.mean, lo=e.lo, hi=e.hi, p=t.p, sd=e.sd, ratio=ratio, p_equiv=equiv,
-                   p_better=higher if sign > 0 else lower, p_worse=lower if sign > 0 else higher,
-                   mde=stats.mde(e.se, e.df, target_power=POWER))
-        if cmp.paper is not None and cmp.context == "paper":  # a value on other data is not comparable
-            row["power_paper"] = stats.power(cmp.paper, e.se, e.df)
-            folds = int(pd.to_numeric(x["n_folds"], errors="coerce").dropna().iloc[0]) if "n_folds" in x else 10
-            row["runs_to_decide"] = stats.runs_to_detect(cmp.paper, e.sd, ratio, folds, target_power=POWER)
+        d = pairs["d"].to_numpy(dtype=float)
+        row.update(mean=float(d.mean()), sd=float(np.std(d, ddof=1)), ratio=ratio,
+                   p=stats.corrected_ttest(d, ratio).p, seed_means=tuple(pairs.groupby("seed")["d"].mean()))
     return row
 
 
+def _adjust(row: dict[str, Any], m: int, alpha: float) -> dict[str, Any]:
+    """`row` with its family's adjustment (m tests at level `alpha`) and its verdict."""
+    from scipy import stats as st
+
+    a = alpha / max(1, m)
+    out = {**row, "family_m": m, "family_level": 1 - a, "lo": np.nan, "hi": np.nan, "se": np.nan, "p_adj": np.nan,
+           "mde": np.nan, "power_paper": np.nan, "runs_to_decide": None, "q1_n": len(row["seed_means"]),
+           "q1_mean": np.nan, "q1_lo": np.nan, "q1_hi": np.nan, "q1_verdict": "", "direction_axis": "",
+           "size_axis": ""}
+    n = row["n"]
+    if n < stats.MIN_PAIRS or not np.isfinite(row["mean"]):
+        out.update(verdict="not tested", words=f"not tested: {n} paired runs, fewer than {stats.MIN_PAIRS}")
+        return out
+    se = float(row["sd"] * np.sqrt(1 / n + row["ratio"]))
+    crit = float(st.t.ppf(1 - a / 2, n - 1))
+    out.update(se=se, lo=row["mean"] - crit * se, hi=row["mean"] + crit * se)
+    means = np.asarray(row["seed_means"], dtype=float)
+    paper = row["paper"] if row["context"] == "paper" else None  # a value on other data is not comparable
+    unit = paper_unit(row["metric"])
+    if len(means) >= stats.MIN_PAIRS:  # Q1: the repeats of the cross-validation, as collected, the same rule
+        q1_se = float(np.std(means, ddof=1) / np.sqrt(len(means)))
+        q1_crit = float(st.t.ppf(1 - a / 2, len(means) - 1))
+        mean = float(means.mean())
+        out.update(q1_mean=mean, q1_lo=mean - q1_crit * q1_se, q1_hi=mean + q1_crit * q1_se)
+        if row["level"]:
+            out["q1_verdict"] = level_verdict(size_of(mean, q1_se, q1_crit, paper, unit / 2, 0))[0]
+        else:
+            out["q1_verdict"] = verdict(direction_of(out["q1_lo"], out["q1_hi"], row["direction"], row["rope"]),
+                                        size_of(mean, q1_se, q1_crit, paper, unit, row["direction"]),
+                                        row["context"])[0]
+    if row["level"]:
+        size = size_of(row["mean"], se, crit, paper, unit / 2, 0)
+        out["size_axis"] = size
+        out["verdict"], out["words"] = level_verdict(size)
+        return out
+    out["p_adj"] = min(1.0, m * row["p"])
+    out["mde"] = stats.mde(se, n - 1, a, POWER)
+    if paper is not None and np.isfinite(paper):
+        out["power_paper"] = stats.power(paper, se, n - 1, a)
+        out["runs_to_decide"] = stats.runs_to_detect(paper, row["sd"], row["ratio"], row["folds"], a, POWER)
+    out["direction_axis"] = direction_of(out["lo"], out["hi"], row["direction"], row["rope"])
+    out["size_axis"] = size_of(row["mean"], se, crit, paper, unit, row["direction"])
+    out["verdict"], out["words"] = verdict(out["direction_axis"], out["size_axis"], row["context"])
+    return out
+
+
+def _family(claim: Claim, archives: _Archives, failed: str, alpha: float) -> pd.DataFrame:
+    rows = [test_comparison(c, archives, failed) for c in claim.comparisons]
+    m = sum(r["n"] >= stats.MIN_PAIRS and np.isfinite(r["mean"]) for r in rows)
+    part = pd.DataFrame([_adjust(r, m, alpha) for r in rows])
+    part.insert(0, "claim", claim.id)
+    return part
+
+
 def ledger(claims: Sequence[Claim] = CLAIMS, alpha: float = stats.ALPHA) -> pd.DataFrame:
-    """Every comparison of `claims`, tested: one row each, with Holm within each claim, the MDE at Holm's
-    strictest level (``mde_holm``), and the verdict of `verdict` / `level_verdict`."""
+    """Every comparison of `claims`, tested: one row each, adjusted within its claim's family (`_adjust`), with
+    the verdict of `WORDS` and, where a run that failed twice enters, the verdict were it dropped instead."""
     archives = _Archives()
-    rows = []
+    parts = []
     for claim in claims:
-        part = pd.DataFrame([test_comparison(c, archives) for c in claim.comparisons])
-        part.insert(0, "claim", claim.id)
-        tested = part["p"].notna()
-        part["holm_m"] = int(tested.sum())
-        part["p_holm"] = stats.holm(part["p"].to_numpy(dtype=float))
-        part["mde_holm"] = [stats.mde(r.sd * np.sqrt(1 / r.n + r.ratio), r.n - 1, alpha / max(1, r.holm_m), POWER)
-                            if ok else np.nan for r, ok in zip(part.itertuples(), tested)]
-        part["verdict"] = [
-            level_verdict(r.n, r.lo, r.hi, r.paper) if r.level else
-            verdict(r.n, r.lo, r.hi, r.p_holm, r.p_equiv if np.isfinite(r.p_equiv) else 0.0,
-                    r.paper if r.context == "paper" else None, r.direction, r.context, alpha)
-            for r in part.itertuples()]
-        rows.append(part)
-    return pd.concat(rows, ignore_index=True)
+        part = _family(claim, archives, "count", alpha)
+        part["verdict_if_dropped"] = None
+        if (part["n_failed"] > 0).any():
+            dropped = _family(claim, archives, "drop", alpha)
+            hit = part["n_failed"] > 0
+            part.loc[hit, "verdict_if_dropped"] = dropped.loc[hit, "verdict"]
+            part.loc[hit, "words_if_dropped"] = dropped.loc[hit, "words"]
+            for col in ("mean", "lo", "hi", "n"):
+                part.loc[hit, f"{col}_if_dropped"] = dropped.loc[hit, col]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def summary(table: pd.DataFrame, claims: Sequence[Claim] = CLAIMS) -> pd.DataFrame:

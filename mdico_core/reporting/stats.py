@@ -152,7 +152,9 @@ def power(effect: float, se: float, df: int, alpha: float = ALPHA) -> float:
         return 1.0 if effect != 0 else alpha
     crit = stats.t.ppf(1 - alpha / 2, df)
     nc = effect / se
-    return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+    # scipy's noncentral t returns NaN far in a tail; there that tail's probability is 0
+    upper, lower = stats.nct.sf(crit, df, nc), stats.nct.cdf(-crit, df, nc)
+    return float(np.nan_to_num(upper) + np.nan_to_num(lower))
 
 
 def mde(se: float, df: int, alpha: float = ALPHA, target_power: float = 0.8) -> float:

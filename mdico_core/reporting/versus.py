@@ -14,7 +14,7 @@ split seed, and the same training, validation and test sizes. Anything else is r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -73,19 +73,24 @@ def pair_with_archive(archive_runs: pd.DataFrame, yours: pd.DataFrame, settings:
         if b - a:
             raise PairingError(f"your runs are of {key} {sorted(b)}, the archive's of {sorted(a)}: train yours with "
                                f"the archive's {key}")
-    ref, got = _split_of(arch), _split_of(mine)
+    ref = _split_of(arch)
     notes, absent = [], []
-    for fs, row in got.iterrows():
-        if fs not in ref.index:
-            absent.append(fs)
-            continue
-        differ = [k for k in got.columns if k in ref.columns and row[k] != ref.loc[fs, k]]
-        if differ:
-            k = differ[0]
-            raise PairingError(f"fold {fs[0]}, seed {fs[1]}: your run was trained on another split than the "
-                               f"archive's ({k} {row[k]} here, {ref.loc[fs, k]} in the archive); train it as the "
-                               f"archive's runs were (`mdico archive list` gives their commands; no --split-seed "
-                               "unless they have one)")
+    # each method of yours on its own: two of yours on two splits are two refusals, never one "(mixed)" split
+    for method, runs in mine.groupby("method", sort=True):
+        got = _split_of(runs)
+        for fs, row in got.iterrows():
+            if fs not in ref.index:
+                absent.append(fs)
+                continue
+            differ = [k for k in got.columns if k in ref.columns and row[k] != ref.loc[fs, k]]
+            if differ:
+                k = differ[0]
+                raise PairingError(f"fold {fs[0]}, seed {fs[1]}: your {method} run was trained on another split than "
+                                   f"the archive's ({k} {row[k]} here, {ref.loc[fs, k]} in the archive); train it as "
+                                   f"the archive's runs were (`mdico archive list` gives their commands; no "
+                                   "--split-seed unless they have one)")
+    absent = sorted(set(absent))
+    got = _split_of(mine)
     if absent:
         notes.append(f"{len(absent)} (fold, seed) pairs of yours are not in the archive ({_pairs_words(absent)}): a "
                      "partial archive, or seeds it does not define; left out")
@@ -124,11 +129,17 @@ def versus_tables(runs: pd.DataFrame, methods: Sequence[str], metric: str | None
         t["versus"] = ref_method
         out.append(t)
     table = pd.concat(out, ignore_index=True)
-    table["verdict"] = [
-        verdict(int(r.n_pairs), r.ci_lo, r.ci_hi, r.p_holm if np.isfinite(r.p_holm) else 1.0,
-                r.p_equiv if np.isfinite(r.p_equiv) else 0.0, None,
-                1 if stats.HIGHER_IS_BETTER.get(r.metric, True) else -1, "beyond")
-        for r in table.itertuples()]
+    # The direction axis of the findings rule on this table's Holm-adjusted test (no paper value: no size axis)
+    def state(r: Any) -> str:
+        claimed = 1 if stats.HIGHER_IS_BETTER.get(r.metric, True) else -1
+        if int(r.n_pairs) < stats.MIN_PAIRS or not np.isfinite(r.p_holm):
+            return ""
+        if r.p_holm < stats.ALPHA and r.diff != 0:
+            return "as claimed" if np.sign(r.diff) == claimed else "reversed"
+        return "nil" if np.isfinite(r.rope) and -r.rope < r.ci_lo and r.ci_hi < r.rope else "not detected"
+
+    table["verdict"] = [verdict(st, "no paper value", "beyond")[0] if st else "not tested"
+                        for st in (state(r) for r in table.itertuples())]
     return table
 
 
