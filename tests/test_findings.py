@@ -88,6 +88,7 @@ def _row(d, paper, direction, context="paper", level=False, seeds=None):
             "ref": "" if level else "b", "ref_short": "", "paper": paper, "direction": direction, "level": level,
             "note": "", "n": len(d), "n_failed": 0, "mean": float(d.mean()), "sd": float(np.std(d, ddof=1)),
             "ratio": RATIO, "p": stats.corrected_ttest(d, RATIO).p, "rope": 0.01, "folds": 10,
+            "se": float(np.std(d, ddof=1) * np.sqrt(1 / len(d) + RATIO)), "df": len(d) - 1,
             "seed_means": tuple(pd.Series(d).groupby(seeds).mean())}
 
 

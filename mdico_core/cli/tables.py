@@ -249,18 +249,25 @@ def cmd_findings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             get_archive(name)
     except ValueError as err:
         parser.error(str(err))
+    full = chosen
     if wanted:
         chosen = [replace(c, comparisons=tuple(x for x in c.comparisons if x.archive in wanted)) for c in chosen]
         chosen = [c for c in chosen if c.comparisons]
         if not chosen:
             parser.error(f"no claim is tested on {', '.join(wanted)}; archives the claims use: "
                          f"{', '.join(findings.archives_used())}")
+        full = [c for c in full if c.id in {k.id for k in chosen}]
     try:
-        table = findings.ledger(chosen)
+        # the whole claim is tested, then its rows on the archives asked for are shown: a comparison keeps its
+        # claim's family (the same interval and p as on the page) whichever archives are chosen
+        table = findings.ledger(full)
     except (ArchiveError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(findings_text.headline_text(table) if any(c.id == "C1" for c in chosen) else "", end="\n\n")
+    if wanted:
+        table = table[table["archive"].isin(wanted)].reset_index(drop=True)
+    if any(c.id == "C1" for c in chosen) and (table["claim"] == "C1").any():
+        print(findings_text.headline_text(table), findings_text.headline_decide(table), sep="\n", end="\n\n")
     if args.markdown:
         print(findings_text.summary_markdown(table, chosen), end="\n\n")
         print(findings_text.rule_markdown(), end="\n\n")

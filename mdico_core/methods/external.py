@@ -15,6 +15,15 @@ before any run trains (`check_method`): a subclass of `Method` with a new lower-
 name is refused), ``losses`` returning a dict of scalar tensors that backpropagate, and ``predict``
 reading only its own modality (the all-but-one setting is the point: a prediction from S1 must not
 change when S2 changes). Built-in methods stay ``METHODS``; ``"all"`` never includes yours.
+
+Before a sweep trains, the check runs again on the dataset's own modality names and shapes
+(`check_on_problem`), with ``predict`` given its own modality alone. A bad module, a name taken twice or a
+built-in name is one `MethodCheckError` line, by every route; a broken installed entry point is set aside
+(`BROKEN`) so that the others still load.
+
+A run's id does not include your method's code (archived runs keep their ids); its record does
+(``record["method_code"]``, `method_code`: the SHA-256 of the module's source, an entry point's package
+version), and a stored run of older code is stale (`stale_reason`): the next sweep trains it again.
 """
 
 from __future__ import annotations

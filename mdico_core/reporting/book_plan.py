@@ -51,8 +51,8 @@ PAGE_ARCHIVES = {
     "05_encoders": "lfmc_encoders",
     "06_tsne": "lfmc_paper", "07_loss_curves": "lfmc_paper", "08_prediction_maps": "lfmc_paper",
     FINDINGS: "lfmc_paper,algae_blooms_binary_paper,algae_blooms_paper,lfmc_ablation,lfmc_encoders,lfmc_released,"
-              "mfeat_methods,presto_modalities",
-    "09_released_vs_paper": "lfmc_released", BEYOND: "mfeat_methods,mfeat_views,presto_modalities",
+              "mfeat_methods,presto_modalities,lfmc_sites",
+    "09_released_vs_paper": "lfmc_released", BEYOND: "mfeat_methods,mfeat_views,presto_modalities,lfmc_sites",
     OWN_METHOD: "lfmc_paper,lfmc_own_method",  # every method, then the example's own runs at that protocol
 }
 

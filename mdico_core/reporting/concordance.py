@@ -118,3 +118,61 @@ def concordance_verdict(checks: pd.DataFrame) -> str:
                  for row in off.to_dict("records")]
         text += f"; outside the archive's interval: {', '.join(names)}"
     return text
+
+
+# ---------------------------------------------------------------------------------- run by run
+SAME_CPU_TOLERANCE = 1e-6
+"""Runs re-made on the CPU kind that made them (the same code, data, seed, one torch thread) come back
+bitwise equal (measured: ``benchmarks/results/cross_cpu.csv``, every same-kind difference 0); this only
+absorbs the shortest float repr of the CSV."""
+CROSS_CPU_TOLERANCE = {"r2": 0.15}
+"""How far one run may move between the two CPU kinds the archives ran on (AMD EPYC, Intel Xeon) and still
+be the same run, per metric: the largest difference measured there (0.116 R², Individual S1, one run of
+``benchmarks/cross_cpu.py``), rounded up. Float arithmetic differs in its last digits across kinds and
+training amplifies it into another early-stopping epoch, so across kinds one run is a weak check; a test
+holds this constant above every measured difference. A metric without a measurement (F1, accuracy, in %)
+takes `CROSS_CPU_TOLERANCE_PERCENT`."""
+CROSS_CPU_TOLERANCE_PERCENT = 15.0
+"""The same for F1 and accuracy (%), until a classification archive is measured across CPU kinds."""
+
+
+def rerun_tolerance(metric: str, same_cpu: bool) -> float:
+    """How far a re-run may lie from its archived twin: `SAME_CPU_TOLERANCE` on the CPU kind that made it, else
+    the measured `CROSS_CPU_TOLERANCE` of `metric`."""
+    if same_cpu:
+        return SAME_CPU_TOLERANCE
+    return CROSS_CPU_TOLERANCE.get(metric, CROSS_CPU_TOLERANCE_PERCENT)
+
+
+def check_runs(archive: pd.DataFrame, rerun: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """Each re-run against the archived run of the same run id (the same configuration, split, budget and
+    seed), view by view: ``archived``, ``rerun``, ``abs_diff``, ``same_cpu`` (both made on one CPU model),
+    ``tolerance`` (`rerun_tolerance`), ``agrees`` and ``mark``. A re-run with no archived twin is left out."""
+    a, r = select_metric(archive, metric), select_metric(rerun, metric)
+    keys = ["run_id", "view", "metric"]
+    cpu = "cpu_model" if "cpu_model" in a and "cpu_model" in r else None
+    left = r[[*keys, "method", "variant", "fold", "seed", "value", *([cpu] if cpu else [])]]
+    both = left.merge(a[[*keys, "value", *([cpu] if cpu else [])]], on=keys, suffixes=("_rerun", "_archived"))
+    both = both.rename(columns={"value_rerun": "rerun", "value_archived": "archived"})
+    both["abs_diff"] = (both["rerun"] - both["archived"]).abs()
+    both["same_cpu"] = (both[f"{cpu}_rerun"].astype(str) == both[f"{cpu}_archived"].astype(str)) if cpu else False
+    both["tolerance"] = [rerun_tolerance(m, bool(s)) for m, s in zip(both["metric"], both["same_cpu"])]
+    both["agrees"] = both["abs_diff"] <= both["tolerance"]
+    both["mark"] = np.where(both["agrees"], AGREE, DISAGREE)
+    return both.reset_index(drop=True)
+
+
+def runs_verdict(checks: pd.DataFrame) -> str:
+    """One line: "your re-run matches its archived twin run by run on 6 of 6 (run, view) pairs ..."."""
+    if checks.empty:
+        return "none of your runs has an archived twin (the same run id) to compare with"
+    agree = int(checks["agrees"].sum())
+    worst = checks.loc[checks["abs_diff"].idxmax()]
+    same = int(checks["same_cpu"].sum())
+    text = (f"your re-run matches its archived twin run by run on {agree} of {len(checks)} (run, view) pairs "
+            f"({same} on the CPU kind that made them, exactly; {len(checks) - same} on another kind, within the "
+            f"largest cross-CPU difference measured); the largest difference here is {worst['abs_diff']:.4f}")
+    off = checks[~checks["agrees"]]
+    if len(off):
+        text += "; off: " + ", ".join(f"{r.method} fold {r.fold} seed {r.seed} {r.view}" for r in off.itertuples())
+    return text

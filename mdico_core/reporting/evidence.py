@@ -275,6 +275,19 @@ def format_checks(checks: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def format_twins(twins: pd.DataFrame) -> pd.DataFrame:
+    """`concordance.check_runs` as a page prints it."""
+    d = fmt.metric_digits(str(twins["metric"].iloc[0])) + 3
+    return pd.DataFrame({
+        "method": [method_label(m, v) for m, v in zip(twins["method"], twins["variant"])],
+        "fold": twins["fold"].to_numpy(), "seed": twins["seed"].to_numpy(), "view": twins["view"].astype(str),
+        "archived": [f"{x:.{d}f}" for x in twins["archived"]], "yours": [f"{x:.{d}f}" for x in twins["rerun"]],
+        "|difference|": [f"{x:.{d}f}" for x in twins["abs_diff"]],
+        "tolerance": [("same CPU kind: " if s else "another CPU kind: ") + f"{t:g}"
+                      for s, t in zip(twins["same_cpu"], twins["tolerance"])],
+        "agrees": twins["mark"].to_numpy()})
+
+
 def source_of(registry: str, arch: Any, live: Any) -> Any:
     """The page to read `registry`'s runs from: the archive where it holds that dataset, else the live page."""
     if arch is not None and registry in {r.dataset for r in arch.datasets.values()}:
@@ -298,6 +311,16 @@ def show_rerun(archive: pd.DataFrame, live: Any, what: str = "this page's runs",
     if rerun.empty:
         fmt.show_markdown(head + ". Nothing to compare with the archive yet.")
         return ""
+    twins = concordance.check_runs(views(archive), views(rerun))
+    if len(twins):  # runs at the archive's own configuration: each compared with its archived twin
+        line = concordance.runs_verdict(twins)
+        fmt.show_markdown(f"{head}. **Run by run: {line}.**")
+        _display(fmt.table(format_twins(twins), "Your runs beside their archived twins (the same run id: the same "
+                                                 "configuration, split, budget and seed), view by view"))
+        rerun = rerun[~rerun["run_id"].isin(twins["run_id"])]
+        if rerun.empty:
+            return line
+        head = f"**The rest of your re-run** ({len(rerun.drop_duplicates('run_id'))} run(s) at another budget)"
     checks = rerun_checks(archive, rerun, views=views)
     line = concordance.concordance_verdict(checks)
     fmt.show_markdown(f"{head}. **Verdict: {line}.**")

@@ -271,7 +271,8 @@ def test_comparison(cmp: Comparison, archives: _Archives | None = None, failed: 
         "place": cmp.place, "archive": cmp.archive, "context": cmp.context, "settings": cmp.settings,
         "metric": metric, "x": cmp.x.label(), "ref": ref.label() if ref else "", "ref_short": ref.short() if ref else "",
         "paper": cmp.paper, "direction": cmp.direction, "level": ref is None, "note": cmp.note,
-        "n": 0, "n_failed": 0, "mean": np.nan, "sd": np.nan, "ratio": np.nan, "p": np.nan,
+        "ref_archive": cmp.ref_archive or "",
+        "n": 0, "n_failed": 0, "mean": np.nan, "sd": np.nan, "ratio": np.nan, "p": np.nan, "se": np.nan, "df": 0,
         "rope": stats.ROPE.get(metric, np.nan), "folds": 10, "seed_means": (),
     }
     if "n_folds" in x and x["n_folds"].notna().any():
@@ -280,17 +281,42 @@ def test_comparison(cmp: Comparison, archives: _Archives | None = None, failed: 
         if len(x) >= 2:
             e = stats.estimate(x["value"].to_numpy(dtype=float), stats.split_ratio(x))
             row.update(n=e.n, n_failed=int(x["failed"].sum()), mean=e.mean, sd=e.sd, ratio=e.test_train_ratio,
-                       seed_means=tuple(x.groupby("seed")["value"].mean()))
+                       se=e.se, df=e.df, seed_means=tuple(x.groupby("seed")["value"].mean()))
         return row
+    if cmp.ref_archive:  # another archive, other splits: two independent samples
+        other = archives.runs(cmp.ref_archive)
+        r = _cell(other, ref, cmp.settings, metric, None if held is None else archives.failed(cmp.ref_archive))
+        return {**row, **_unpaired(x, r)}
     r = _cell(df, ref, cmp.settings, metric, held)
     pairs = _paired(x, r)
     row.update(n=len(pairs), n_failed=int(pairs["failed"].sum()))
     if len(pairs) >= stats.MIN_PAIRS:
         ratio = max(stats.split_ratio(x), stats.split_ratio(r))  # across protocols: the larger correction
         d = pairs["d"].to_numpy(dtype=float)
-        row.update(mean=float(d.mean()), sd=float(np.std(d, ddof=1)), ratio=ratio,
+        sd = float(np.std(d, ddof=1))
+        row.update(mean=float(d.mean()), sd=sd, ratio=ratio, se=sd * np.sqrt(1 / len(d) + ratio), df=len(d) - 1,
                    p=stats.corrected_ttest(d, ratio).p, seed_means=tuple(pairs.groupby("seed")["d"].mean()))
     return row
+
+
+def _unpaired(x: pd.DataFrame, r: pd.DataFrame) -> dict[str, Any]:
+    """x - ref of two independent sets of runs (other splits): the difference of the means, its standard error
+    the root of the two corrected squared standard errors, df the smaller n - 1 (conservative); Q1 on the
+    difference of the per-seed means (the same training seeds, other partitions)."""
+    from scipy import stats as st
+
+    n = min(len(x), len(r))
+    out: dict[str, Any] = {"n": n, "n_failed": int(x["failed"].sum() + r["failed"].sum())}
+    if n < stats.MIN_PAIRS:
+        return out
+    a, b = (stats.estimate(s["value"].to_numpy(dtype=float), stats.split_ratio(s)) for s in (x, r))
+    se = float(np.hypot(a.se, b.se))
+    mean = a.mean - b.mean
+    seeds = x.groupby("seed")["value"].mean() - r.groupby("seed")["value"].mean()
+    out.update(mean=mean, se=se, df=n - 1, sd=float(np.hypot(a.sd, b.sd)), ratio=max(a.test_train_ratio,
+               b.test_train_ratio), p=float(2 * st.t.sf(abs(mean / se), n - 1)) if se > 0 else float(mean == 0),
+               seed_means=tuple(seeds.dropna()))
+    return out
 
 
 def _adjust(row: dict[str, Any], m: int, alpha: float) -> dict[str, Any]:
@@ -306,8 +332,8 @@ def _adjust(row: dict[str, Any], m: int, alpha: float) -> dict[str, Any]:
     if n < stats.MIN_PAIRS or not np.isfinite(row["mean"]):
         out.update(verdict="not tested", words=f"not tested: {n} paired runs, fewer than {stats.MIN_PAIRS}")
         return out
-    se = float(row["sd"] * np.sqrt(1 / n + row["ratio"]))
-    crit = float(st.t.ppf(1 - a / 2, n - 1))
+    se, df = float(row["se"]), int(row["df"])
+    crit = float(st.t.ppf(1 - a / 2, df))
     out.update(se=se, lo=row["mean"] - crit * se, hi=row["mean"] + crit * se)
     means = np.asarray(row["seed_means"], dtype=float)
     paper = row["paper"] if row["context"] == "paper" else None  # a value on other data is not comparable
@@ -329,9 +355,9 @@ def _adjust(row: dict[str, Any], m: int, alpha: float) -> dict[str, Any]:
         out["verdict"], out["words"] = level_verdict(size)
         return out
     out["p_adj"] = min(1.0, m * row["p"])
-    out["mde"] = stats.mde(se, n - 1, a, POWER)
+    out["mde"] = stats.mde(se, df, a, POWER)
     if paper is not None and np.isfinite(paper):
-        out["power_paper"] = stats.power(paper, se, n - 1, a)
+        out["power_paper"] = stats.power(paper, se, df, a)
         out["runs_to_decide"] = stats.runs_to_detect(paper, row["sd"], row["ratio"], row["folds"], a, POWER)
     out["direction_axis"] = direction_of(out["lo"], out["hi"], row["direction"], row["rope"])
     out["size_axis"] = size_of(row["mean"], se, crit, paper, unit, row["direction"])

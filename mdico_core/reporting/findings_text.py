@@ -65,7 +65,8 @@ def format_ledger(table: pd.DataFrame) -> pd.DataFrame:
         power = ("–" if r["level"] or not _finite(r["mde"]) else
                  f"MDE {r['mde']:.{dg}f}" + ("" if not _finite(r["power_paper"])
                                              else f"; {r['power_paper']:.0%} for paper's"))
-        vs = f" (vs {r['ref_short']})" if r["ref_short"] and not r["level"] and "vs" not in r["place"] else ""
+        vs = (f" (vs {r['ref_short']})" if r["ref_short"] and not r["level"] and "vs" not in r["place"]
+              and not r.get("ref_archive") else "")
         note = f" [{r['note']}]" if r.get("note") else ""
         words = r["words"] + (f" ({dropped_words(r)})" if dropped_words(r) else "")
         rows.append({"claim": r["claim"], "where": r["place"] + vs + note, "paper": paper_txt,
@@ -121,15 +122,13 @@ def headline_text(table: pd.DataFrame) -> str:
         text += ("Q1, LFMC as collected: MDiCo minus Individual is "
                  + " and ".join(f"{fmt_interval(r['q1_mean'], r['q1_lo'], r['q1_hi'], dg)} R² on "
                                 f"{VIEW_NAMES.get(v, v)}" for v, r in q1)
-                 + f", over the {r0['q1_n']} seeds of the paper's cross-validation; {said}. ")
+                 + f" over the {r0['q1_n']} seeds of the paper's cross-validation at {level}; {said}. ")
     verdicts = {r["words"] for _, r in rows}
     said = verdicts.pop().split(": ", 1)[-1] if len(verdicts) == 1 else "; ".join(
         f"{VIEW_NAMES.get(v, v)}: {r['words']}" for v, r in rows)
-    text += ("Q2, a new dataset of this kind: "
+    text += (f"Q2, a new dataset of this kind, by the Nadeau–Bengio approximation over {r0['n']} paired runs: "
              + " and ".join(fmt_interval(r["mean"], r["lo"], r["hi"], dg) for _, r in rows)
-             + f" over {r0['n']} paired runs, by the Nadeau–Bengio approximation; the paper reports "
-             + " and ".join(f"{r['paper']:+.{dg}f}" for _, r in rows) + f": {said}. "
-             f"Intervals at {level}, the level of the claim's family of {r0['family_m']} comparisons.")
+             + " against the paper's " + " and ".join(f"{r['paper']:+.{dg}f}" for _, r in rows) + f"; {said}.")
     return text.replace("\u00a0", " ")
 
 
@@ -229,9 +228,11 @@ def _html_table(df: pd.DataFrame, links: dict[str, pd.Series] | None = None, cap
 def summary_html(table: pd.DataFrame, claims: Sequence[Claim] = CLAIMS) -> str:
     """`summary_markdown` as the page shows it: every claim on one screen, each linked to its section
     and to the page of its evidence."""
+    from mdico_core.reporting.glance import claim_sentence
+
     s = summary(table, claims)
-    shown = pd.DataFrame({"claim": s["claim"], "what": s["what"], "verdicts": s["verdicts"],
-                          "untestable places": s["not testable here"], "evidence": s["source"]})
+    shown = pd.DataFrame({"claim": s["claim"], "the answer": [claim_sentence(c, table) for c in claims],
+                          "evidence": s["source"]})
     return _html_table(shown, {"claim": "#claim-" + s["claim"].str.lower(), "evidence": s["page"] + ".html"})
 
 

@@ -186,4 +186,7 @@ def results_caption(table: pd.DataFrame) -> str:
             f"Bengio 2003), which accounts for overlapping training sets; p (Holm): that test's p adjusted by "
             f"Holm's method over the {m} comparisons of this table. P(better / equiv.): Bayesian correlated t-test, region of "
             f"practical equivalence ±{rope:g} {metric}; P(worse) is the rest. Wilcoxon p treats the runs as independent and overstates the evidence: shown "
-            f"for reference only. No std or p is given from fewer than {stats.MIN_PAIRS} runs (\"n = …\").")
+            f"for reference only. No std or p is given from fewer than {stats.MIN_PAIRS} runs (\"n = …\"). This "
+            f"table's family of {m} is not a claim's: What replicates tests a comparison in its claim's family "
+            f"(Bonferroni, interval at 1 − 0.05/m), so the same comparison shows a wider interval and another p "
+            f"there; its sign (row − reference) is the same.")
