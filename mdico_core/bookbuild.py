@@ -5,10 +5,11 @@
 1. ``sweep(book_plan.all_configs(profile, seeds, folds))`` into the results store: every run the
    book needs, trained once (the store skips finished runs, so a rebuild, or a rebuild with
    more seeds, only trains what is new);
-2. papermill executes each notebook (which only reads the store) of ``notebooks/`` into ``book/generated/`` with the
-   parameters injected (02_main_results once per paper benchmark, and once per archived sweep of
+2. papermill executes each page of the registry (``reporting.pages.PAGES``; a notebook of ``notebooks/``,
+   which only reads the store) into ``book/generated/`` with the parameters injected (02_main_results
+   once per paper benchmark, and once per archived sweep of
    ``book_plan.ARCHIVED``, which shows the archive and checks this build's runs against it; the
-   analysis pages show their archive, ``book_plan.PAGE_ARCHIVES``, the same way), hides the
+   analysis pages show their archive, ``Page.archives``, the same way), hides the
    parameter cells and titles the main-results pages; a failing cell raises, so a broken page fails
    the build;
 3. ``jupyter-book build book/ -W``: any Sphinx warning fails the build.
@@ -40,6 +41,7 @@ from mdico_core._util import (
 )
 from mdico_core.data.availability import availability, resolve_all
 from mdico_core.reporting import book_plan, paper
+from mdico_core.reporting.pages import PAGES
 
 REPO_ROOT = repo_root()
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -55,16 +57,8 @@ def pages() -> list[tuple[str, str, dict[str, Any]]]:
 
     The reproducibility page comes last so that it can report this build's timings.
     """
-    out: list[tuple[str, str, dict[str, Any]]] = []
-    for nb in book_plan.NOTEBOOKS:
-        if nb == book_plan.MAIN:
-            out += [(nb, f"{nb}_{d}", {"dataset": d}) for d in paper.BENCHMARKS]
-            out += [(nb, f"{nb}_{d}_archived", {"dataset": d, "archive": path})
-                    for d, path in book_plan.ARCHIVED.items()]
-        else:
-            out.append((nb, nb, {"archive": book_plan.PAGE_ARCHIVES[nb]} if nb in book_plan.PAGE_ARCHIVES else {}))
-    out.append((book_plan.REPRODUCIBILITY, book_plan.REPRODUCIBILITY, {}))
-    return out
+    records = sorted(PAGES.values(), key=lambda p: p.reports_build)  # stable: the registry's order otherwise
+    return [(p.notebook, name, extra) for p in records for name, extra in p.generated()]
 
 
 def _selected(only: Sequence[str] | None, source: str, name: str) -> bool:
@@ -77,13 +71,7 @@ def _selected(only: Sequence[str] | None, source: str, name: str) -> bool:
 
 
 def _page_title(source: str, extra: dict[str, Any]) -> str | None:
-    if source == book_plan.MAIN:
-        d = extra["dataset"]
-        if extra.get("archive"):
-            # the protocol, not "full": how much of it the archive holds is on the page, from its manifest
-            return f"# {paper.TABLES[d]}: {paper.NAMES[d]} at the paper's protocol (archived sweep)"
-        return f"# {paper.TABLES[d]}: {paper.NAMES[d]}"
-    return None
+    return PAGES[source].heading(extra)
 
 
 def finish_notebook(path: Path, title: str | None = None) -> None:
@@ -256,9 +244,8 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
 
 def _pages_without_runs(chosen: list, profile: str, seeds: tuple | None, folds: tuple | None) -> list[str]:
     """The `chosen` pages that would train runs but have none here (their data is absent)."""
-    quiet = (book_plan.FINDINGS, "01_data_overview", book_plan.REPRODUCIBILITY)  # pages that never train
     return [name for src, name, extra in chosen
-            if src not in quiet and not book_plan.configs(src, profile, extra.get("dataset"), seeds, folds)]
+            if PAGES[src].runs is not None and not book_plan.configs(src, profile, extra.get("dataset"), seeds, folds)]
 
 
 def _sweep(chosen: list | None, profile: str, seeds: tuple | None, folds: tuple | None, results: str | None,
@@ -299,7 +286,7 @@ def _execute_pages(chosen: list, generated: Path, base: dict[str, Any], kernel: 
                 stub_notebook(src, dest, title)
             continue
         job = (name, (src, dest, {**base, **extra}, kernel, title))
-        if source == book_plan.REPRODUCIBILITY:
+        if PAGES[source].reports_build:
             last = job
         else:
             jobs.append(job)

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from mdico_core._util import display_path, repo_root
+from mdico_core._util import display_path, parse_list, repo_root
 from mdico_core.data.availability import Resolution, benchmark_of, entry_of
 from mdico_core.experiments.archive_files import read_runs, resolve_archive
 from mdico_core.experiments.archive_io import CompanionData, write_runs_csv
@@ -252,17 +252,17 @@ def archived_page(path: str | Path, dataset: str | None = None) -> ArchivedPage:
 
 
 def archive_pages() -> dict[str, list[str]]:
-    """The book's pages that show each archive of ``experiments.archives`` (by name; [] for none): the
-    archived main-results pages, the analysis pages (``book_plan.PAGE_ARCHIVES``), and the
-    reproducibility page for an archive made in another environment than its `counterpart`'s."""
-    from mdico_core.reporting.book_plan import ARCHIVED, MAIN, PAGE_ARCHIVES, REPRODUCIBILITY, page_archives
+    """The book's pages that show each archive of ``experiments.archives`` (by name; [] for none), in
+    book order: each generated page whose ``archive`` parameter names it (``pages.PAGES``: the archived
+    main-results pages, the analysis pages), and the reproducibility page for an archive made in
+    another environment than its `counterpart`'s."""
+    from mdico_core.reporting.pages import PAGES, REPRODUCIBILITY
 
     shown: dict[str, list[str]] = {name: [] for name in ARCHIVES}
-    for bench, name in ARCHIVED.items():
-        shown.setdefault(name, []).append(f"{MAIN}_{bench}_archived")
-    for page_name in PAGE_ARCHIVES:
-        for name in page_archives(page_name):
-            shown.setdefault(name, []).append(page_name)
+    for page in PAGES.values():
+        for page_name, extra in page.generated():
+            for name in parse_list(extra.get("archive")) or ():
+                shown.setdefault(name, []).append(page_name)
     for name, a in ARCHIVES.items():
         if a.counterpart is not None:
             shown[name].append(REPRODUCIBILITY)

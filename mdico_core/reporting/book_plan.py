@@ -9,6 +9,10 @@ Pages name paper benchmarks; each resolves to the registry dataset that runs for
 data, else a real stand-in, else, where the plan allows it, labelled synthetic data, else
 nothing: the page then shows the paper's numbers and how to get the data).
 
+Which pages there are, and what each runs, is its record in ``pages.PAGES`` (`Page.runs`, a
+function of the page's `BookPlan`); this module makes the runs a record asks for, and re-exports the
+registry's views that other code reads (`NOTEBOOKS`, `PAGE_ARCHIVES`, `ARCHIVED`, `page_archives`).
+
 How much each page runs at each profile is the `BookPlan` below (`BOOK_PLANS`, by profile name).
 A `Profile` object with a ``book`` attribute (a mapping of `BookPlan` field names) overrides it;
 the profiles' yaml loader does not read such a key yet, so the constants here are the calibration.
@@ -20,46 +24,52 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from mdico_core._util import parse_list, repo_root
+from mdico_core._util import parse_list
 from mdico_core.reporting import paper
+from mdico_core.reporting.pages import (  # noqa: F401 (the page constants, re-exported)
+    BEYOND,
+    FINDINGS,
+    MAIN,
+    OWN_METHOD,
+    OWN_METHOD_FILE,
+    OWN_METHOD_NAME,
+    PAGES,
+    REPRODUCIBILITY,
+    Ask,
+    dedupe,
+    notebooks,
+    register_own_method,
+)
 
 if TYPE_CHECKING:  # the experiments package is imported lazily, at call time
     from mdico_core.experiments.config import RunConfig
     from mdico_core.experiments.profile import Profile
 
-FINDINGS = "00_findings"  # "What replicates": the paper's claims tested on the archives (`findings`)
-NOTEBOOKS: tuple[str, ...] = (
-    FINDINGS, "01_data_overview", "02_main_results", "03_ablation", "04_shared_specific", "05_encoders",
-    "06_tsne", "07_loss_curves", "08_prediction_maps", "09_released_vs_paper", "10_beyond", "11_own_method",
-)
-REPRODUCIBILITY = "reproducibility"  # the book's reproducibility page, also a notebook
-MAIN = "02_main_results"  # executed once per paper benchmark
-BEYOND = "10_beyond"  # "Beyond the paper": more than two modalities, and data that is not EO
-OWN_METHOD = "11_own_method"  # "Add your own method": a method defined outside the package, run and paired
-# that page's method: a file beside its notebook, registered as a user's would be (``$MDICO_METHODS``)
-OWN_METHOD_FILE = repo_root() / "notebooks" / "modality_dropout.py"
-OWN_METHOD_NAME = "modality_dropout"
-# Sweeps too long for a laptop build, run once at the paper's protocol and archived
-# (``experiments.archives``, ``mdico archive export``). A benchmark here gets a second main-results
-# page built from its archive (02_main_results_<benchmark>_archived), beside the page the build runs.
-ARCHIVED = {"croph_b": "algae_blooms_binary_paper", "croph_m": "algae_blooms_paper", "lfmc": "lfmc_paper"}
-# The archive each analysis page shows as its primary table (its notebook's `archive` parameter; a
-# comma-separated list where a page shows several, `page_archives`), with the reader's re-run of the
-# page's runs at the build's profile beside it.
-PAGE_ARCHIVES = {
-    "03_ablation": "lfmc_ablation", "04_shared_specific": "lfmc_paper,algae_blooms_binary_paper,algae_blooms_paper",
-    "05_encoders": "lfmc_encoders",
-    "06_tsne": "lfmc_paper", "07_loss_curves": "lfmc_paper", "08_prediction_maps": "lfmc_paper",
-    FINDINGS: "lfmc_paper,algae_blooms_binary_paper,algae_blooms_paper,lfmc_ablation,lfmc_encoders,lfmc_released,"
-              "mfeat_methods,presto_modalities,lfmc_sites",
-    "09_released_vs_paper": "lfmc_released", BEYOND: "mfeat_methods,mfeat_views,presto_modalities,lfmc_sites",
-    OWN_METHOD: "lfmc_paper,lfmc_own_method",  # every method, then the example's own runs at that protocol
+# Views of the page records (``pages.PAGES``), computed on each access so that they follow the
+# registry: ``NOTEBOOKS`` (the notebooks in build order, less the reproducibility page, which runs
+# last); ``PAGE_ARCHIVES`` (the archive each analysis page shows as its primary table, its
+# notebook's `archive` parameter: a comma-separated list where a page shows several, `page_archives`;
+# the reader's re-run of the page's runs at the build's profile is shown beside it); ``ARCHIVED``
+# (sweeps too long for a laptop build, run once at the paper's protocol and archived,
+# ``experiments.archives``, ``mdico archive export``: a benchmark here gets a second main-results page
+# built from its archive, 02_main_results_<benchmark>_archived, beside the page the build runs).
+_VIEWS = {
+    "NOTEBOOKS": notebooks,
+    "PAGE_ARCHIVES": lambda: {nb: ",".join(p.archives) for nb, p in PAGES.items() if p.archives},
+    "ARCHIVED": lambda: {b: a for p in PAGES.values() for b, a in p.archived},
 }
 
 
+def __getattr__(name: str) -> Any:
+    if name in _VIEWS:
+        return _VIEWS[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def page_archives(notebook: str) -> tuple[str, ...]:
-    """The names of the archives page `notebook` shows (`PAGE_ARCHIVES`), none for a page without."""
-    return tuple(parse_list(PAGE_ARCHIVES.get(notebook)) or ())
+    """The names of the archives page `notebook` shows (its record's), none for a page without."""
+    page = PAGES.get(notebook)
+    return page.archives if page is not None else ()
 
 
 @dataclass(frozen=True)
@@ -128,13 +138,6 @@ BOOK_PLANS: dict[str, BookPlan] = {
                       released_cells=(("released", "released"), ("default", "paper")), **_BEYOND_SLICE),
     "paper": BookPlan(),
 }
-_STUDIES = ("03_ablation", "05_encoders", "09_released_vs_paper", BEYOND)
-# The BookPlan field naming each page's datasets (02 is one page per `main_datasets` entry).
-_PAGE_DATASETS = {
-    "03_ablation": "ablation_datasets", "04_shared_specific": "main_datasets", "05_encoders": "encoder_datasets",
-    "06_tsne": "tsne_datasets", "07_loss_curves": "loss_datasets", "08_prediction_maps": "map_datasets",
-    "09_released_vs_paper": "released_datasets", OWN_METHOD: "own_method_datasets",
-}
 
 
 def load_profile(profile: str | Profile) -> Profile:
@@ -158,30 +161,23 @@ def book_plan(profile: str | Profile) -> BookPlan:
 
 
 def page_plan(notebook: str, plan: BookPlan, datasets: str | Sequence[str] | None) -> BookPlan:
-    """`plan` with the page's datasets replaced by `datasets` (a notebook parameter), if given."""
+    """`plan` with the page's datasets (its record's `Page.datasets` field) replaced by `datasets`
+    (a notebook parameter), if given."""
     names = parse_list(datasets)
-    if names is None or notebook not in _PAGE_DATASETS:
+    page = PAGES.get(notebook)
+    if names is None or page is None or page.datasets is None:
         return plan
-    return replace(plan, **{_PAGE_DATASETS[notebook]: names})
+    return replace(plan, **{page.datasets: names})
 
 
 def page_benchmarks(notebook: str, plan: BookPlan, dataset: str | Sequence[str] | None = None) -> tuple[str, ...]:
     """The paper benchmarks page `notebook` shows (02: its one `dataset`, or every main dataset)."""
-    if notebook == MAIN:
-        return (dataset,) if isinstance(dataset, str) and dataset else tuple(plan.main_datasets)
-    if notebook in _PAGE_DATASETS:
-        return tuple(getattr(page_plan(notebook, plan, dataset), _PAGE_DATASETS[notebook]))
-    if notebook == BEYOND:
-        return tuple(dict.fromkeys(a.dataset for a in _beyond_archives(plan)))
+    page = PAGES.get(notebook)
+    if page is not None and page.benchmarks is not None:
+        return page.benchmarks(plan, dataset)
+    if page is not None and page.datasets is not None:
+        return tuple(getattr(page_plan(notebook, plan, dataset), page.datasets))
     return paper.BENCHMARKS
-
-
-def _methods(prof: Profile) -> list[str]:
-    """The profile's methods that are registered, with Individual and MDiCo always included."""
-    from mdico_core.methods import METHODS
-
-    wanted = ["individual", "mdico", *[m.lower() for m in getattr(prof, "methods", ())]]
-    return [m for m in dict.fromkeys(wanted) if m in METHODS]
 
 
 def _runnable(names: Iterable[str], plan: BookPlan) -> list[str]:
@@ -198,7 +194,7 @@ def _runnable(names: Iterable[str], plan: BookPlan) -> list[str]:
 
 def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequence[str] | None = None,
             seeds: Sequence[int] | None = None, folds: Sequence[int | None] | None = None) -> list[RunConfig]:
-    """The runs `notebook` reads at `profile`.
+    """The runs `notebook` reads at `profile`: its record's (``pages.PAGES``) `Page.runs`.
 
     `dataset`: for 02_main_results, the one paper benchmark of the page (None: every page's runs);
     for the other pages, paper benchmarks replacing the book plan's (a list or ``"a,b"``).
@@ -211,8 +207,11 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
 
     prof = load_profile(profile)
     plan = page_plan(notebook, book_plan(prof), dataset)
+    page = PAGES.get(notebook)
+    if page is None:
+        raise ValueError(f"unknown notebook {notebook!r}; valid notebooks: {', '.join(notebooks())}")
     checked = _archived_datasets() if folds is None and plan.archive_check_folds is not None else set()
-    if folds is None and notebook in _STUDIES:
+    if folds is None and page.rechecks_archive:
         folds = plan.archive_check_folds
 
     def runs(datasets: Iterable[str], methods: Sequence[str], **extra: Any) -> list[RunConfig]:
@@ -223,105 +222,16 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
             out += prof.configs(d, methods, **extra, seeds=seeds, folds=f)
         return out
 
-    if notebook in (FINDINGS, "01_data_overview", REPRODUCIBILITY):  # they read archives and data only
+    if page.runs is None:  # it reads archives and data only
         return []
-    if notebook == MAIN:
-        if dataset is None:
-            return dedupe(c for d in plan.main_datasets for c in configs(notebook, prof, d, seeds, folds))
-        return runs([dataset] if isinstance(dataset, str) else dataset, _methods(prof))
-    if notebook == "03_ablation":
-        return (runs(plan.ablation_datasets, ["individual"])
-                + runs(plan.ablation_datasets, ["mdico"], variants=plan.ablation_variants))
-    if notebook == "04_shared_specific":
-        return runs(plan.main_datasets, ["mdico"])
-    if notebook == "05_encoders":
-        return runs(plan.encoder_datasets, ["individual", "mdico"], encoders=plan.encoders)
-    if notebook == "06_tsne":
-        return runs(plan.tsne_datasets, ["individual", "mdico"])
-    if notebook == "07_loss_curves":
-        return runs(plan.loss_datasets, ["mdico"])
-    if notebook == "08_prediction_maps":
-        return runs(plan.map_datasets, ["individual", "mdico"])
-    if notebook == "09_released_vs_paper":
-        cells = None if plan.released_cells is None else {tuple(cell) for cell in plan.released_cells}
-        return dedupe(c for d in _runnable(plan.released_datasets, plan) for part in _released_parts(d)
-                      if cells is None or part.monitor is None
-                      for c in part.configs(d, prof.name, seeds, None if get_dataset_entry(d).official_split
-                                            else folds)
-                      if cells is None or (c.variant, c.protocol) in cells)
-    if notebook == OWN_METHOD:
-        register_own_method()
-        out = []
-        for d in _runnable(plan.own_method_datasets, plan):
-            f = folds if folds is not None or get_dataset_entry(d).official_split else plan.own_method_folds
-            out += prof.configs(d, ["individual", "mdico", OWN_METHOD_NAME], seeds=seeds, folds=f)
-        return out
-    if notebook == BEYOND:
-        return dedupe(c for a in _beyond_archives(plan) if _runnable([a.dataset], plan)
-                      for part in _kept(a.parts, plan.beyond_methods) for c in part.configs(a.dataset, prof.name, seeds, folds))
-    raise ValueError(f"unknown notebook {notebook!r}; valid notebooks: {', '.join(NOTEBOOKS)}")
-
-
-def register_own_method() -> None:
-    """Register the page's example method here and, through ``$MDICO_METHODS``, in the worker processes and
-    notebook kernels this process starts (the way a user's method file is registered)."""
-    from mdico_core.methods.external import register_module
-
-    register_module(str(OWN_METHOD_FILE))
+    return page.runs(Ask(prof, plan, dataset, seeds, folds, runs, lambda names: _runnable(names, plan)))
 
 
 def _archived_datasets() -> set[str]:
     """The registry datasets of the benchmarks with an archived paper-protocol sweep (`ARCHIVED`)."""
     from mdico_core.experiments.archives import get_archive
 
-    return {get_archive(name).dataset for name in ARCHIVED.values()}
-
-
-def _beyond_archives(plan: BookPlan) -> list:
-    """The archives of "Beyond the paper" whose runs the book re-runs under `plan`."""
-    from mdico_core.experiments.archives import get_archive
-
-    return [get_archive(n) for n in (page_archives(BEYOND) if plan.beyond_archives is None else plan.beyond_archives)]
-
-
-def _kept(parts: Iterable[Any], methods: Sequence[str] | None) -> list:
-    """`parts` (``archives.Part``) each keeping only `methods` (None: all; "all" spelled out), empty ones dropped."""
-    from dataclasses import replace as with_
-
-    from mdico_core.methods import METHODS
-
-    out = []
-    for part in parts:
-        names = sorted(METHODS) if part.methods == ("all",) else part.methods
-        kept = tuple(m for m in names if methods is None or m in methods)
-        if kept:
-            out.append(with_(part, methods=kept if methods is not None else part.methods))
-    return out
-
-
-def _released_parts(dataset: str) -> list:
-    """The parts of archive ``lfmc_released`` that run on `dataset`: ``rel_raw_target`` predicts in raw
-    LFMC units, so only where the released code has target constants (``mdico.RELEASED_CONFIG``)."""
-    from dataclasses import replace as with_
-
-    from mdico_core.experiments.archives import get_archive
-    from mdico_core.methods.mdico import RELEASED_CONFIG
-
-    raw = "target_norm" in RELEASED_CONFIG.get(dataset, {})
-    parts = []
-    for part in get_archive("lfmc_released").parts:
-        variants = tuple(v for v in part.variants if raw or v != "rel_raw_target")
-        if variants:
-            parts.append(with_(part, variants=variants))
-    return parts
-
-
-def dedupe(cfgs: Iterable[RunConfig]) -> list[RunConfig]:
-    """`cfgs` without repeated run ids, first occurrence kept."""
-    seen: dict[str, RunConfig] = {}
-    for c in cfgs:
-        seen.setdefault(c.run_id, c)
-    return list(seen.values())
+    return {get_archive(name).dataset for p in PAGES.values() for _, name in p.archived}
 
 
 def _cell(values: Sequence[Any]) -> tuple[str, ...]:
@@ -366,7 +276,7 @@ def all_configs(profile: str | Profile = "quick", seeds: Sequence[int] | None = 
                 folds: Sequence[int | None] | None = None) -> list[RunConfig]:
     """Every run the whole book needs at `profile`, deduplicated by run id, in page order."""
     prof = load_profile(profile)
-    return dedupe(c for nb in NOTEBOOKS for c in configs(nb, prof, seeds=seeds, folds=folds))
+    return dedupe(c for nb in notebooks() for c in configs(nb, prof, seeds=seeds, folds=folds))
 
 
 def book_datasets() -> tuple[str, ...]:
@@ -375,5 +285,5 @@ def book_datasets() -> tuple[str, ...]:
     the paper's own benchmarks that need GBs (CropHarvest, TreeSatAI-TS) are fetched by name."""
     from mdico_core.experiments.archives import get_archive
 
-    names = [*ARCHIVED.values(), *(a for nb in PAGE_ARCHIVES for a in page_archives(nb))]
+    names = [*(a for p in PAGES.values() for _, a in p.archived), *(a for p in PAGES.values() for a in p.archives)]
     return tuple(dict.fromkeys(get_archive(n).dataset for n in names))

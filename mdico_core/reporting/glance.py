@@ -53,9 +53,10 @@ def claim_sentence(claim: Claim, table: pd.DataFrame) -> str:
     rows = table[(table["claim"] == claim.id) & (table["verdict"] != "not tested")]
     if rows.empty:
         return f"{claim.claim}: not tested here."
-    said = [f"{_answer(rows[rows['context'] == ctx])} {WHERE[ctx]}" for ctx in WHERE if (rows["context"] == ctx).any()]
+    said = [f"{WHERE[ctx]}, it {_answer(rows[rows['context'] == ctx])}" for ctx in WHERE
+            if (rows["context"] == ctx).any()]
     own = " (this companion's question)" if claim.ours else ""
-    return f"{claim.claim}{own}: it " + "; it ".join(said) + "."
+    return f"{claim.claim}{own}. " + " ".join(s[0].upper() + s[1:] + "." for s in said)
 
 
 def claim_status(claim: Claim, table: pd.DataFrame) -> str | None:
@@ -115,7 +116,8 @@ def plot_forest(table: pd.DataFrame, title: str = "") -> Any:
     ax.scatter(rows["mean"], y, c=colours, s=16, zorder=3)
     paper = rows["paper"].astype(float)
     ax.scatter(paper, y, marker="D", s=18, facecolors="none", edgecolors="k", lw=0.8, zorder=4)
-    labels = [f"{c}  {p.split(', ', 1)[-1]}" + (f" (vs {r})" if r and "vs" not in p else "")
+    # "C3  L8: EmbraceNet − Individual": the place without its benchmark (all LFMC here), then what minus what
+    labels = [f"{c}  {p.split(', ', 1)[-1]}" + (f" − {r.split(' (')[0]}" if r and "vs" not in p else "")
               for c, p, r in zip(rows["claim"], rows["place"], rows["ref_short"])]
     ax.set_yticks(y, labels, fontsize=7.5)
     right = ax.get_xlim()[1]
@@ -139,14 +141,13 @@ def plot_forest(table: pd.DataFrame, title: str = "") -> Any:
 def deviations(table: pd.DataFrame, claims: Sequence[Claim] = CLAIMS) -> list[str]:
     """The reproduction's deviations and difficulties, as reproducibility reports list them, each from the
     code and the archives' manifests (nothing typed)."""
+    from mdico_core.data.availability import resolve
     from mdico_core.experiments.archive_files import read_manifest
     from mdico_core.experiments.archives import get_archive
     from mdico_core.methods import METHODS, get_method
-    from mdico_core.reporting.compare import paper_name
-
-    from mdico_core.data.availability import resolve
     from mdico_core.options import PROTOCOLS
     from mdico_core.reporting import paper
+    from mdico_core.reporting.compare import paper_name
 
     absent = [paper.NAMES[b] for b in paper.BENCHMARKS if resolve(b, False).kind != "real"]
     protocols = [p for p in PROTOCOLS if p.startswith("released_")]

@@ -20,27 +20,22 @@ from mdico_core._util import git_version
 from mdico_core.data.availability import Resolution, how_to_get, resolve
 from mdico_core.reporting import book_plan, paper
 from mdico_core.reporting.format import fmt_value, metric_digits, metric_label, show_box, show_markdown
+from mdico_core.reporting.pages import PAGES, notebooks
 from mdico_core.reporting.provenance import short_version
 from mdico_core.reporting.stats import MIN_PAIRS
 
-# The paper's tables and figures that each page regenerates, and the benchmark each one needs
-# (Figures 1 and 2 are diagrams of the setting and of the method: the introduction describes them).
-ARTEFACTS: dict[str, tuple[tuple[str, str], ...]] = {
-    book_plan.MAIN: tuple((paper.TABLES[b], b) for b in paper.BENCHMARKS),
-    book_plan.FINDINGS: (),  # the claims of the paper's text, tested on the archives
-    "01_data_overview": (),
-    "03_ablation": (("Table 6, CropH-b columns", "croph_b"), ("Table 6, CropH-m columns", "croph_m")),
-    "04_shared_specific": tuple((f"Table 7, {paper.NAMES[b]} columns", b) for b in paper.BENCHMARKS),
-    "05_encoders": (("Figure 3 (LFMC)", "lfmc"), ("Figure A1 (CropH-b)", "croph_b"),
-                    ("Figure A2 (CropH-m)", "croph_m")),
-    "06_tsne": (("Figure 4 (TSAITS)", "tsaits"), ("Figure A3 (CropH-b)", "croph_b"),
-                ("Figure A4 (CropH-m)", "croph_m")),
-    "07_loss_curves": (("Figure 5 (CropH-m)", "croph_m"), ("Figure 5 (LFMC)", "lfmc"), ("Figure A5 (CropH-b)", "croph_b")),
-    "08_prediction_maps": (("Figures A6-A8 (CropH-b)", "croph_b"),),
-    "09_released_vs_paper": (),
-    book_plan.BEYOND: (),  # beyond the paper: no artefact of the paper to regenerate
-    book_plan.OWN_METHOD: (),  # your method beside the paper's: no artefact of the paper
-}
+# The paper's tables and figures that each page regenerates, and the benchmark each one needs, are
+# its record's (``pages.PAGES``, `Page.artefacts`); ``ARTEFACTS`` ({notebook: artefacts}, every page of
+# ``book_plan.NOTEBOOKS``) is their view, computed on each access. (Figures 1 and 2 are diagrams of
+# the setting and of the method: the introduction describes them.)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ARTEFACTS":
+        return {nb: PAGES[nb].artefacts for nb in notebooks()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # How far from the paper a mean must be to get a sentence: more than this (in the metric's unit)
 # and more than one standard deviation of our runs, so that it is neither noise nor a rounding.
 FAR_FROM_PAPER = {"r2": 0.1}
@@ -65,8 +60,10 @@ def artefact_gaps(notebook: str, datasets: Mapping[str, Resolution], profile: st
         profile: the page's profile (None: an archived sweep; its file is all there is).
         dataset: 02_main_results' one benchmark (its page shows that table only).
     """
-    wanted = ARTEFACTS.get(notebook, ())
-    if notebook == book_plan.MAIN:
+    record = PAGES.get(notebook)
+    wanted = record.artefacts if record is not None and not record.reports_build else ()
+    per_benchmark = record is not None and record.per_benchmark
+    if per_benchmark:  # one page per benchmark: that page's artefact only
         wanted = tuple((t, b) for t, b in wanted if b == dataset)
     from mdico_core.reporting.page import fill_command, page_name
 
@@ -90,7 +87,7 @@ def artefact_gaps(notebook: str, datasets: Mapping[str, Resolution], profile: st
                         f"`mdico book --profile paper --only {notebook}` makes it (the paper plan runs every "
                         "benchmark).")
             else:
-                param = "dataset" if notebook == book_plan.MAIN else "datasets"
+                param = "dataset" if per_benchmark else "datasets"
                 body = (f"The `{profile}` book plan does not run this page on {name} (it keeps the book within "
                         f"its time budget). Here it would run {_benchmark_words(bench, here)}. Make it with "
                         f"`{fill_command(notebook, profile or 'quick', bench)}`, then `papermill "
@@ -105,7 +102,7 @@ def show_gaps(page: Any, notebook: str | None = None) -> None:
     prof = getattr(page, "profile", None)
     nb = notebook or getattr(page, "notebook", book_plan.MAIN)
     dataset = getattr(page, "dataset", None)
-    if dataset is None and nb == book_plan.MAIN:
+    if dataset is None and nb in PAGES and PAGES[nb].per_benchmark:
         dataset = next(iter(page.datasets), None)
     for title, body in artefact_gaps(nb, page.datasets, getattr(prof, "name", None), dataset):
         show_box(title, body)

@@ -183,7 +183,8 @@ def _specific_vs_shared() -> tuple[Comparison, ...]:
     out = []
     for b, v, a, c in _places():
         d = _diff(_pv(b, "MDiCo", v, mode="specific"), _pv(b, "MDiCo", v, mode="shared"))
-        out.append(Comparison(_place(b, v, c), a, Side("mdico", f"{v}:specific"), Side("mdico", f"{v}:shared"), d,
+        out.append(Comparison(f"{_place(b, v, c)}: specific vs shared", a, Side("mdico", f"{v}:specific"),
+                              Side("mdico", f"{v}:shared"), d,
                               int(np.sign(d)) if d is not None else 0, c))
     return tuple(out)
 
@@ -195,7 +196,8 @@ def _encoders() -> tuple[Comparison, ...]:
 
 
 def _released() -> tuple[Comparison, ...]:
-    return tuple(Comparison(f"LFMC, {v}", "lfmc_released", Side("mdico", v, variant="released", protocol="released"),
+    return tuple(Comparison(f"LFMC, {v}: released code vs paper's MDiCo", "lfmc_released",
+                            Side("mdico", v, variant="released", protocol="released"),
                             Side("mdico", v), None, 0, "paper") for v in paper.paper_views("lfmc"))
 
 

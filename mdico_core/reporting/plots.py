@@ -218,3 +218,40 @@ def plot_loss_curves(curves: Mapping[str, pd.DataFrame], ncols: int = 2) -> Any:
         ax.axis("off")
     legend_below(fig, ncol=2)
     return fig
+
+
+# ---------------------------------------------------------------------------------- differences
+@styled
+def plot_differences(tests: pd.DataFrame, benchmark: str, xlabel: str = "", paper_label: str = "the paper's") -> Any:
+    """Each method's paired difference to its reference (``evidence.tested`` rows: Δ and its corrected 95%
+    interval) per single-modality view, one shared axis for every panel, the paper's own difference beside it
+    (◆, from its table for `benchmark`), and zero. A gap of 0.01 shows as what it is, not as two bar tops."""
+    import matplotlib.pyplot as plt
+
+    t = tests[tests["n_pairs"].fillna(0) >= MIN_PAIRS] if len(tests) else tests
+    t = t[t["view"].astype(str).map(lambda v: ":" not in v and v != "fusion")] if len(t) else t
+    if t.empty:
+        return placeholder_figure("no paired runs to draw")
+    present = list(dict.fromkeys(t["view"].astype(str)))
+    views = [v for v in paper.paper_views(benchmark) if v in present] + [v for v in present
+                                                                         if v not in paper.paper_views(benchmark)]
+    methods = [m for m in paper.ORDER if m in set(t["paper_method"])][::-1]  # MDiCo on top, as the paper's last row
+    methods += [m for m in dict.fromkeys(t["paper_method"]) if m not in methods]
+    fig, axes = plt.subplots(1, len(views), figsize=figure_size(0.3 * len(methods) + 1.2), sharex=True, sharey=True,
+                             squeeze=False, layout="constrained")
+    y = np.arange(len(methods))[::-1]
+    for ax, view in zip(axes[0], views):
+        d = t[t["view"].astype(str) == view].set_index("paper_method").reindex(methods)
+        ax.axvline(0, color="0.3", lw=0.8)
+        ax.errorbar(d["diff"], y, xerr=[d["diff"] - d["ci_lo"], d["ci_hi"] - d["diff"]], fmt="o", ms=4, capsize=2,
+                    color="#0072B2", label="ours: Δ, corrected 95% interval")
+        ref = [paper.paper_value(benchmark, m, "default", view)[0] - paper.paper_value(benchmark, "Individual", "default",
+                                                                                     view)[0] for m in methods]
+        ax.plot(ref, y, **{**PAPER_MARKER, "markersize": 5}, label=f"{paper_label} difference")
+        ax.set_title(view)
+        ax.set_yticks(y, methods)
+        ax.set_xlabel(xlabel)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
+    return fig
+
