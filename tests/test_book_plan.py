@@ -109,13 +109,14 @@ def test_quick_studies_rerun_their_archives_cells(present_only):
 
 
 def test_beyond_page_reruns_a_slice_of_its_archives_below_paper(present_only):
-    """"Beyond the paper" shows three archives; quick and smoke re-run Individual and MDiCo on mfeat's six
-    views (fold 0, seed 0), cells of archive mfeat_methods; paper re-runs exactly the three archives."""
+    """"Beyond the paper" shows four archives; quick and smoke re-run Individual and MDiCo on mfeat's six
+    views (fold 0, seed 0), cells of archive mfeat_methods; paper re-runs exactly the four archives."""
     from mdico_core.experiments.archives import ARCHIVES
 
-    assert book_plan.page_archives(book_plan.BEYOND) == ("mfeat_methods", "mfeat_views", "presto_modalities")
+    assert book_plan.page_archives(book_plan.BEYOND) == ("mfeat_methods", "mfeat_views", "presto_modalities",
+                                                         "lfmc_sites")
     assert book_plan.page_archives("01_data_overview") == ()
-    present_only(lambda name: name in ("mfeat", "presto_lfmc"))
+    present_only(lambda name: name in ("mfeat", "presto_lfmc", "lfmc"))
     methods = {c.run_id: c for c in ARCHIVES["mfeat_methods"].configs()}
     for profile in ("smoke", "quick"):
         cfgs = book_plan.configs(book_plan.BEYOND, profile)

@@ -14,8 +14,8 @@ import yaml
 from mdico_core import bookbuild
 from mdico_core.experiments.archives import ARCHIVES
 from mdico_core.reporting import book_plan, notes, pages, paper
-from mdico_core.reporting.paper_claims import CLAIMS
 from mdico_core.reporting.pages import PAGES, Page
+from mdico_core.reporting.paper_claims import CLAIMS
 
 REPO = Path(__file__).resolve().parents[1]
 nbformat = pytest.importorskip("nbformat", reason="the book extras are not installed: pip install -e '.[book]'")

@@ -115,14 +115,10 @@ def is_current(store: ResultsStore, cfg: RunConfig) -> bool:
     """Whether `store` holds a run of `cfg` that no sweep must train again: it has a record (``store.has``),
     and, for a method of your own, one made by its current code (``external.stale_reason``): a stale one is
     trained again, its record replaced."""
-    if not store.has(cfg):
-        return False
-    from mdico_core.methods.external import BUILTIN
+    from mdico_core.methods.external import BUILTIN, stale_reason
 
-    if cfg.method in BUILTIN:
-        return True
-    from mdico_core.methods.external import stale_reason
-
+    if not store.has(cfg) or cfg.method in BUILTIN:
+        return store.has(cfg)
     rec = store.get(cfg)
     return rec is not None and stale_reason(rec) is None
 

@@ -11,6 +11,7 @@ Which data runs for each benchmark, and why, is ``mdico_core.data.availability``
 - ``plots``       bar charts and loss curves
 - ``tsne``        t-SNE of stored features (Fig. 4)
 - ``maps``        prediction maps (Fig. A6-A8)
+- ``pages``       one record per book page (`PAGES`): notebook, toc section, archives, runs, artefacts
 - ``book_plan``   which runs each page needs at a profile
 - ``page``        a notebook's read-only view of the store (`ResultsPage`, the live `Page`)
 - ``archive``     archived sweeps read back as a page (`ArchivedPage`); ``mdico export``
