@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats as st
 
 from mdico_core.reporting import feature_measures as fm
 from mdico_core.reporting.feature_measures import neighbour_score, pair_retrieval, paired_tests
@@ -87,5 +88,8 @@ def test_the_findings_ledger_tests_the_feature_measures_as_the_tsne_page_does():
         view = row.x.rsplit(", ", 1)[1]  # "MDiCo, S1" -> "S1"; "MDiCo, S1↔L8" -> "S1↔L8"
         page_row = tested.loc[view]
         assert row.n == page_row["n"], view
-        assert np.allclose([row.mean, row.lo, row.hi, row.p], [page_row["Δ"], page_row["lo"], page_row["hi"],
-                                                                page_row["p"]]), view
+        assert np.allclose([row.mean, row.p], [page_row["Δ"], page_row["p"]]), view
+        # the page's interval is at 95% (its table's family); the ledger's at its claim's family level, the same se
+        half_page, half_ledger = page_row["hi"] - page_row["Δ"], row.hi - row.mean
+        crit = st.t.ppf(0.975, row.n - 1), st.t.ppf(1 - (1 - row.family_level) / 2, row.n - 1)
+        assert np.isclose(half_page / crit[0], half_ledger / crit[1]), view

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def _glued(name: str) -> str:
     for cell in nb["cells"]:
         for out in cell.get("outputs", []):
             if out.get("metadata", {}).get("scrapbook", {}).get("name") == name:
-                return eval(out["data"]["text/plain"])  # myst-nb stores the glued string's repr
+                return ast.literal_eval(next(iter(out["data"].values())))  # the glued string's repr
     raise AssertionError(f"{name} is not glued on {PAGE.name}")
 
 
