@@ -239,15 +239,16 @@ def _beyond_presto() -> tuple[Comparison, ...]:
     return tuple(out)
 
 
-SITES_METHODS = ("individual", "mdico", "decur", "discomkd", "esensi", "shaspec", "inputfu")  # archive lfmc_sites
-
-
 def _sites_gain() -> tuple[Comparison, ...]:
     return tuple(Comparison(f"LFMC at unseen sites, {v}", "lfmc_sites", Side("mdico", v), Side("individual", v), None,
                             +1, "beyond") for v in paper.paper_views("lfmc"))
 
 
 def _sites_drop() -> tuple[Comparison, ...]:
+    from mdico_core.experiments.archives import (
+        SITES_METHODS,  # the methods archive lfmc_sites was defined with
+    )
+
     out = []
     for m in SITES_METHODS:
         for v in ("fusion",) if m == "inputfu" else paper.paper_views("lfmc"):
