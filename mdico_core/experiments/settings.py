@@ -52,7 +52,8 @@ def select_settings(df: pd.DataFrame, settings: str, monitor: str | None = None)
     else:
         keep = (col == "original") | ((col == "common") & df["method"].isin(same_in_both()))
     watched = df["monitor"].fillna("total") if "monitor" in df else pd.Series("total", index=df.index)
-    wanted = df["method"].map(lambda m: monitor or recipe_monitor(m, settings))
+    # one lookup per method, not per row: resolving a recipe is slow and archives hold thousands of rows
+    wanted = df["method"].map({m: monitor or recipe_monitor(m, settings) for m in df["method"].unique()})
     return df[keep & (watched == wanted)]
 
 

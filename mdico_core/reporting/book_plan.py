@@ -98,6 +98,10 @@ class BookPlan:
             ablation, 05 encoders, 09 released code, Beyond) and, on every page, the datasets of the
             `ARCHIVED` benchmarks (LFMC, the CropHarvest stand-ins), whose evidence is their archive;
             None: the profile's. Folds given to the book explicitly (``--folds``) win.
+        archive_check_profile: the budget of those runs: the archives' own profile ("paper"), so that
+            each is the twin of an archived run (the same run id) and the page checks it run by run
+            (``concordance.check_runs``: bitwise on the archive's CPU kind, within the measured
+            cross-CPU tolerance on another); None: the build's profile (no twin, only a spread check).
     """
 
     main_datasets: tuple[str, ...] = paper.BENCHMARKS
@@ -116,25 +120,30 @@ class BookPlan:
     own_method_folds: tuple[int, ...] | None = None
     synthetic_fallback: bool = False
     archive_check_folds: tuple[int, ...] | None = None
+    archive_check_profile: str | None = None
 
 
-# Defaults per profile. The quick book is sized for about 10 minutes on 2 CPU cores, most of it
-# training (benchmarks/results/book_quick.md has the measured phases and the runs' times). Every
-# page's evidence at quick is an archive (`ARCHIVED`, `PAGE_ARCHIVES`: LFMC, the CropHarvest
-# stand-ins, Beyond), so quick re-runs a spot check of each archive's cells at fold 0, seed 0,
-# which the page and the reproducibility page compare with the archive cell by cell: every method
-# on each archived benchmark; the secondary studies (five encoders x two methods, the ablation
-# variants) on LFMC, the dataset of their archives; and slices of the two archives whose every cell
-# would cost most: the released code as a whole against its references (page 09; its other 12
-# cells cost ~7 min), and Individual and MDiCo on mfeat's six views (Beyond). A benchmark without
-# an archive (the real CropHarvest or TreeSatAI-TS, once downloaded) runs the profile's folds. The
-# smoke profile (tests) runs everything once at a few optimiser steps.
+# Defaults per profile. At quick, every page's evidence is an archive (`ARCHIVED`, `PAGE_ARCHIVES`:
+# LFMC, the CropHarvest stand-ins, Beyond), and the build re-runs a spot check of it: runs of the
+# archive itself (fold 0, seed 0, at the archive's profile), each compared with its archived twin
+# run by run, which makes one run a strong check (same CPU kind: bitwise equal). Which runs, per page:
+# every method on each archived benchmark (each method's code path once); of the secondary studies,
+# the cells whose every archived twin trained in under `QUICK_CHECK_CAP_S` on the archive's machine
+# (ablation variants no_cont, unpaired, shared_encoders; encoders mlp and lstm beside the default
+# TempCNN; a test re-derives them from the archives: they are fixed by cost, never by a result); the released code as a whole (page 09), Individual and MDiCo on mfeat's six views
+# (Beyond), and the own method at fold 0 (its paired test is on its archive, `lfmc_own_method`).
+# The plan's expected time is `benchmarks/plan_budget.py`'s, held under 10 minutes by a test. A
+# benchmark without an archive (the real CropHarvest or TreeSatAI-TS, once downloaded) runs the
+# profile's folds. The smoke profile (tests) runs everything once at a few optimiser steps.
 _BEYOND_SLICE = {"beyond_archives": ("mfeat_methods",), "beyond_methods": ("individual", "mdico")}
+QUICK_CHECK_CAP_S = 40.0
+"""The archived training time under which a secondary study's cell is re-run at quick (a test checks the plan)."""
 BOOK_PLANS: dict[str, BookPlan] = {
     "smoke": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), synthetic_fallback=True,
                       **_BEYOND_SLICE),
-    "quick": BookPlan(ablation_datasets=("lfmc",), encoder_datasets=("lfmc",), archive_check_folds=(0,),
-                      own_method_folds=tuple(range(5)),
+    "quick": BookPlan(ablation_datasets=("lfmc",), ablation_variants=("no_cont", "unpaired", "shared_encoders"),
+                      encoder_datasets=("lfmc",), encoders=("tempcnn", "mlp", "lstm"), archive_check_folds=(0,),
+                      archive_check_profile="paper",
                       released_cells=(("released", "released"), ("default", "paper")), **_BEYOND_SLICE),
     "paper": BookPlan(),
 }
@@ -211,20 +220,28 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
     if page is None:
         raise ValueError(f"unknown notebook {notebook!r}; valid notebooks: {', '.join(notebooks())}")
     checked = _archived_datasets() if folds is None and plan.archive_check_folds is not None else set()
+    # the archives' own budget for the runs that re-check an archive, so each has an archived twin
+    twin = load_profile(plan.archive_check_profile) if folds is None and plan.archive_check_profile else None
     if folds is None and page.rechecks_archive:
         folds = plan.archive_check_folds
+    check = twin or prof
+    check_seeds = list(seeds if seeds is not None else prof.seeds)
 
     def runs(datasets: Iterable[str], methods: Sequence[str], **extra: Any) -> list[RunConfig]:
         out = []
         for d in _runnable(datasets, plan):
             # a dataset with an official split is run on it, whatever folds were asked for the book
             f = None if get_dataset_entry(d).official_split else plan.archive_check_folds if d in checked else folds
-            out += prof.configs(d, methods, **extra, seeds=seeds, folds=f)
+            if d in checked or page.rechecks_archive:
+                out += check.configs(d, methods, **extra, seeds=check_seeds, folds=f)
+            else:
+                out += prof.configs(d, methods, **extra, seeds=seeds, folds=f)
         return out
 
     if page.runs is None:  # it reads archives and data only
         return []
-    return page.runs(Ask(prof, plan, dataset, seeds, folds, runs, lambda names: _runnable(names, plan)))
+    return page.runs(Ask(prof, plan, dataset, seeds, folds, runs, lambda names: _runnable(names, plan),
+                         check, check_seeds))
 
 
 def _archived_datasets() -> set[str]:

@@ -53,6 +53,9 @@ class Ask:
         runs: ``runs(datasets, methods, **extra)``: the profile's runs of `methods` on the paper
             benchmarks `datasets` that resolve to data here, at the folds the plan gives each.
         runnable: the registry datasets that run for paper benchmarks `names` (absent ones dropped).
+        check, check_seeds: the profile and seeds of a run that re-checks an archive: the archive's
+            own where the plan re-runs twins of archived runs (``BookPlan.archive_check_profile``),
+            else the build's.
     """
 
     profile: Profile
@@ -62,6 +65,8 @@ class Ask:
     folds: Sequence[int | None] | None
     runs: Callable[..., list[RunConfig]]
     runnable: Callable[[Iterable[str]], list[str]]
+    check: Profile
+    check_seeds: Sequence[int]
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,7 @@ def _released_runs(ask: Ask) -> list[RunConfig]:
     cells = None if plan.released_cells is None else {tuple(cell) for cell in plan.released_cells}
     return dedupe(c for d in ask.runnable(plan.released_datasets) for part in _released_parts(d)
                   if cells is None or part.monitor is None
-                  for c in part.configs(d, ask.profile.name, ask.seeds, None if _official(d) else folds)
+                  for c in part.configs(d, ask.check.name, ask.check_seeds, None if _official(d) else folds)
                   if cells is None or (c.variant, c.protocol) in cells)
 
 
@@ -223,7 +228,7 @@ def _kept(parts: Iterable[Any], methods: Sequence[str] | None) -> list:
 def _beyond_runs(ask: Ask) -> list[RunConfig]:
     return dedupe(c for a in beyond_archives(ask.plan) if ask.runnable([a.dataset])
                   for part in _kept(a.parts, ask.plan.beyond_methods)
-                  for c in part.configs(a.dataset, ask.profile.name, ask.seeds, ask.folds))
+                  for c in part.configs(a.dataset, ask.check.name, ask.check_seeds, ask.folds))
 
 
 def _beyond_benchmarks(plan: Any, dataset: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -239,12 +244,16 @@ def register_own_method() -> None:
 
 
 def _own_method_runs(ask: Ask) -> list[RunConfig]:
-    """The example method, Individual and MDiCo, at enough folds for its paired test (`own_method_folds`)."""
+    """The example method, Individual and MDiCo: at `own_method_folds` where the plan gives them (enough
+    for a paired test of the build's runs), else as every page's runs (at quick, the twins of archived runs)."""
     register_own_method()
+    methods = ["individual", "mdico", OWN_METHOD_NAME]
+    if ask.plan.own_method_folds is None:
+        return ask.runs(ask.plan.own_method_datasets, methods)
     out = []
     for d in ask.runnable(ask.plan.own_method_datasets):
         f = ask.folds if ask.folds is not None or _official(d) else ask.plan.own_method_folds
-        out += ask.profile.configs(d, ["individual", "mdico", OWN_METHOD_NAME], seeds=ask.seeds, folds=f)
+        out += ask.profile.configs(d, methods, seeds=ask.seeds, folds=f)
     return out
 
 
