@@ -73,3 +73,52 @@ def test_bench_case_reports_a_fraction_of_the_matmul_rate_and_memory(real_data):
     assert row["fraction_of_matmul"] == pytest.approx(row["gflop_per_s"] / row["matmul_gflop_per_s"], rel=0.02)
     assert row["peak_rss_mb"] > 100 and (row["private_mb"] is None or 0 < row["private_mb"] < row["peak_rss_mb"])
     assert markdown([row]).splitlines()[0].startswith("| dataset | method |")
+
+
+# ---------------------------------------------------------------------------------- the main job's budget
+import plan_budget  # noqa: E402
+
+
+def test_the_quick_book_fits_its_budget_on_either_cpu_kind(real_data):
+    """The plan's expected `make book` time, from the archives' run times, is within 10 minutes on the slower
+    CPU kind: a plan change that breaks the budget fails here, before anyone times a build."""
+    from mdico_core.data import get_dataset_entry
+
+    for name in ("lfmc", "algae_blooms", "algae_blooms_binary", "mfeat"):
+        real_data(*get_dataset_entry(name).files)
+    rows = plan_budget.estimate("quick")
+    assert {e.kind for e in rows} == set(plan_budget.KINDS)
+    assert all(e.runs >= 40 for e in rows)  # the whole plan, not a plan whose data is missing here
+    worst = max(rows, key=lambda e: e.total_s)
+    assert worst.total_s <= plan_budget.BUDGET_S, (
+        f"the quick book is expected to take {worst.total_s:.0f} s on {worst.kind}, over the "
+        f"{plan_budget.BUDGET_S:.0f} s budget: see `python benchmarks/plan_budget.py`")
+
+
+def test_budget_packs_runs_as_the_pool_does_and_refuses_an_unknown_run(monkeypatch):
+    assert plan_budget.pack([5, 3, 3, 1], 2) == 6  # 5 | 3+3 -> the 1 goes to the worker free first
+    assert plan_budget.pack([4, 4, 4], 2) == 8
+    assert plan_budget.pack([], 2) == 0
+
+    from mdico_core.experiments.profile import load_profile
+    from mdico_core.reporting import book_plan
+
+    stray = load_profile("quick").configs("lfmc", ["mdico"], seeds=[9], folds=[3])  # no archive holds it
+    monkeypatch.setattr(book_plan, "all_configs", lambda profile: stray)
+    with pytest.raises(ValueError, match="no archived twin"):
+        plan_budget.estimate("quick")
+
+
+def test_measured_builds_table_and_the_readme_figure():
+    """Every row of the table of measured builds parses, the newest is last, and the README states the
+    newest build's time (rounded to the minute) as the main job's."""
+    import re
+
+    builds = plan_budget.measured_builds()
+    assert len(builds) >= 2 and all(b.wall_s > b.sweep_s + b.pages_s for b in builds)
+    last = builds[-1]
+    readme = (REPO / "README.md").read_text()
+    stated = {int(m) for m in re.findall(r"in about (\d+) minutes", readme)}
+    assert stated == {round(last.wall_s / 60)}, (
+        f"README says about {sorted(stated)} minutes; the last measured build ({last.commit}, {last.kind}) took "
+        f"{last.wall_s / 60:.1f} min: update the README from benchmarks/results/book_quick.md")

@@ -64,8 +64,8 @@ def test_quick_plan_is_smaller_than_paper(present_only):
 
 
 def test_quick_studies_rerun_their_archives_cells(present_only):
-    """At quick, the pages built from an archive re-run the archive's own cells (one fold), so that the
-    concordance check compares like with like; at paper, 09 is exactly its archive."""
+    """At quick, the pages built from an archive re-run runs of the archive itself (fold 0, seed 0, the
+    archive's profile: the same run ids), so that each is checked run by run; at paper, 09 is exactly its archive."""
     from mdico_core.experiments.archives import ARCHIVES
 
     present_only(lambda name: name in ("lfmc", "algae_blooms", "algae_blooms_binary", "mfeat"))
@@ -78,15 +78,11 @@ def test_quick_studies_rerun_their_archives_cells(present_only):
     for nb in set(book_plan.PAGE_ARCHIVES) - {book_plan.FINDINGS}:
         quick = book_plan.configs(nb, "quick", "lfmc" if nb not in ("02_main_results", book_plan.BEYOND) else None)
         archived = [c for name in book_plan.page_archives(nb) for c in ARCHIVES[name].configs()]
-        if nb in ("03_ablation", "05_encoders"):
-            assert cells(quick) == cells(archived), nb
-        else:  # 04, 06-08 read Individual's / MDiCo's runs of the main page; 09 and Beyond re-run a slice
-            assert cells(quick) <= cells(archived), nb
-        if nb == book_plan.OWN_METHOD:  # its own paired test at quick needs folds (own_method_folds), seed 0
-            assert {c.fold for c in quick} == set(book_plan.book_plan("quick").own_method_folds), nb
-            assert {c.seed for c in quick} == {0}, nb
-            continue
+        # 03 and 05 re-run their cheapest cells (test_quick_secondary_cells_are_the_cheapest); 04, 06-08 read
+        # Individual's / MDiCo's runs of the main page; 09 and Beyond re-run a slice
+        assert cells(quick) <= cells(archived), nb
         assert {c.fold for c in quick} == {0} and {c.seed for c in quick} == {0}, nb  # a spot check of the archive
+        assert {c.run_id for c in quick} <= {c.run_id for c in archived}, nb  # each the twin of an archived run
     released = book_plan.configs("09_released_vs_paper", "quick", "lfmc")
     assert {(c.method, c.variant, c.protocol, c.train.monitor) for c in released} == {
         ("mdico", "released", "released", "total"), ("mdico", "default", "paper", "total"),
@@ -97,10 +93,10 @@ def test_quick_studies_rerun_their_archives_cells(present_only):
         main = book_plan.configs("02_main_results", "quick", bench)
         assert {c.fold for c in main} == {0}, bench
         assert cells(main) == {k for k in cells(ARCHIVES[name].configs()) if k[5] == "common"}, bench
-    # every page but "Add your own method", which needs five paired runs for its test
-    assert {c.fold for nb in book_plan.NOTEBOOKS if nb != book_plan.OWN_METHOD
-            for c in book_plan.configs(nb, "quick")} == {0}
-    assert {c.fold for c in book_plan.configs("02_main_results", "quick", "lfmc", folds=(0, 1))} == {0, 1}  # asked
+    assert {c.fold for nb in book_plan.NOTEBOOKS for c in book_plan.configs(nb, "quick")} == {0}
+    asked = book_plan.configs("02_main_results", "quick", "lfmc", folds=(0, 1))
+    assert {c.fold for c in asked} == {0, 1}  # folds asked: the build's profile, no twin
+    assert all(c.train.max_epochs == 30 for c in asked)
     # the real CropHarvest, once fetched, has no archive here: its page runs the profile's three folds
     present_only(lambda name: name in ("lfmc", "croph_m", "algae_blooms", "algae_blooms_binary", "mfeat"))
     real = book_plan.configs("02_main_results", "quick", "croph_m")
@@ -124,11 +120,12 @@ def test_beyond_page_reruns_a_slice_of_its_archives_below_paper(present_only):
             ("mfeat", m, "mlp", None, 0, 0) for m in ("individual", "mdico")}, profile
         assert book_plan.page_benchmarks(book_plan.BEYOND, book_plan.book_plan(profile)) == ("mfeat",)
     quick = book_plan.configs(book_plan.BEYOND, "quick")
-    assert all(c.train.max_epochs == 30 for c in quick) and not {c.run_id for c in quick} & set(methods)
+    assert {c.run_id for c in quick} <= set(methods)  # twins of archived runs, at the archive's budget
+    assert all(c.train.max_epochs == 100 for c in quick)  # the paper profile's budget
     assert {c.run_id for c in book_plan.configs(book_plan.BEYOND, "paper")} == set().union(
         *(ARCHIVES[n].run_ids() for n in book_plan.page_archives(book_plan.BEYOND)))
-    assert {c.run_id for c in book_plan.configs(book_plan.BEYOND, "quick", seeds=(0,), folds=(0, 1))} >= {
-        c.run_id for c in quick}
+    asked = book_plan.configs(book_plan.BEYOND, "quick", seeds=(0,), folds=(0, 1))  # asked: the build's budget
+    assert {c.fold for c in asked} == {0, 1} and all(c.train.max_epochs == 30 for c in asked)
     present_only(lambda name: False)  # mfeat absent: nothing to re-run, the page says so
     assert book_plan.configs(book_plan.BEYOND, "quick") == []
 
@@ -172,7 +169,8 @@ def test_book_sweep_starts_the_longest_runs_first():
 
 def test_the_own_method_page_trains_its_file_beside_individual_and_mdico_on_the_same_splits(present_only, monkeypatch):
     """"Add your own method" registers its example file like a user's (``$MDICO_METHODS``, which worker
-    processes and kernels inherit) and plans it with Individual and MDiCo on enough folds for a test."""
+    processes and kernels inherit) and plans it with Individual and MDiCo on the same splits: at quick, the
+    twins of archived runs at fold 0 (its test is on its archive); given five folds, enough for a test."""
     from mdico_core.methods import external as ext
 
     monkeypatch.setattr(ext, "EXTERNAL", {})
@@ -186,7 +184,36 @@ def test_the_own_method_page_trains_its_file_beside_individual_and_mdico_on_the_
     assert str(book_plan.OWN_METHOD_FILE) in os.environ[ext.ENV_METHODS]
     assert ext.EXTERNAL[book_plan.OWN_METHOD_NAME].name == book_plan.OWN_METHOD_NAME  # checked and registered
     cells = {(c.method, c.fold, c.seed) for c in cfgs}
-    assert cells == {(m, f, 0) for m in ("individual", "mdico", book_plan.OWN_METHOD_NAME) for f in range(5)}
+    assert cells == {(m, 0, 0) for m in ("individual", "mdico", book_plan.OWN_METHOD_NAME)}
+    from mdico_core.experiments.archives import ARCHIVES
+
+    archived = ARCHIVES["lfmc_own_method"].run_ids() | ARCHIVES["lfmc_paper"].run_ids()
+    assert {c.run_id for c in cfgs} <= archived  # each the twin of an archived run
+    five = book_plan.configs(book_plan.OWN_METHOD, "quick", folds=range(5))
+    assert {(c.method, c.fold) for c in five} == {(m, f) for m in ("individual", "mdico", book_plan.OWN_METHOD_NAME)
+                                                  for f in range(5)}
     assert {c.dataset for c in cfgs} == {"lfmc"}
     assert book_plan.OWN_METHOD in book_plan.NOTEBOOKS and book_plan.page_benchmarks(
         book_plan.OWN_METHOD, book_plan.book_plan("quick")) == ("lfmc",)
+
+
+def test_quick_secondary_cells_are_the_cheapest(present_only):
+    """The ablation variants and encoders quick re-runs are those whose every archived twin (fold 0, seed 0)
+    trained in under ``QUICK_CHECK_CAP_S``: chosen by cost, from the archive, never by a result."""
+    import pandas as pd
+
+    from mdico_core.reporting.archive import read_runs
+
+    present_only(lambda name: name == "lfmc")
+    plan, cap = book_plan.book_plan("quick"), book_plan.QUICK_CHECK_CAP_S
+
+    def cheap(archive: str, field: str, default: str) -> set[str]:
+        runs = read_runs(archive).drop_duplicates("run_id")
+        runs = runs[(runs["fold"] == 0) & (runs["seed"] == 0) & (runs[field] != default)]
+        slowest = runs.groupby(field)["wall_time_s"].agg(lambda t: pd.to_numeric(t).max())
+        return set(slowest[slowest < cap].index)
+
+    assert set(plan.ablation_variants) == cheap("lfmc_ablation", "variant", "default")
+    assert set(plan.encoders) - {"tempcnn"} == cheap("lfmc_encoders", "encoder", "tempcnn")
+    assert {c.variant for c in book_plan.configs("03_ablation", "quick") if c.method == "mdico"} == set(
+        plan.ablation_variants)  # the full MDiCo is the main page's run

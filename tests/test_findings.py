@@ -324,3 +324,32 @@ def test_the_headline_answers_both_questions_apart(table):
         assert f"{r['q1_mean']:+.3f} [{r['q1_lo']:+.3f}, {r['q1_hi']:+.3f}]" in text
     if any(r["verdict"] == "inconclusive" for r in h.values()):
         assert findings_text.headline_decide(table).startswith("What would decide it")
+
+
+def test_the_ledger_is_computed_once_per_archives_and_code(tmp_path, monkeypatch):
+    """Pages share one ledger per build: the second read comes from the cache, a changed key (archives or code)
+    or a torn cache file computes it again."""
+    calls = []
+
+    def fake() -> pd.DataFrame:
+        calls.append(1)
+        return pd.DataFrame({"claim": ["C1"], "verdict": [f"v{len(calls)}"]})
+
+    monkeypatch.setattr(findings, "ledger", fake)
+    monkeypatch.setattr(findings, "ledger_key", lambda: "k1")
+    first = findings.cached_ledger(tmp_path)
+    assert findings.cached_ledger(tmp_path).equals(first) and len(calls) == 1
+    monkeypatch.setattr(findings, "ledger_key", lambda: "k2")  # an archive or the code changed
+    assert findings.cached_ledger(tmp_path)["verdict"].item() == "v2" and len(calls) == 2
+    (tmp_path / "ledger-k2.pkl").write_bytes(b"torn")
+    assert findings.cached_ledger(tmp_path)["verdict"].item() == "v3" and len(calls) == 3
+
+
+def test_ledger_key_follows_the_archives_checksums(tmp_path, monkeypatch):
+    from mdico_core.experiments import archives
+
+    key = findings.ledger_key()
+    assert key == findings.ledger_key() and len(key) == 20
+    monkeypatch.setattr(archives, "ARCHIVE_DIR", tmp_path)
+    (tmp_path / "SHA256SUMS").write_text("0" * 64 + "  lfmc_paper.csv\n")
+    assert findings.ledger_key() != key

@@ -225,7 +225,8 @@ def configs(notebook: str, profile: str | Profile = "quick", dataset: str | Sequ
     if folds is None and page.rechecks_archive:
         folds = plan.archive_check_folds
     check = twin or prof
-    check_seeds = list(seeds if seeds is not None else prof.seeds)
+    # a twin has the build's seeds (quick: 0), not the archive part's; else None keeps the part's own
+    check_seeds = list(seeds if seeds is not None else prof.seeds) if twin is not None else seeds
 
     def runs(datasets: Iterable[str], methods: Sequence[str], **extra: Any) -> list[RunConfig]:
         out = []

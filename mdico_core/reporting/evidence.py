@@ -314,7 +314,8 @@ def show_rerun(archive: pd.DataFrame, live: Any, what: str = "this page's runs",
     twins = concordance.check_runs(views(archive), views(rerun))
     if len(twins):  # runs at the archive's own configuration: each compared with its archived twin
         line = concordance.runs_verdict(twins)
-        fmt.show_markdown(f"{head}. **Run by run: {line}.**")
+        fmt.show_markdown(f"{head}. {twins['run_id'].nunique()} of them are runs of the archive itself (the same "
+                          f"run id), re-made here. **Run by run: {line}.**")
         _display(fmt.table(format_twins(twins), "Your runs beside their archived twins (the same run id: the same "
                                                  "configuration, split, budget and seed), view by view"))
         rerun = rerun[~rerun["run_id"].isin(twins["run_id"])]

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -296,6 +297,54 @@ def ledger(claims: Sequence[Claim] = CLAIMS, alpha: float = stats.ALPHA) -> pd.D
                 part.loc[hit, f"{col}_if_dropped"] = dropped.loc[hit, col]
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
+
+
+def ledger_key() -> str:
+    """What the shipped ledger depends on, hashed: the archives' checksums (``SHA256SUMS``) and the package's
+    code. Equal keys give equal ledgers, so a build whose archives and code did not change reads it back."""
+    import hashlib
+
+    from mdico_core._util import repo_root
+    from mdico_core.experiments.archive_files import SUMS
+    from mdico_core.experiments.archives import ARCHIVE_DIR
+
+    sums = ARCHIVE_DIR / SUMS
+    h = hashlib.sha256(sums.read_bytes() if sums.is_file() else b"")
+    package = repo_root() / "mdico_core"
+    for path in sorted(package.rglob("*.py")):
+        h.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def cached_ledger(cache_dir: str | Path | None = None) -> pd.DataFrame:
+    """`ledger` of every claim, read back from `cache_dir` (default ``<results store>/_cache``) when computed
+    before from the same archives and code (`ledger_key`), else computed and kept there for the next page.
+
+    The book's pages each show a claim's rows; they share one computation per build instead of one each.
+    The archives are verified against their manifests first, as on every read, so a cached ledger is
+    never served for an archive that no longer matches its checksums; a cache file that cannot be read
+    is computed again.
+    """
+    from mdico_core._util import atomic_write
+    from mdico_core.experiments.archive_files import verify_archive
+    from mdico_core.experiments.archives import get_archive
+    from mdico_core.experiments.store import default_root
+
+    for name in archives_used(CLAIMS):
+        verify_archive(get_archive(name))
+    folder = Path(cache_dir) if cache_dir is not None else default_root() / "_cache"
+    path = folder / f"ledger-{ledger_key()}.pkl"
+    if path.is_file():
+        try:
+            table = pd.read_pickle(path)
+            if isinstance(table, pd.DataFrame) and "verdict" in table:
+                return table
+        except Exception:  # a torn or foreign file: computed again below
+            pass
+    table = ledger()
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: table.to_pickle(f))
+    return table
 
 
 def summary(table: pd.DataFrame, claims: Sequence[Claim] = CLAIMS) -> pd.DataFrame:

@@ -286,6 +286,10 @@ class Page:
                                  n_folds=n_folds)
         import pandas as pd
 
+        twin = book_plan.book_plan(self.profile).archive_check_profile
+        if twin and self.folds is None and cfgs:
+            text += (f"\n>\n> **Budget.** The runs on archived data are runs of the archive itself (profile "
+                     f"`{twin}`), each re-made here and compared with its archived twin run by run.")
         text += "\n>\n> **Settings.** " + settings_text(pd.DataFrame(
             [{"method": c.method, "settings": c.settings, "monitor": c.train.monitor} for c in cfgs],
             columns=["method", "settings", "monitor"]))

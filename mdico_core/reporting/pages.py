@@ -66,7 +66,7 @@ class Ask:
     runs: Callable[..., list[RunConfig]]
     runnable: Callable[[Iterable[str]], list[str]]
     check: Profile
-    check_seeds: Sequence[int]
+    check_seeds: Sequence[int] | None
 
 
 @dataclass(frozen=True)
