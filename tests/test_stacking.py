@@ -86,35 +86,33 @@ def test_only_stackable_methods_are_stacked(ds):
         fit_stacked([m], [d], [d], CFG, [0])
 
 
-def test_classification_members_have_their_own_class_weights():
-    ds = make_synthetic("multiclass", n=300, seed=1)
+def _individual_runs(ds, folds=(0, 1)) -> list[tuple]:
+    """An Individual model per fold of `ds` (5 folds, split seed 0), with its train and validation tensors
+    and (test rows, test tensors): the members of one stacked fit."""
     runs = []
-    for fold in (0, 1):
-        tr, va, _ = ds.split_indices(fold, 5, 0)
+    for fold in folds:
+        tr, va, te = ds.split_indices(fold, 5, 0)
         x = ds.fit_normalizer(tr).transform(ds.modalities)
         torch.manual_seed(0)
         m = build_method("individual", ProblemSpec.from_dataset(ds, tr))
-        runs.append((m, to_tensors({k: v[tr] for k, v in x.items()}, ds.target[tr]),
-                     to_tensors({k: v[va] for k, v in x.items()}, ds.target[va])))
+        tensors = [to_tensors({k: v[rows] for k, v in x.items()}, ds.target[rows]) for rows in (tr, va, te)]
+        runs.append((m, tensors[0], tensors[1], (te, tensors[2])))
+    return runs
+
+
+def test_classification_members_have_their_own_class_weights():
+    runs = _individual_runs(make_synthetic("multiclass", n=300, seed=1))
     weights = [r[0].task_loss.class_weights.clone() for r in runs]
     fit_stacked([r[0] for r in runs], [r[1] for r in runs], [r[2] for r in runs],
                 TrainConfig(max_epochs=1, batch_size=32), [0, 0])
     assert not torch.equal(weights[0], weights[1])
-    for (m, _, _), w in zip(runs, weights):
+    for (m, *_), w in zip(runs, weights):
         assert torch.equal(m.task_loss.class_weights, w)
 
 
 def test_individual_stacks_its_per_modality_stages(ds):
     """K stacked Individual runs: one stacked stage per modality, each member stopping on its own."""
-    runs = []
-    for fold in (0, 1):
-        tr, va, te = ds.split_indices(fold, 5, 0)
-        x = ds.fit_normalizer(tr).transform(ds.modalities)
-        torch.manual_seed(0)
-        m = build_method("individual", ProblemSpec.from_dataset(ds, tr))
-        runs.append((m, to_tensors({k: v[tr] for k, v in x.items()}, ds.target[tr]),
-                     to_tensors({k: v[va] for k, v in x.items()}, ds.target[va]), (te, to_tensors(
-                         {k: v[te] for k, v in x.items()}, ds.target[te]))))
+    runs = _individual_runs(ds)
     results = fit_stacked([r[0] for r in runs], [r[1] for r in runs], [r[2] for r in runs], CFG, [0, 0])
     from mdico_core.training import evaluate_losses
 
