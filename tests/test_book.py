@@ -390,7 +390,8 @@ def _dump_dom(url: str, tmp_path: Path) -> str:
 
 
 # Measures, after the page (and its interactive tables) loaded, every table's and image's box against
-# the content column, and whether an image is shown smaller than it was drawn.
+# the content column, whether an image is shown smaller than it was drawn, and every code box whose
+# lines run past its right edge (hidden behind a sideways scroll).
 MEASURE_JS = """
 <script>
 const SHORT_TABLE_ROWS = 30;  // a table this short is read whole: never paged
@@ -427,6 +428,12 @@ window.addEventListener("load", () => setTimeout(() => {
       const drawn = parseFloat(el.style.width) || +el.getAttribute("width") || el.naturalWidth;  // CSS px
       if (el.clientWidth < drawn - 1) over.push(what + " drawn " + drawn + " px, shown " + el.clientWidth + " px");
     }
+  });
+  // a code box (a cell's source or output, a command) that scrolls sideways clips its lines at its right edge
+  document.querySelectorAll("article pre").forEach(el => {
+    if (el.scrollWidth > el.clientWidth + 1)
+      over.push("code box clipped at its right edge (" + (el.scrollWidth - el.clientWidth) + " px hidden): '"
+                + el.textContent.trim().split("\\n")[0].slice(0, 60) + "'");
   });
   const out = document.createElement("pre");
   out.id = "mdico-measure";
@@ -477,7 +484,7 @@ def test_pages_render_in_a_browser(built, page, tmp_path):
 def test_no_table_or_figure_overflows_the_column_on_any_page(built, tmp_path):
     """Every page in a 1280 px window: each table (or interactive table) and figure fits the content
     column, no figure is shown smaller than it was drawn, nothing in an interactive table is hidden
-    behind a sideways scroll, and no table of up to 30 rows is paged."""
+    behind a sideways scroll, no table of up to 30 rows is paged, and no code box clips its lines."""
     problems, column = {}, set()
     for page in _html_pages(built):
         m = _measure(page, tmp_path)
