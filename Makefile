@@ -27,11 +27,13 @@ $(STAMP): pyproject.toml mdico_core/__init__.py
 
 ## The main job: get the book's data if missing, run the profile's sweep, execute every notebook,
 ## build the Jupyter Book. Offline, the book still builds and says which benchmarks were not run.
+## The pages and the site go to book/_build/local/ (ignored by git; the last line names the book's
+## index.html): the committed pages of book/generated/ stay as they are. Maintainers refresh those
+## with ARGS=--commit-pages (CONTRIBUTING.md).
 book: $(STAMP)
 	@$(MAKE) --no-print-directory data || echo "warning: could not get the book's data (offline?); its pages" \
 		"will say 'not run'. Seed the cache from a folder: make data FROM=<folder>; see data/README.md" >&2
 	$(BIN)/mdico book --profile $(PROFILE) --executor processes --workers $(WORKERS) $(ARGS)
-	@echo "Book: book/_build/html/index.html"
 
 ## The whole test suite (CI runs exactly this, after `make lint` and seeding the data cache).
 test: $(STAMP)
