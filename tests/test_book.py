@@ -281,6 +281,22 @@ def test_a_notebook_on_an_empty_store_names_the_command_and_trains_nothing(tmp_p
     assert not store.exists()  # nothing was trained
 
 
+def test_the_build_copy_takes_the_books_sources_and_keeps_its_own_pages(tmp_path):
+    """`make book`'s copy of book/: every source refreshed (an edited intro shows), the pages a
+    previous build executed there kept, a committed page for each one it lacks, nothing of _build/."""
+    book, copy = tmp_path / "book", tmp_path / "book" / "_build" / "local"
+    for rel, text in {"intro.md": "new intro", "_static/mdico.css": "css", "generated/a.ipynb": "committed a",
+                      "generated/b.ipynb": "committed b", "_build/html/index.html": "the reference site",
+                      "_build/local/intro.md": "old intro", "_build/local/generated/a.ipynb": "mine a"}.items():
+        (book / rel).parent.mkdir(parents=True, exist_ok=True)
+        (book / rel).write_text(text)
+    assert bookbuild.build_copy(book, copy) == copy
+    got = {p.relative_to(copy).as_posix(): p.read_text() for p in copy.rglob("*") if p.is_file()}
+    assert got == {"intro.md": "new intro", "_static/mdico.css": "css", "generated/a.ipynb": "mine a",
+                   "generated/b.ipynb": "committed b"}
+    assert (book / "generated" / "a.ipynb").read_text() == "committed a"  # the reference is read, never written
+
+
 def _tsaits_absent(profile: str) -> bool:
     plan = book_plan.book_plan(profile)
     return resolve("tsaits", allow_synthetic=plan.synthetic_fallback).kind == "absent"
