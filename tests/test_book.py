@@ -160,7 +160,8 @@ def test_committed_pages_are_their_notebooks_executed(tmp_path):
         code = [c.source for c in nb.cells if c.cell_type == "code"
                 and "injected-parameters" not in c.metadata.get("tags", [])]
         assert code == [c.source for c in src.cells if c.cell_type == "code"], \
-            f"{path.name} is not notebooks/{sources[path.stem]}.ipynb executed: run `mdico book --only {path.stem}`"
+            f"{path.name} is not notebooks/{sources[path.stem]}.ipynb executed: run " \
+            f"`mdico book --commit-pages --only {path.stem}`"
         assert not machine_paths_in(path.read_text()), (path.name, machine_paths_in(path.read_text()))
 
 
@@ -280,6 +281,131 @@ def test_a_notebook_on_an_empty_store_names_the_command_and_trains_nothing(tmp_p
     assert not store.exists()  # nothing was trained
 
 
+def test_the_build_copy_takes_the_books_sources_and_keeps_its_own_pages(tmp_path):
+    """`make book`'s copy of book/: every source refreshed (an edited intro shows), the pages a
+    previous build executed there kept, a committed page for each one it lacks, nothing of _build/."""
+    book, copy = tmp_path / "book", tmp_path / "book" / "_build" / "local"
+    for rel, text in {"intro.md": "new intro", "_static/mdico.css": "css", "generated/a.ipynb": "committed a",
+                      "generated/b.ipynb": "committed b", "_build/html/index.html": "the reference site",
+                      "_build/local/intro.md": "old intro", "_build/local/generated/a.ipynb": "mine a"}.items():
+        (book / rel).parent.mkdir(parents=True, exist_ok=True)
+        (book / rel).write_text(text)
+    assert bookbuild.build_copy(book, copy) == copy
+    got = {p.relative_to(copy).as_posix(): p.read_text() for p in copy.rglob("*") if p.is_file()}
+    assert got == {"intro.md": "new intro", "_static/mdico.css": "css", "generated/a.ipynb": "mine a",
+                   "generated/b.ipynb": "committed b"}
+    assert (book / "generated" / "a.ipynb").read_text() == "committed a"  # the reference is read, never written
+
+
+def _tsaits_absent(profile: str) -> bool:
+    plan = book_plan.book_plan(profile)
+    return resolve("tsaits", allow_synthetic=plan.synthetic_fallback).kind == "absent"
+
+
+def test_pages_that_will_not_run_are_named_again_among_the_last_lines(tmp_path, capsys):
+    """The warning that names the pages saying 'not run' opens the build's output and is repeated at
+    its end, where a reader looks once the sweep's lines have scrolled it away."""
+    if not _tsaits_absent("quick"):
+        pytest.skip("TreeSatAI-TS is present here: no page of the quick profile says 'not run'")
+    bookbuild.build_book("quick", only="02_main_results_tsaits", results_dir=tmp_path / "r", sweep_only=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    first = next(line for line in lines if "'not run'" in line)
+    assert first.startswith("warning: 1 page(s) will run nothing and say 'not run': 02_main_results_tsaits.")
+    assert lines[-1].startswith("warning: 1 page(s) ran nothing and say 'not run': 02_main_results_tsaits.")
+    assert lines[-1].split(".", 1)[1] == first.split(".", 1)[1]  # the same missing data, the same fix
+
+
+@pytest.mark.book
+def test_a_finished_pages_kernel_is_shut_down_without_an_interrupt():
+    """jupyter_client sends SIGINT to every kernel it shuts down; one that the signal reaches in the
+    tail of its last request prints `[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.` into
+    the build's output. The build's kernel manager shuts down without it, and still interrupts when asked."""
+    import asyncio
+    import signal
+
+    sent: list[int] = []
+
+    class Recording(bookbuild._quiet_kernel_manager()):
+        async def _async_signal_kernel(self, signum: int) -> None:
+            sent.append(signum)
+            await super()._async_signal_kernel(signum)
+
+    async def cycle() -> bool:
+        km = Recording(kernel_name="python3")
+        await km.start_kernel(extra_arguments=list(bookbuild.KERNEL_ARGS))
+        kc = km.client()
+        kc.start_channels()
+        await kc.wait_for_ready(timeout=120)
+        await km.interrupt_kernel()  # asked for: sent
+        kc.stop_channels()
+        await km.shutdown_kernel()  # not sent
+        return await km.is_alive()
+
+    assert asyncio.run(cycle()) is False
+    assert sent == [signal.SIGINT]
+
+
+@pytest.mark.book
+@pytest.mark.slow
+def test_the_main_job_leaves_a_fresh_clone_clean(tmp_path):
+    """`mdico book` on a fresh clone (here: every file git would track in this checkout, committed
+    into a new repository) writes its pages and its site under book/_build/local/, which git ignores:
+    `git status` stays clean and the committed pages stay the reference. `--commit-pages` (the
+    maintainers' command) rewrites the committed page. One page keeps it short; every page goes
+    through the same code. TSAITS at the quick profile has no data here, so the build's last lines
+    name it again."""
+    if not _tsaits_absent("quick"):
+        pytest.skip("TreeSatAI-TS is present here: pick a page that says 'not run'")
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "clone"
+    for f in listed.stdout.splitlines():
+        if (REPO / f).is_file():
+            (clone / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / f, clone / f)
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=clone,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "fresh clone")
+    page = "book/generated/02_main_results_tsaits.ipynb"
+    committed = (clone / page).read_bytes()
+    env = {**os.environ, "PYTHONPATH": str(clone), "OMP_NUM_THREADS": "1"}
+    env.pop("MDICO_RESULTS_DIR", None)  # the clone's own results/ (ignored), as on a fresh clone
+
+    def book(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "mdico_core.cli", "book", "--profile", "quick", "--only",
+                               "02_main_results_tsaits", "--skip-sweep", *args], cwd=clone, env=env,
+                              capture_output=True, text=True, timeout=900)
+
+    proc = book()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert git("status", "--porcelain", "--untracked-files=all") == ""
+    assert (clone / page).read_bytes() == committed
+    local = clone / "book" / "_build" / "local"
+    ran = nbformat.read(local / "generated" / "02_main_results_tsaits.ipynb", as_version=4).metadata.papermill
+    assert ran.end_time != nbformat.reads(committed.decode(), as_version=4).metadata.papermill.end_time  # executed now
+    assert (local / "generated" / "05_encoders.ipynb").read_bytes() == (clone / "book/generated/05_encoders.ipynb"
+                                                                        ).read_bytes()  # the others: as committed
+    assert proc.stdout.strip().splitlines()[-1] == "Book: book/_build/local/_build/html/index.html"
+    assert (local / "_build" / "html" / "index.html").is_file()
+    last = proc.stderr.strip().splitlines()[-2:]
+    assert last[0].startswith("warning: 1 page(s) ran nothing and say 'not run': 02_main_results_tsaits.")
+    assert last[1].startswith("book built in ")
+    assert "KeyboardInterrupt" not in proc.stderr
+
+    proc = book("--commit-pages", "--no-build")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert git("status", "--porcelain", "--untracked-files=all").split() == ["M", page]
+
+
 # ---------------------------------------------------------------------------------- the smoke book
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, real_data):
@@ -390,7 +516,8 @@ def _dump_dom(url: str, tmp_path: Path) -> str:
 
 
 # Measures, after the page (and its interactive tables) loaded, every table's and image's box against
-# the content column, and whether an image is shown smaller than it was drawn.
+# the content column, whether an image is shown smaller than it was drawn, and every code box whose
+# lines run past its right edge (hidden behind a sideways scroll).
 MEASURE_JS = """
 <script>
 const SHORT_TABLE_ROWS = 30;  // a table this short is read whole: never paged
@@ -427,6 +554,12 @@ window.addEventListener("load", () => setTimeout(() => {
       const drawn = parseFloat(el.style.width) || +el.getAttribute("width") || el.naturalWidth;  // CSS px
       if (el.clientWidth < drawn - 1) over.push(what + " drawn " + drawn + " px, shown " + el.clientWidth + " px");
     }
+  });
+  // a code box (a cell's source or output, a command) that scrolls sideways clips its lines at its right edge
+  document.querySelectorAll("article pre").forEach(el => {
+    if (el.scrollWidth > el.clientWidth + 1)
+      over.push("code box clipped at its right edge (" + (el.scrollWidth - el.clientWidth) + " px hidden): '"
+                + el.textContent.trim().split("\\n")[0].slice(0, 60) + "'");
   });
   const out = document.createElement("pre");
   out.id = "mdico-measure";
@@ -477,7 +610,7 @@ def test_pages_render_in_a_browser(built, page, tmp_path):
 def test_no_table_or_figure_overflows_the_column_on_any_page(built, tmp_path):
     """Every page in a 1280 px window: each table (or interactive table) and figure fits the content
     column, no figure is shown smaller than it was drawn, nothing in an interactive table is hidden
-    behind a sideways scroll, and no table of up to 30 rows is paged."""
+    behind a sideways scroll, no table of up to 30 rows is paged, and no code box clips its lines."""
     problems, column = {}, set()
     for page in _html_pages(built):
         m = _measure(page, tmp_path)
@@ -518,7 +651,7 @@ def test_binary_titles_show_binary_runs_and_every_gap_has_a_box(built):
 def test_committed_pages_were_built_from_the_code_they_ship():
     """book/generated/build_info.json names the commit the committed pages were built at; no commit
     after it may change what builds them (mdico_core/reporting, notebooks). Rebuild and commit the
-    pages after such a change (`make book`)."""
+    pages after such a change (`mdico book --commit-pages`)."""
     import shutil
 
     if shutil.which("git") is None or not (REPO / ".git").exists():
@@ -526,7 +659,7 @@ def test_committed_pages_were_built_from_the_code_they_ship():
     info = json.loads((REPO / "book" / "generated" / "build_info.json").read_text())
     assert info.get("git_commit") and info.get("git_dirty") is False, (
         "the committed pages were built from a modified checkout or without a commit: commit the code, then "
-        "`make book`, then commit book/generated")
+        "`mdico book --commit-pages`, then commit book/generated")
 
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
@@ -536,4 +669,5 @@ def test_committed_pages_were_built_from_the_code_they_ship():
     last = git("log", "-1", "--format=%H", "--", "mdico_core/reporting", "notebooks").stdout.strip()
     ok = git("merge-base", "--is-ancestor", last, info["git_commit"]).returncode == 0
     assert ok, (f"commit {last[:12]} changed mdico_core/reporting or notebooks after the committed pages were built "
-                f"(at {info['git_commit'][:12]}): rebuild them with `make book` and commit book/generated")
+                f"(at {info['git_commit'][:12]}): rebuild them with `mdico book --commit-pages` and commit "
+                "book/generated")

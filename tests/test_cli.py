@@ -322,7 +322,7 @@ def test_book_hands_its_options_to_build_book(monkeypatch, capsys):
     (args, kwargs), = calls
     # processes by default, as `make book`: a page's re-run command trains on every core
     assert args[:7] == ("quick", None, [None], "processes", None, False, ["05_encoders", "06_tsne"])
-    assert args[7] == "/r" and kwargs == {"build": True, "sweep_only": True}
+    assert args[7] == "/r" and kwargs == {"build": True, "sweep_only": True, "commit_pages": False}
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -331,6 +331,7 @@ def test_book_hands_its_options_to_build_book(monkeypatch, capsys):
     (["--results-dir", "/r"], "unrecognized arguments: --results-dir"),
     (["--seeds", "x"], "not an integer"),
     (["--workers", "0"], "must be 1 or more"),
+    (["--commit-pages"], "--commit-pages builds book/ itself"),  # beside the test's --book-dir
 ])
 def test_bad_book_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
     from mdico_core.experiments import executors

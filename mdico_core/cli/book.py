@@ -23,22 +23,28 @@ def add_parser(sub: Any) -> None:
                    help="do not train: the pages show what the store holds and say what it lacks")
     b.add_argument("--sweep-only", action="store_true",
                    help="only train the runs of the pages (all, or --only); execute no notebook")
-    b.add_argument("--book-dir", default=None, metavar="FOLDER", help="book folder (default: <repo>/book)")
+    b.add_argument("--book-dir", default=None, metavar="FOLDER",
+                   help="book folder to build in place (default: a copy of <repo>/book in book/_build/local/, "
+                        "which git ignores: the committed pages stay as they are)")
+    b.add_argument("--commit-pages", action="store_true",
+                   help="maintainers: build <repo>/book in place, rewriting the committed pages of book/generated/ "
+                        "(then commit them)")
     b.add_argument("--kernel", default=None, help="Jupyter kernel for the notebooks (default: python3)")
     b.add_argument("--no-build", action="store_true", help="execute the notebooks but do not run jupyter-book")
     b.set_defaults(func=cmd_book, parser=b)
 
 
 def cmd_book(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """``mdico book``: prints the built ``index.html`` (nothing with ``--sweep-only``)."""
+    """``mdico book``: its last line names the built ``index.html`` (``Book: ...``; none with ``--sweep-only``)."""
+    from mdico_core._util import display_path
     from mdico_core.bookbuild import build_book
 
     try:
         index = build_book(args.profile, args.seeds, args.folds, args.executor, args.workers, args.skip_sweep,
                            args.only, args.results, args.book_dir, args.kernel, build=not args.no_build,
-                           sweep_only=args.sweep_only)
+                           sweep_only=args.sweep_only, commit_pages=args.commit_pages)
     except ValueError as err:  # an unknown profile or page, found before any work
         parser.error(str(err))
-    if index is not None:
-        print(index)
+    if index is not None and not args.no_build:
+        print(f"Book: {display_path(index)}")
     return 0
