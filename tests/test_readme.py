@@ -2,8 +2,8 @@
 statement of an archive's state, and its list of the book's pages are compared with the plan, the
 page registry, the data registry and the archives' manifests, so that none of them goes stale.
 
-The build-time figures (minutes, the Speed section's timings) are measurements of named builds,
-not counts of the code: they are not checked here.
+The build-time figures are measurements of named builds, not counts of the code: the README's "in
+about N minutes" is checked against the last measured build by ``tests/test_benchmarks.py``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _methods() -> int:
 COUNTS = [
     ("runs of `make book PROFILE=paper`", r"`make book PROFILE=paper` runs the paper's protocol instead\s+"
                                           r"\(10-fold CV × 5 seeds, ([\d,]+) runs", lambda: len(book_plan.all_configs("paper"))),
-    ("runs of `make book`", r"`make book` trains the quick profile's ([\d,]+) runs",
+    ("runs of `make book`", r"`make book` trains the quick plan's ([\d,]+) runs",
      lambda: len(book_plan.all_configs("quick"))),
     ("pages `make book` executes", r"executes the book's ([\d,]+) pages", _book_pages),
     ("megabytes `make data` gets", r"mfeat, about ([\d,]+) MB", _book_data_mb),
