@@ -147,3 +147,12 @@ def test_show_displays_the_figure_at_its_drawn_width(monkeypatch):
     import io
 
     assert PILImage.open(io.BytesIO(img.data)).size[0] == fmt.FIGURE_PX * fmt.PNG_SCALE
+
+
+def test_differences_figure_names_its_metric_in_words():
+    """The difference figure's axis says "R²", as the prose does, not the metric's code name "r2"."""
+    tests = pd.DataFrame({"view": ["S1", "L8"], "paper_method": ["MDiCo", "MDiCo"], "method": ["mdico", "mdico"],
+                          "diff": [0.01, 0.02], "ci_lo": [-0.01, 0.0], "ci_hi": [0.03, 0.04], "n_pairs": [10, 10]})
+    fig = plots.plot_differences(tests, "lfmc", "r2")
+    labels = {ax.get_xlabel() for ax in fig.axes}
+    assert labels == {f"{fmt.metric_label('r2')} minus Individual's (same view)"} and "R²" in labels.pop()

@@ -222,10 +222,12 @@ def plot_loss_curves(curves: Mapping[str, pd.DataFrame], ncols: int = 2) -> Any:
 
 # ---------------------------------------------------------------------------------- differences
 @styled
-def plot_differences(tests: pd.DataFrame, benchmark: str, xlabel: str = "", paper_label: str = "the paper's") -> Any:
+def plot_differences(tests: pd.DataFrame, benchmark: str, metric: str | None = None,
+                     paper_label: str = "the paper's") -> Any:
     """Each method's paired difference to its reference (``evidence.tested`` rows: Δ and its corrected 95%
     interval) per single-modality view, one shared axis for every panel, the paper's own difference beside it
-    (◆, from its table for `benchmark`), and zero. A gap of 0.01 shows as what it is, not as two bar tops."""
+    (◆, from its table for `benchmark`), and zero. A gap of 0.01 shows as what it is, not as two bar tops.
+    The x axis names `metric` in words (``format.metric_label``: "R²", not "r2")."""
     import matplotlib.pyplot as plt
 
     t = tests[tests["n_pairs"].fillna(0) >= MIN_PAIRS] if len(tests) else tests
@@ -250,7 +252,7 @@ def plot_differences(tests: pd.DataFrame, benchmark: str, xlabel: str = "", pape
         ax.plot(ref, y, **{**PAPER_MARKER, "markersize": 5}, label=f"{paper_label} difference")
         ax.set_title(view)
         ax.set_yticks(y, methods)
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(f"{metric_label(metric)} minus Individual's (same view)" if metric else "")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
     return fig
