@@ -47,6 +47,27 @@ def test_the_toc_check_names_each_disagreement():
         "another: in the toc under 'Appendix', but no page record puts it there"]
 
 
+def test_each_archived_sweep_comes_before_its_re_run_check():
+    """The evidence first: in the records and the toc, an archived page precedes the build's n = 1 re-run of
+    the same benchmark, which is titled as a re-run check; a benchmark without an archive keeps its title."""
+    main = PAGES[pages.MAIN]
+    names = [n for n, _ in main.generated()]
+    for d, _ in main.archived:
+        assert names.index(f"{pages.MAIN}_{d}_archived") == names.index(f"{pages.MAIN}_{d}") - 1
+        assert "re-run check" in main.heading({"dataset": d})
+        assert "archived sweep" in main.heading({"dataset": d, "archive": dict(main.archived)[d]})
+    plain = [d for d in paper.BENCHMARKS if d not in dict(main.archived)]
+    assert plain and all(main.heading({"dataset": d}) == f"# {paper.TABLES[d]}: {paper.NAMES[d]}" for d in plain)
+    toc = yaml.safe_load(pages.TOC.read_text())
+    chapters = next(p for p in toc["parts"] if p["caption"] == main.section)["chapters"]
+    swapped = [chapters[1], chapters[0], *chapters[2:]]  # a re-run check listed before its archived page
+    assert swapped != chapters
+    next(p for p in toc["parts"] if p["caption"] == main.section)["chapters"] = swapped
+    assert [m for m in pages.toc_mismatches(toc) if "the record reads" in m] == [
+        f"{pages.MAIN}: the toc lists its pages as {', '.join(f[len('generated/'):] for f in [c['file'] for c in swapped])}; "
+        f"the record reads {', '.join(names)}"]
+
+
 def test_records_name_what_exists():
     plan_fields = {f.name for f in fields(book_plan.BookPlan)}
     for nb, page in PAGES.items():
