@@ -315,6 +315,19 @@ def notebooks() -> tuple[str, ...]:
     return tuple(nb for nb, p in PAGES.items() if not p.reports_build)
 
 
+def archive_readers(pages: dict[str, Page] | None = None) -> dict[str, tuple[str, ...]]:
+    """Generated page name -> the archives it reads (its ``archive`` parameter), for every page that reads one."""
+    return {name: tuple(extra["archive"].split(",")) for p in (PAGES if pages is None else pages).values()
+            for name, extra in p.generated() if extra.get("archive")}
+
+
+def archive_readers_words(pages: dict[str, Page] | None = None) -> str:
+    """How many pages read archived sweeps, and how many archives they read, in words (glued, never typed)."""
+    readers = archive_readers(pages)
+    archives = {a for names in readers.values() for a in names}
+    return f"{len(readers)} of its pages read archived sweeps, {len(archives)} archives in all"
+
+
 # ---------------------------------------------------------------------------------- the toc
 def toc_pages(toc: dict[str, Any]) -> list[tuple[str, str]]:
     """(part caption, generated page name) of every ``generated/`` file of a parsed ``_toc.yml``."""
