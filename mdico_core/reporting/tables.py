@@ -221,6 +221,13 @@ IMAGE_WEIGHTS_NOTE = ("the released code starts the aerial ResNet-50 from ImageN
                       "the LFMC study, which has no image modality")
 
 
+def released_single_differences() -> list[tuple[str, str]]:
+    """The (variant, protocol) of each difference of the released code measured alone: each model difference
+    (a ``rel_`` variant on the paper's protocol) and each protocol difference (a ``released_`` protocol)."""
+    return [(v, p) for v, p in RELEASED_DIFFERENCES
+            if (v.startswith("rel_") and p == "paper") or (v == "default" and p.startswith("released_"))]
+
+
 def released_label(variant: str, protocol: str) -> str:
     """What the (variant, protocol) of a released-code run changes, in words (`RELEASED_DIFFERENCES`)."""
     return RELEASED_DIFFERENCES.get((variant, protocol), f"variant {variant}, protocol {protocol}")
