@@ -97,3 +97,13 @@ def test_the_released_code_differences_counted_in_the_claim_are_those_page_09_me
     assert sorted(single) == sorted([(v, "paper") for v in variants] + [("default", p) for p in protocols])
     r1 = next(c for c in CLAIMS if c.id == "R1")
     assert f"differs from the paper in {len(single)} places" in r1.quote
+
+
+def test_released_short_labels_are_short_and_one_per_run():
+    """Page 09's figure labels its axis with a few words per run (the long ones crushed its panels), and the
+    table of differences gives the label beside what it means."""
+    assert set(tb.RELEASED_SHORT) == set(tb.RELEASED_DIFFERENCES)
+    assert len(set(tb.RELEASED_SHORT.values())) == len(tb.RELEASED_SHORT)
+    assert max(len(v) for v in tb.RELEASED_SHORT.values()) <= 20
+    table = tb.released_differences()
+    assert list(table["label"][:-1]) == list(tb.RELEASED_SHORT.values()) and tb.released_short("x", "y") == "x, y"
