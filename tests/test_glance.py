@@ -60,3 +60,30 @@ def test_forest_caption_counts_the_rows_and_their_verdicts():
 
 def test_a_page_without_claims_shows_no_forest():
     assert glance.show_page_forest("01_data_overview").empty
+
+
+def _full_ledger() -> pd.DataFrame:
+    t = _ledger()
+    return t.assign(direction=1, q1_mean=t["mean"], q1_lo=t["lo"], q1_hi=t["hi"], q1_verdict="inconclusive",
+                    mde=0.05, power_paper=0.06, runs_to_decide=40, ref_archive=None, note="", words=t["verdict"], n=10, n_failed=0,
+                    p_adj=0.5, family_m=0, family_level=float("nan"), archive="lfmc_paper", verdict_if_dropped=None)
+
+
+def test_the_ledger_rows_read_plainly():
+    """No nested parentheses after the place, the power said in full, and no "the 0 tested comparisons"."""
+    from mdico_core.reporting import findings_text as ft
+
+    shown = ft.format_ledger(_full_ledger())
+    assert shown["where"].iloc[0] == "LFMC, S1, against Individual" and "(vs" not in " ".join(shown["where"])
+    assert shown["power"].iloc[0] == "MDE 0.050; 6% power at the paper's value"
+    assert "0 tested" not in ft._family_words(_full_ledger()) and "none has" in ft._family_words(_full_ledger())
+
+
+def test_claims_in_html_show_code_as_code_not_backticks():
+    from mdico_core.reporting import findings_text as ft
+    from mdico_core.reporting.findings import CLAIMS
+
+    claim = next(c for c in CLAIMS if any("`" in u for u in c.untestable))
+    html = ft.claim_html(claim, _full_ledger().assign(claim=claim.id))
+    assert "`" not in html and "<code>" in html
+    assert ft._escaped("run `mdico data fetch` <now>") == "run <code>mdico data fetch</code> &lt;now&gt;"
