@@ -255,3 +255,7 @@ def test_beyond_page_from_fake_archives_shows_every_section_and_the_rerun_check(
                 "presto_all", "presto_best"):
         words = glued[key]
         assert any(w in words for w in ("significantly", "no detectable difference")), (key, words)
+
+
+def test_span_words_never_repeats_an_equal_count():
+    assert by.span_words(pd.Series([50, 50])) == "50" and by.span_words(pd.Series([45, 50, 48])) == "45–50"

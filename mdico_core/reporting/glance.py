@@ -115,7 +115,7 @@ def _forest_panel(ax: Any, rows: pd.DataFrame) -> None:
     # "C3  L8: EmbraceNet − Individual": the place without its benchmark (all LFMC here), then what minus what
     # (a parenthesis of the place is dropped: the label must leave the interval its width at 1280 px)
     labels = [f"{c}  {re.sub(r' [(][^)]*[)]', '', p.split(', ', 1)[-1])}"
-              + (f" − {r.split(' (')[0]}" if r and "vs" not in p else "")
+              + (f" − {r.split(' (')[0]}" if r and "vs" not in p and " - " not in p else "")  # said once
               for c, p, r in zip(rows["claim"], rows["place"], rows["ref_short"])]
     ax.set_yticks(y, labels, fontsize=7.5)
     right = ax.get_xlim()[1]
