@@ -132,6 +132,9 @@ def test_views_tests_say_not_tested_below_five_runs_and_without_the_full_set():
     t = by.views_tests(by.views_at_training(few), 0.1)
     assert t["verdict"].str.startswith("not tested (n = 3").all() and t["p_corrected"].isna().all()
     assert set(by.format_views_tests(t)["p (corrected t)"]) == {"n = 3"}
+    # nothing tested: no "Holm over the 0 tests", no column of them
+    assert "p (Holm, 0 tests)" not in by.format_views_tests(t) and "0 tests" not in by.views_caption(t)
+    assert "Nothing is tested here" in by.views_caption(t)
     pairs_only = runs[runs["modalities"].notna() | (runs["method"] == "individual")]
     t = by.views_tests(by.views_at_training(pairs_only), 0.1)
     # Individual's runs are on all three views, so the full set is 3; no MDiCo on all three: 2 vs 1 only
@@ -252,3 +255,7 @@ def test_beyond_page_from_fake_archives_shows_every_section_and_the_rerun_check(
                 "presto_all", "presto_best"):
         words = glued[key]
         assert any(w in words for w in ("significantly", "no detectable difference")), (key, words)
+
+
+def test_span_words_never_repeats_an_equal_count():
+    assert by.span_words(pd.Series([50, 50])) == "50" and by.span_words(pd.Series([45, 50, 48])) == "45–50"

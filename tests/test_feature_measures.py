@@ -93,3 +93,19 @@ def test_the_findings_ledger_tests_the_feature_measures_as_the_tsne_page_does():
         half_page, half_ledger = page_row["hi"] - page_row["Δ"], row.hi - row.mean
         crit = st.t.ppf(0.975, row.n - 1), st.t.ppf(1 - (1 - row.family_level) / 2, row.n - 1)
         assert np.isclose(half_page / crit[0], half_ledger / crit[1]), view
+
+
+def test_held_pairs_says_which_runs_keep_features(monkeypatch):
+    """The t-SNE page's words for what an archive keeps come from its runs, seed by seed, folds as a span."""
+    from types import SimpleNamespace
+
+    from mdico_core.reporting import feature_measures as fm_
+
+    def pair(seed, fold):
+        return {m: SimpleNamespace(seed=seed, fold=fold) for m in fm_.METHODS}
+
+    held = [pair(0, 0), *(pair(3, f) for f in range(10))]
+    monkeypatch.setattr(fm_, "paired_feature_runs", lambda page, registry: held)
+    assert fm_.held_pairs(None, "lfmc") == "11 paired runs (seed 0: fold 0; seed 3: folds 0–9)"
+    monkeypatch.setattr(fm_, "paired_feature_runs", lambda page, registry: [])
+    assert fm_.held_pairs(None, "lfmc") == "no paired run"

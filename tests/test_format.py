@@ -142,3 +142,13 @@ def test_failures_are_one_line_each_and_nothing_without_any(monkeypatch):
     fmt.show_failures(empty, fails)
     assert shown == ["**Runs that failed or could not be reproduced**\n\n"
                      "- `mfeat anysat mlp paper folds 0–9 × seeds 0–2, 30 runs` (not reproduced): needs the pretrained weights"]
+
+
+def test_a_long_caption_of_a_narrow_table_goes_above_it():
+    """A <caption> is as wide as its table: a long one over two narrow columns becomes a paragraph above."""
+    narrow = pd.DataFrame({"row": ["a", "b"], "n": [1, 2]})
+    long = "What 2 threads instead of 1 changed, per method and view, with the spread of seeds and folds beside it"
+    assert fmt.caption_squeezed(narrow, long) and not fmt.caption_squeezed(narrow, "Two rows")
+    shown = fmt.table(narrow, long).to_html()
+    assert '<p class="mdico-table-caption"' in shown and "<caption>" not in shown and long in shown
+    assert "<caption>Two rows</caption>" in fmt.table(narrow, "Two rows").to_html()

@@ -88,3 +88,19 @@ def test_plot_prediction_map_panels(task):
         assert "Individual\n(100.0% correct)" in titles and "MDiCo\n(0.0% correct)" in titles
     else:
         assert "MAE 5.0" in titles[1]
+
+
+def test_map_summary_states_the_numbers_the_map_draws():
+    """A map's caption ends with its numbers, not "look for regions": MAE per method and the sites each wins,
+    or the share correct and the samples only one method gets right."""
+    lat, lon = np.array([1.0, 1.0, 2.0, 3.0]), np.array([0.0, 0.0, 5.0, 6.0])
+    truth = np.array([10.0, 20.0, 30.0, 40.0])
+    preds = {"Individual": truth + np.array([2.0, 2.0, 1.0, 3.0]), "MDiCo": truth + np.array([1.0, 1.0, 3.0, 1.0])}
+    view = maps.MapView("S1", np.arange(4), lat, lon, truth, preds)
+    assert maps.map_summary(view, "regression") == ("MAE 2.0 (Individual) against 1.5 (MDiCo); MDiCo's mean "
+                                                    "absolute error is the smaller at 2 of 3 sites, Individual's at 1")
+    labels = np.array([0, 1, 1, 0])
+    view = maps.MapView("S2", np.arange(4), lat, lon, labels,
+                        {"Individual": np.array([0, 1, 0, 1]), "MDiCo": np.array([0, 1, 1, 1])})
+    assert maps.map_summary(view, "binary") == ("Individual 50.0%, MDiCo 75.0% of the predictions correct; MDiCo alone is right on 1 "
+                                                "of the 4 samples, Individual alone on 0")

@@ -188,6 +188,13 @@ def test_runs_that_failed_alike_are_one_row_with_their_folds_and_seeds():
         "mfeat dml mlp paper fold 2 seed 0",  # another message: its own row
     ]
     assert table["status"].tolist() == ["not_reproduced", "failed", "failed"]
+    # the same runs under both settings are two grids, not one list of a hundred run names
+    both = failure_table([(c | {"settings": s}, "not_reproduced", "needs weights") for s in ("common", "original")
+                          for c in grid])
+    assert both["run"].tolist() == ["mfeat anysat mlp paper folds 0–9 × seeds 0–2, 30 runs",
+                                    "mfeat anysat mlp paper (original settings) folds 0–9 × seeds 0–2, 30 runs"]
+    holed = failure_table([(c, "failed", "boom") for c in grid[:7]])
+    assert holed["run"].tolist() == ["mfeat anysat mlp paper 7 runs of folds 0–2 and seeds 0–2"]
 
 
 def test_a_live_page_of_an_archived_benchmark_points_to_its_evidence():

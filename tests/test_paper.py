@@ -54,3 +54,12 @@ def test_paper_facts_in_the_prose_come_from_the_paper_tables():
         t6.loc["w/o contrastive loss", "croph_m_s1"] - t6.loc["MDiCo", "croph_m_s1"])
     assert paper.ablation_drop("croph_b", "s1", "w/o contrastive loss") == pytest.approx(70.4 - 73.5)
     assert np.isnan(paper.ablation_drop("lfmc", "l8", "w/o contrastive loss"))  # not ablated in the paper
+
+
+def test_every_mark_of_table_1_is_explained_under_it():
+    """A cell marked * in the paper's Table 1 as the book shows it has its note, naming the value it marks."""
+    from mdico_core.reporting import paper
+
+    marked = [v for v in paper.TABLE1.to_numpy().ravel() if str(v).endswith("*")]
+    assert marked and paper.TABLE1_NOTE.startswith("\\* ")
+    assert all(str(v).rstrip("*") in paper.TABLE1_NOTE for v in marked)

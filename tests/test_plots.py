@@ -147,3 +147,25 @@ def test_show_displays_the_figure_at_its_drawn_width(monkeypatch):
     import io
 
     assert PILImage.open(io.BytesIO(img.data)).size[0] == fmt.FIGURE_PX * fmt.PNG_SCALE
+
+
+def test_differences_figure_names_its_metric_in_words():
+    """The difference figure's axis says "R²", as the prose does, not the metric's code name "r2"."""
+    tests = pd.DataFrame({"view": ["S1", "L8"], "paper_method": ["MDiCo", "MDiCo"], "method": ["mdico", "mdico"],
+                          "diff": [0.01, 0.02], "ci_lo": [-0.01, 0.0], "ci_hi": [0.03, 0.04], "n_pairs": [10, 10]})
+    fig = plots.plot_differences(tests, "lfmc", "r2")
+    labels = {ax.get_xlabel() for ax in fig.axes}
+    assert labels == {f"{fmt.metric_label('r2')} minus Individual's (same view)"} and "R²" in labels.pop()
+
+
+def test_captions_in_numbers_say_what_a_grouped_figure_shows():
+    agg = pd.DataFrame({"view": ["S1"] * 3 + ["L8"] * 3, "row": ["MDiCo", "w/o a", "w/o b"] * 2,
+                        "mean": [0.20, 0.15, 0.25, 0.40, 0.30, 0.35], "n": 10})
+    assert plots.levels_caption(agg, "row", "MDiCo", digits=2) == (
+        "S1: MDiCo 0.20, the others 0.15 to 0.25 (1 of 2 below); L8: MDiCo 0.40, the others 0.30 to 0.35 "
+        "(2 of 2 below) (10 runs each)")
+    enc = pd.DataFrame({"view": ["S1"] * 4, "encoder": ["MLP", "MLP", "LSTM", "LSTM"],
+                        "method": ["MDiCo", "Individual"] * 2, "mean": [0.3, 0.2, 0.1, 0.2]})
+    assert plots.wins_caption(enc, "encoder", "method", "MDiCo", "Individual", noun="encoders") == (
+        "S1: MDiCo above Individual for 1 of 2 encoders")
+    assert plots.levels_caption(agg, "row", "absent") == ""

@@ -252,3 +252,74 @@ def test_no_count_of_runs_folds_or_seeds_is_typed_into_the_books_prose():
         found += [f"{name}: {m.group(0)!r}" for m in _TYPED_COUNT.finditer(text)]
     assert not found, "typed counts in the book's prose (glue them): " + "; ".join(found)
     assert _TYPED_COUNT.search("the archive holds 10 folds x 5 seeds") and _TYPED_COUNT.search("seeds 0-2")
+
+
+# ---------------------------------------------------------------------------------- no typed archive states
+# How much of an archive is held is its manifest's to say (`archive.held_words`, glued): a typed state
+# ("held so far", "filled over sessions", "keeps one fold and seed") goes stale the day the archive grows.
+_TYPED_STATE = re.compile(
+    r"held so far|filled over sessions?|\bso far\b|one (?:test )?fold and seed"
+    r"|\b(?:archive|sweep)s? (?:is|are) (?:now )?(?:complete|partial)\b"
+    r"|being filled|still (?:running|training)|not yet (?:exported|archived|complete)", re.I)
+
+
+def _string_literals(code: str) -> str:
+    """The string literals of `code` (f-string parts included), less docstrings and comments: what a page prints."""
+    import ast
+
+    tree = ast.parse(code)
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body
+            and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    return "\n".join(n.value for n in ast.walk(tree)
+                     if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs)
+
+
+def _book_prose() -> dict[str, str]:
+    """The book's prose by file: book/*.md, the notebooks' Markdown and printed strings, the strings of the
+    reporting modules that pages glue, and data/archived_runs/README.md."""
+    sources = {str(p.relative_to(REPO)): p.read_text() for p in (REPO / "book").glob("*.md")}
+    sources["data/archived_runs/README.md"] = _text("data/archived_runs/README.md")
+    for p in (REPO / "notebooks").glob("*.ipynb"):
+        cells = json.loads(p.read_text())["cells"]
+        sources[str(p.relative_to(REPO))] = "\n".join(
+            "".join(c["source"]) if c["cell_type"] == "markdown" else _string_literals("".join(c["source"]))
+            for c in cells if c["cell_type"] in ("markdown", "code"))
+    for p in (REPO / "mdico_core" / "reporting").glob("*.py"):
+        sources[str(p.relative_to(REPO))] = _string_literals(p.read_text())
+    return sources
+
+
+def test_no_archive_state_is_typed_into_the_books_prose():
+    """Every statement of what an archive holds is glued from its manifest, never typed."""
+    found = [f"{name}: {m.group(0)!r}" for name, text in _book_prose().items() for m in _TYPED_STATE.finditer(text)]
+    assert not found, "typed archive states in the book's prose (glue archive.held_words): " + "; ".join(found)
+    assert _TYPED_STATE.search("seed 0 held so far") and _TYPED_STATE.search("keeps the features of one fold and seed")
+    printed = _string_literals('"""doc"""\nx = f"runs {n} held so far"  # a comment')
+    assert "held so far" in printed and "doc" not in printed and "comment" not in printed
+
+
+def test_held_words_say_what_each_manifest_says():
+    """The glued state of each archive is its manifest's: runs held of runs defined, partial only when it is."""
+    from mdico_core.experiments.archive_files import read_manifest
+    from mdico_core.experiments.archives import ARCHIVES
+    from mdico_core.reporting.archive import held_words
+
+    for name, archive in ARCHIVES.items():
+        info = read_manifest(archive)
+        if not info:
+            continue
+        words = held_words(name, code=False)
+        assert words.startswith(f"{name}: {info['runs_exported']:,} of {info['runs_defined']:,} runs"), words
+        assert ("partial" in words) == bool(info.get("partial")), words
+
+
+def test_the_archive_readme_names_the_feature_runs_its_definition_keeps():
+    """data/archived_runs/README.md says which runs of lfmc_paper keep test features, as the definition does."""
+    from mdico_core.experiments.archives import FEATURE_SEED, get_archive
+
+    kept = get_archive("lfmc_paper").companion_runs("features")
+    seeds = sorted({c.seed for c in kept})
+    assert FEATURE_SEED in seeds and len(seeds) > 1
+    row = next(line for line in _text("data/archived_runs/README.md").splitlines() if line.startswith("| `lfmc_paper`"))
+    assert all(f"seed {s}" in row for s in seeds), row

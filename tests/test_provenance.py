@@ -61,3 +61,24 @@ def test_the_build_time_is_what_this_build_measured():
     assert "its sweep took 50.2 s (78 runs trained, 0 reused" in text and "took 130.8 s (slowest: 05_encoders 13 s)" in text
     assert "`" not in text and "--" not in text  # glued as plain text: no Markdown, no dashes to typeset
     assert build_time_sentence(None).startswith("This page was not executed by mdico book")
+
+
+def test_profiles_table_says_what_the_book_runs_at_each_profile(monkeypatch):
+    """The profiles table states each profile's folds and, beside them, the runs the book plan makes at it
+    (fewer folds where an archive is the evidence), so the two can no longer contradict each other."""
+    from types import SimpleNamespace
+
+    from mdico_core.reporting import book_plan
+
+    cfg = [SimpleNamespace(dataset="lfmc", fold=f, seed=0) for f in range(5)] + [
+        SimpleNamespace(dataset="algae_blooms", fold=0, seed=0), SimpleNamespace(dataset="tsaits", fold=None, seed=0)]
+    assert prov.planned_runs(cfg) == ("7 runs: lfmc folds 0–4 × seed 0; algae_blooms fold 0 × seed 0; "
+                                      "tsaits official split × seed 0")
+    monkeypatch.setattr(book_plan, "all_configs", lambda name: cfg if name == "quick" else cfg[:1])
+    table = prov.profiles_table().set_index("profile")
+    assert table.loc["quick", "the book's runs at it"] == prov.planned_runs(cfg)
+    from mdico_core.experiments.profile import PROFILES
+
+    paper = PROFILES["paper"]
+    assert table.loc["paper", "folds"] == f"{min(paper.folds)}–{max(paper.folds)} of {paper.n_folds}"
+    assert "the book's runs at it" not in prov.profiles_table(book=False)

@@ -82,3 +82,28 @@ def test_encoder_parameters_match_the_encoder_classes():
     assert abs(long["diff_pct"]).max() < 10
     wide = tb.wide_parameters(long)
     assert list(wide.index) == ["MLP", "LSTM"] and wide.loc["MLP", "lfmc_s1"].endswith("(35)")
+
+
+def test_the_released_code_differences_counted_in_the_claim_are_those_page_09_measures():
+    """R1 says in how many places the released code differs: each model variant and protocol measured alone."""
+    from mdico_core.methods import get_method
+    from mdico_core.options import PROTOCOLS
+    from mdico_core.reporting.paper_claims import CLAIMS
+    from mdico_core.reporting.tables import released_single_differences
+
+    single = released_single_differences()
+    variants = [v for v in get_method("mdico").variants if v.startswith("rel_")]
+    protocols = [p for p in PROTOCOLS if p.startswith("released_")]
+    assert sorted(single) == sorted([(v, "paper") for v in variants] + [("default", p) for p in protocols])
+    r1 = next(c for c in CLAIMS if c.id == "R1")
+    assert f"differs from the paper in {len(single)} places" in r1.quote
+
+
+def test_released_short_labels_are_short_and_one_per_run():
+    """Page 09's figure labels its axis with a few words per run (the long ones crushed its panels), and the
+    table of differences gives the label beside what it means."""
+    assert set(tb.RELEASED_SHORT) == set(tb.RELEASED_DIFFERENCES)
+    assert len(set(tb.RELEASED_SHORT.values())) == len(tb.RELEASED_SHORT)
+    assert max(len(v) for v in tb.RELEASED_SHORT.values()) <= 20
+    table = tb.released_differences()
+    assert list(table["label"][:-1]) == list(tb.RELEASED_SHORT.values()) and tb.released_short("x", "y") == "x, y"

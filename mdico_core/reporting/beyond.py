@@ -214,13 +214,16 @@ def format_views_tests(t: pd.DataFrame) -> pd.DataFrame:
         f"p (Holm, {m} tests)": [fmt.fmt_p(p, n) for p, n in zip(t["p_holm"], t["n_pairs"])],
         "P(better)": [fmt.fmt_prob(p, n) for p, n in zip(t["p_better"], t["n_pairs"])],
         "P(equiv.)": [fmt.fmt_prob(p, n) for p, n in zip(t["p_equiv"], t["n_pairs"])],
-    })
+    }).drop(columns=[f"p (Holm, {m} tests)"] if m == 0 else [])  # nothing tested: the caption says why
 
 
 def views_caption(t: pd.DataFrame) -> str:
     """What the tests of `views_tests` are, for the caption under its table."""
     if t.empty:
         return "No runs."
+    if int(t["holm_m"].iloc[0]) == 0:  # "Holm over the 0 tests" says nothing: say why nothing is tested
+        return (f"Per view, over runs matched on (fold, seed). Nothing is tested here: no comparison has "
+                f"{stats.MIN_PAIRS} paired runs (the most is {int(t['n_pairs'].max())}), and no p is given from fewer.")
     return (f"Per view, over runs matched on (fold, seed): the corrected repeated k-fold CV t-test (Nadeau & Bengio "
             f"2003), Holm-adjusted over the {int(t['holm_m'].iloc[0])} tests of this table; P(better / equiv.): "
             f"Bayesian correlated t-test, ROPE ±{t['rope'].iloc[0]:g} {t['metric'].iloc[0]}. The mean over pairs "
@@ -368,3 +371,9 @@ def ranks_by_view(runs: pd.DataFrame, metric: str | None = None) -> pd.DataFrame
     shown = table.map(lambda v: "" if not np.isfinite(v) else f"{v:.2f}").reset_index(names="method")
     return pd.concat([shown, pd.DataFrame([{"method": "N (runs)", **{v: str(n) for v, n in blocks.items()}}])],
                      ignore_index=True)
+
+
+def span_words(counts: pd.Series) -> str:
+    """Run counts in words: ``"50"`` when all equal, else ``"45–50"`` (never "50-50")."""
+    lo, hi = int(counts.min()), int(counts.max())
+    return str(lo) if lo == hi else f"{lo}–{hi}"

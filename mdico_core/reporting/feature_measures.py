@@ -80,6 +80,21 @@ def paired_feature_runs(page: Any, registry: str) -> list[dict[str, Any]]:
     return sorted(pairs, key=lambda p: (p["mdico"].seed, -1 if p["mdico"].fold is None else p["mdico"].fold))
 
 
+def held_pairs(page: Any, registry: str) -> str:
+    """The paired runs of `registry` whose features `page` holds, in words read from its store (never typed:
+    an archive keeps what its definition names): ``"11 paired runs (seed 0: fold 0; seed 3: folds 0–9)"``."""
+    from mdico_core.reporting.page import _span
+
+    pairs = [(p["mdico"].seed, p["mdico"].fold) for p in paired_feature_runs(page, registry)]
+    if not pairs:
+        return "no paired run"
+    by_seed = {s: [f for t, f in pairs if t == s] for s in dict.fromkeys(s for s, _ in pairs)}
+    where = "; ".join(f"seed {s}: " + ("official split" if folds == [None] else
+                                       f"fold{'s' if len(folds) > 1 else ''} {_span(folds)}")
+                      for s, folds in by_seed.items())
+    return f"{len(pairs)} paired run{'s' if len(pairs) > 1 else ''} ({where})"
+
+
 def measure(page: Any, registry: str, modalities: Sequence[str], task: str) -> pd.DataFrame:
     """One row per paired run, measure and modality: fold, seed, measure, view, Individual, MDiCo.
 

@@ -64,8 +64,9 @@ def format_ledger(table: pd.DataFrame) -> pd.DataFrame:
             q1 = f"{fmt_interval(r['q1_mean'], r['q1_lo'], r['q1_hi'], dg)}: {r['q1_verdict']}"
         power = ("–" if r["level"] or not _finite(r["mde"]) else
                  f"MDE {r['mde']:.{dg}f}" + ("" if not _finite(r["power_paper"])
-                                             else f"; {r['power_paper']:.0%} for paper's"))
-        vs = (f" (vs {r['ref_short']})" if r["ref_short"] and not r["level"] and "vs" not in r["place"]
+                                             else f"; {r['power_paper']:.0%} power at the paper's value"))
+        # ", against Individual (MLP)": a comma, not "(vs Individual (MLP))", which nests its parentheses
+        vs = (f", against {r['ref_short']}" if r["ref_short"] and not r["level"] and "vs" not in r["place"]
               and not r.get("ref_archive") else "")
         note = f" [{r['note']}]" if r.get("note") else ""
         words = r["words"] + (f" ({dropped_words(r)})" if dropped_words(r) else "")
@@ -152,6 +153,8 @@ def summary_markdown(table: pd.DataFrame, claims: Sequence[Claim] = CLAIMS) -> s
 
 def _family_words(rows: pd.DataFrame) -> str:
     m = int(rows["family_m"].iloc[0]) if len(rows) else 0
+    if m == 0:  # no family to speak of: say why, not "the 0 tested comparisons"
+        return f"no comparison of this claim is tested here (none has {stats.MIN_PAIRS} paired runs)"
     level = f"{rows['family_level'].iloc[0]:.2%}" if len(rows) else ""
     return (f"one family of the {m} tested comparisons of this claim: every interval at {level}, p multiplied by "
             f"{m} (Bonferroni), MDE and power at that level")
@@ -202,6 +205,14 @@ def rule_markdown() -> str:
 
 
 # ---------------------------------------------------------------------------------- the page's HTML
+def _escaped(text: str) -> str:
+    """`text` escaped for HTML, its Markdown code spans (`x`) as <code>: raw HTML shows no Markdown."""
+    import html
+    import re
+
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def _html_table(df: pd.DataFrame, links: dict[str, pd.Series] | None = None, caption: str = "") -> str:
     """A plain HTML table (every row shown, no paging), cells escaped, `links` columns as anchors."""
     import html
@@ -214,7 +225,7 @@ def _html_table(df: pd.DataFrame, links: dict[str, pd.Series] | None = None, cap
     for i, row in enumerate(df.itertuples(index=False)):
         cells = []
         for col, v in zip(df.columns, row):
-            text = html.escape("" if v is None or (isinstance(v, float) and v != v) else str(v))
+            text = _escaped("" if v is None or (isinstance(v, float) and v != v) else str(v))
             if col in links:
                 text = f'<a href="{html.escape(str(links[col].iloc[i]))}">{text}</a>'
             style = "padding: 0.15em 0.5em; vertical-align: top;" + (" white-space: nowrap;" if col in nowrap else "")
@@ -244,7 +255,7 @@ def claim_html(claim: Claim, table: pd.DataFrame) -> str:
     shown = format_ledger(rows).drop(columns=["claim"])
     metrics = ", ".join(metric_label(m) for m in dict.fromkeys(rows["metric"]))
     parts = [f'<h3 id="claim-{claim.id.lower()}">{html.escape(claim.id)}: {html.escape(claim.claim)}</h3>',
-             f"<blockquote>{html.escape(claim.quote)} ({html.escape(claim.source)})</blockquote>",
+             f"<blockquote>{_escaped(claim.quote)} ({_escaped(claim.source)})</blockquote>",
              f"<p>Metric: {html.escape(metrics)}; {html.escape(_family_words(rows))}; "
              f'evidence on <a href="{claim.page}.html">{html.escape(claim.page)}</a>. Archives: '
              + "; ".join(html.escape(held_words(a, code=False)) for a in dict.fromkeys(rows["archive"]))
@@ -254,5 +265,5 @@ def claim_html(claim: Claim, table: pd.DataFrame) -> str:
         parts.append("<p>Inconclusive on the paper's data. What would decide it: " + html.escape("; ".join(f"{r['place']}: {what_would_decide(r)}"
                                                               for _, r in undecided.iterrows())) + ".</p>")
     if claim.untestable:
-        parts.append("<p>Not testable here: " + html.escape("; ".join(claim.untestable)) + ".</p>")
+        parts.append("<p>Not testable here: " + _escaped("; ".join(claim.untestable)) + ".</p>")
     return "\n".join(parts)

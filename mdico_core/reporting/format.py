@@ -194,6 +194,17 @@ def estimated_width(frame: pd.DataFrame) -> float:
     return total
 
 
+CAPTION_LINES = 3  # a caption longer than this many lines at its table's width goes above the table instead
+
+
+def caption_squeezed(frame: pd.DataFrame, caption: str) -> bool:
+    """Whether `caption` would take more than `CAPTION_LINES` lines at the widest `frame` can be (every cell
+    on one line): a table's caption cannot be wider than the table."""
+    widest = sum(max([len(str(t)) for t in frame.iloc[:, j]] + [len(str(c))]) * CHAR_PX + CELL_PX
+                 for j, c in enumerate(frame.columns))
+    return len(caption) * CHAR_PX > CAPTION_LINES * widest
+
+
 @dataclass
 class BookTable:
     """A table as a page shows it: its cells as text, a caption, the notes below it, and whether it
@@ -240,6 +251,10 @@ class BookTable:
             styles.append({"selector": f"td.col{j}", "props": "white-space: normal; overflow-wrap: break-word;"
                            if wraps else "white-space: nowrap;"})
         st = self.frame.style.hide(axis="index").set_table_styles(styles).set_uuid(self._table_id()[2:])
+        if self.caption and caption_squeezed(self.frame, self.caption):
+            # a <caption> is as wide as its table: above a narrow one it would run down a thin column
+            return (f'<p class="mdico-table-caption" style="font-size: 0.875em; margin-bottom: 0.3em;">'
+                    f"{html.escape(self.caption)}</p>" + st.to_html())
         if self.caption:
             st = st.set_caption(self.caption)
         return st.to_html()

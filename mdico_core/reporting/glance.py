@@ -6,6 +6,7 @@ numbers from its rows. Nothing is typed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mdico_core.reporting.findings import CLAIMS, Claim
+from mdico_core.reporting.format import metric_label
 from mdico_core.reporting.plots import figure_size, styled
 
 # Verdict categories in the order a reader weighs them, with their colour (colour-blind safe) in the figure
@@ -87,26 +89,20 @@ def overall_line(table: pd.DataFrame, claims: Sequence[Claim] = CLAIMS) -> str:
             f"or other data, which can support or fail a claim but never replicate it.")
 
 
-def forest_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the forest plot: every tested difference on the paper's data, grouped by claim."""
-    t = table[(table["context"] == "paper") & ~table["level"] & (table["verdict"] != "not tested")]
+def forest_rows(table: pd.DataFrame, claims: Sequence[str] | None = None,
+                contexts: Sequence[str] = ("paper",)) -> pd.DataFrame:
+    """The rows of the forest plot: every tested difference of `claims` (ids; None: all) on data of
+    `contexts` (default: the paper's data), grouped by claim."""
+    t = table[table["context"].isin(contexts) & ~table["level"].astype(bool) & (table["verdict"] != "not tested")]
+    if claims is not None:
+        t = t[t["claim"].isin(claims)]
     t = t[np.isfinite(t["mean"].astype(float))]
     return t.reset_index(drop=True)
 
 
-@styled
-def plot_forest(table: pd.DataFrame, title: str = "") -> Any:
-    """Our difference with its family interval per comparison on the paper's data, the paper's value (◆) and
-    zero, coloured and labelled by verdict; one block per claim (rliable-style interval rows)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
-    rows = forest_rows(table)
+def _forest_panel(ax: Any, rows: pd.DataFrame) -> None:
+    """One axis of the forest plot: `rows` (of one metric) as interval rows, a gap between claims."""
     n = len(rows)
-    fig, ax = plt.subplots(figsize=figure_size(0.24 * n + 1.3), layout="constrained")
-    if n == 0:
-        ax.text(0.5, 0.5, "no comparison tested on the paper's data", ha="center", transform=ax.transAxes)
-        return fig
     y = np.arange(n)[::-1].astype(float)
     blocks = rows["claim"].ne(rows["claim"].shift()).cumsum()  # a gap between claims
     y = y - 0.6 * (blocks.to_numpy() - 1)
@@ -114,10 +110,12 @@ def plot_forest(table: pd.DataFrame, title: str = "") -> Any:
     ax.axvline(0, color="0.3", lw=0.8)
     ax.hlines(y, rows["lo"], rows["hi"], colors=colours, lw=2)
     ax.scatter(rows["mean"], y, c=colours, s=16, zorder=3)
-    paper = rows["paper"].astype(float)
+    paper = pd.to_numeric(rows["paper"], errors="coerce")
     ax.scatter(paper, y, marker="D", s=18, facecolors="none", edgecolors="k", lw=0.8, zorder=4)
     # "C3  L8: EmbraceNet − Individual": the place without its benchmark (all LFMC here), then what minus what
-    labels = [f"{c}  {p.split(', ', 1)[-1]}" + (f" − {r.split(' (')[0]}" if r and "vs" not in p else "")
+    # (a parenthesis of the place is dropped: the label must leave the interval its width at 1280 px)
+    labels = [f"{c}  {re.sub(r' [(][^)]*[)]', '', p.split(', ', 1)[-1])}"
+              + (f" − {r.split(' (')[0]}" if r and "vs" not in p and " - " not in p else "")  # said once
               for c, p, r in zip(rows["claim"], rows["place"], rows["ref_short"])]
     ax.set_yticks(y, labels, fontsize=7.5)
     right = ax.get_xlim()[1]
@@ -125,7 +123,31 @@ def plot_forest(table: pd.DataFrame, title: str = "") -> Any:
         ax.text(1.01, yy, v, transform=ax.get_yaxis_transform(), va="center", fontsize=7.5,
                 color=COLOURS.get(v, _OPEN))
     ax.set_xlim(right=right)
-    ax.set_xlabel("difference in R² (ours: mean and interval at the claim's family level)")
+    metric = rows["metric"].iloc[0] if "metric" in rows else "r2"
+    ax.set_xlabel(f"difference in {metric_label(metric)} (ours: mean, family interval)")
+
+
+@styled
+def plot_forest(table: pd.DataFrame, title: str = "", claims: Sequence[str] | None = None,
+                contexts: Sequence[str] = ("paper",)) -> Any:
+    """Our difference with its family interval per comparison of `forest_rows` (default: every claim on the
+    paper's data), the paper's value (◆) and zero, coloured and labelled by verdict; one block per claim
+    (rliable-style interval rows), one panel per metric (R² and F1 points are not drawn on one axis)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    rows = forest_rows(table, claims, contexts)
+    metrics = list(dict.fromkeys(rows["metric"])) if "metric" in rows and len(rows) else ["r2"]
+    groups = [rows[rows["metric"] == m].reset_index(drop=True) if "metric" in rows else rows for m in metrics]
+    sizes = [max(len(g), 1) for g in groups]
+    fig, axes = plt.subplots(len(groups), 1, figsize=figure_size(0.24 * sum(sizes) + 1.3 * len(groups)),
+                             layout="constrained", squeeze=False, height_ratios=[s + 2 for s in sizes])
+    if rows.empty:
+        axes[0][0].text(0.5, 0.5, "no comparison tested on the paper's data", ha="center",
+                        transform=axes[0][0].transAxes)
+        return fig
+    for ax, g in zip(axes[:, 0], groups):
+        _forest_panel(ax, g)
     handles = [Line2D([], [], color=_GOOD, lw=2, label="replicated"),
                Line2D([], [], color=_MIXED, lw=2, label="direction only / nil"),
                Line2D([], [], color=_OPEN, lw=2, label="undecided"),
@@ -133,8 +155,38 @@ def plot_forest(table: pd.DataFrame, title: str = "") -> Any:
                Line2D([], [], marker="D", color="k", markerfacecolor="none", lw=0, label="the paper's value")]
     fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False, fontsize=8)
     if title:
-        ax.set_title(title)
+        axes[0][0].set_title(title)
     return fig
+
+
+def forest_caption(rows: pd.DataFrame, what: str = "comparisons") -> str:
+    """A forest plot's caption in numbers: how many rows, of which claims, and their verdicts counted."""
+    verdicts = rows["verdict"].value_counts()
+    counted = ", ".join(f"{verdicts[v]} {v}" for v in ORDER if v in verdicts)
+    claims = ", ".join(dict.fromkeys(rows["claim"]))
+    return (f"The {len(rows)} {what} of claim{'s' if rows['claim'].nunique() > 1 else ''} {claims}: our difference "
+            f"(dot) with its family interval (bar) beside the paper's value (◆) where it has one, coloured by "
+            f"verdict ({counted}).")
+
+
+def show_page_forest(page: str | Sequence[str], contexts: Sequence[str] = ("paper", "other", "beyond")) -> pd.DataFrame:
+    """On a claim's evidence page: the forest plot of the claims whose evidence is `page` (generated page
+    names), tested on the archives as the findings page tests them; nothing when the page holds no claim.
+    Stand-in rows are left to their page's tables: they compare another dataset with the paper's."""
+    from mdico_core.reporting import findings
+    from mdico_core.reporting.format import show, show_markdown
+
+    names = {page} if isinstance(page, str) else set(page)
+    mine = [c for c in CLAIMS if c.page in names]
+    if not mine:
+        return pd.DataFrame()
+    table = findings.ledger(mine)
+    rows = forest_rows(table, None, contexts)
+    if len(rows):
+        show_markdown("## The claims this page is evidence for")
+        show(plot_forest(table, contexts=contexts),
+             forest_caption(rows, "comparisons tested here") + " [What replicates](00_findings.ipynb) has them all.")
+    return table
 
 
 # ---------------------------------------------------------------------------------- deviations, glossary

@@ -216,3 +216,27 @@ def plot_prediction_map(lat: np.ndarray, lon: np.ndarray, truth: np.ndarray, pre
     if title:
         fig.suptitle(title)
     return fig
+
+
+def map_summary(view: MapView, task: str) -> str:
+    """What a map shows, in numbers: each method's MAE (regression) or share of correct predictions, and where
+    MDiCo and Individual differ (sites with the smaller mean error, or samples only one of them gets right)."""
+    truth, preds = view.truth, view.preds
+    if task == "regression":
+        mae = {k: float(np.mean(np.abs(v - truth))) for k, v in preds.items()}
+        words = " against ".join(f"{fmt_value(m, metric_digits('mae'))} ({k})" for k, m in mae.items())
+        out = f"MAE {words}"
+        if {"Individual", "MDiCo"} <= set(preds):
+            sites = site_means(view.lat, view.lon, {k: np.abs(preds[k] - truth) for k in ("Individual", "MDiCo")})
+            better = int((sites["MDiCo"] < sites["Individual"]).sum())
+            out += (f"; MDiCo's mean absolute error is the smaller at {better} of {len(sites)} sites, "
+                    f"Individual's at {int((sites['Individual'] < sites['MDiCo']).sum())}")
+        return out
+    right = {k: v == truth for k, v in preds.items()}
+    words = ", ".join(f"{k} {fmt_value(100 * float(np.mean(r)), metric_digits('accuracy'))}%" for k, r in right.items())
+    out = f"{words} of the predictions correct"
+    if {"Individual", "MDiCo"} <= set(preds):
+        only_m = int((right["MDiCo"] & ~right["Individual"]).sum())
+        only_i = int((right["Individual"] & ~right["MDiCo"]).sum())
+        out += f"; MDiCo alone is right on {only_m} of the {len(truth)} samples, Individual alone on {only_i}"
+    return out

@@ -66,12 +66,14 @@ class ResultsPage(Protocol):
 
 
 def run_label(config: Mapping[str, Any], fold_seed: bool = True) -> str:
-    """A short name of a run config dict (dataset, method/variant, encoder, protocol, and with
-    `fold_seed` its fold and seed)."""
+    """A short name of a run config dict (dataset, method/variant, encoder, protocol, its settings where not
+    the common ones, and with `fold_seed` its fold and seed)."""
     v = config.get("variant", "default")
     fold = config.get("fold")
+    settings = config.get("settings")
     label = (f"{config.get('dataset')} {config.get('method')}{'' if v == 'default' else '/' + v} "
-             f"{config.get('encoder')} {config.get('protocol')}")
+             f"{config.get('encoder')} {config.get('protocol')}"
+             + (f" ({settings} settings)" if settings and settings != "common" else ""))
     if not fold_seed:
         return label
     return f"{label} {'official split' if fold is None else f'fold {fold}'} seed {config.get('seed')}"
@@ -81,6 +83,9 @@ def _span(values: Sequence[int]) -> str:
     """``0–9`` for a run of consecutive integers, else ``0, 2, 5``."""
     v = sorted(set(values))
     return f"{v[0]}–{v[-1]}" if len(v) > 2 and v == list(range(v[0], v[-1] + 1)) else ", ".join(map(str, v))
+
+
+_LISTED = 3  # up to this many failed runs of a group are named one by one; more are summarised
 
 
 def failure_table(failed: Sequence[tuple[Mapping[str, Any], str | None, str | None]]) -> pd.DataFrame:
@@ -96,8 +101,10 @@ def failure_table(failed: Sequence[tuple[Mapping[str, Any], str | None, str | No
     for (label, status, message), cfgs in groups.items():
         folds = {c.get("fold") for c in cfgs}
         seeds = {c.get("seed") for c in cfgs}
-        if len(cfgs) == 1 or None in folds or len(cfgs) != len(folds) * len(seeds):
+        if len(cfgs) <= _LISTED or None in folds:
             runs = "; ".join(run_label(c)[len(label) + 1:] for c in cfgs)
+        elif len(cfgs) != len(folds) * len(seeds):  # not a whole grid: counted, never a wall of run names
+            runs = f"{len(cfgs)} runs of folds {_span(folds)} and seeds {_span(seeds)}"
         else:
             runs = (f"fold{'s' * (len(folds) > 1)} {_span(folds)} × seed{'s' * (len(seeds) > 1)} {_span(seeds)}, "
                     f"{len(cfgs)} runs")

@@ -110,10 +110,13 @@ class Page:
     reports_build: bool = False
 
     def generated(self) -> list[tuple[str, dict[str, Any]]]:
-        """(generated page name, extra notebook parameters) of each page this notebook makes."""
+        """(generated page name, extra notebook parameters) of each page this notebook makes, in reading
+        order: per benchmark, the page of its archived sweep (the evidence) before the build's re-run of it."""
         if self.per_benchmark:
-            return ([(f"{self.notebook}_{d}", {"dataset": d}) for d in paper.BENCHMARKS]
-                    + [(f"{self.notebook}_{d}_archived", {"dataset": d, "archive": a}) for d, a in self.archived])
+            archived = dict(self.archived)
+            return [page for d in paper.BENCHMARKS for page in (
+                ([(f"{self.notebook}_{d}_archived", {"dataset": d, "archive": archived[d]})] if d in archived else [])
+                + [(f"{self.notebook}_{d}", {"dataset": d})])]
         return [(self.notebook, {"archive": ",".join(self.archives)} if self.archives else {})]
 
     def heading(self, extra: dict[str, Any]) -> str | None:
@@ -124,6 +127,8 @@ class Page:
         if extra.get("archive"):
             # the protocol, not "full": how much of it the archive holds is on the page, from its manifest
             return f"# {paper.TABLES[d]}: {paper.NAMES[d]} at the paper's protocol (archived sweep)"
+        if d in dict(self.archived):  # its evidence is the archived page; this one re-runs a spot check of it
+            return f"# {paper.TABLES[d]}: {paper.NAMES[d]}, re-run check of the archived sweep"
         return f"# {paper.TABLES[d]}: {paper.NAMES[d]}"
 
     @property
@@ -319,6 +324,19 @@ def notebooks() -> tuple[str, ...]:
     return tuple(nb for nb, p in PAGES.items() if not p.reports_build)
 
 
+def archive_readers(pages: dict[str, Page] | None = None) -> dict[str, tuple[str, ...]]:
+    """Generated page name -> the archives it reads (its ``archive`` parameter), for every page that reads one."""
+    return {name: tuple(extra["archive"].split(",")) for p in (PAGES if pages is None else pages).values()
+            for name, extra in p.generated() if extra.get("archive")}
+
+
+def archive_readers_words(pages: dict[str, Page] | None = None) -> str:
+    """How many pages read archived sweeps, and how many archives they read, in words (glued, never typed)."""
+    readers = archive_readers(pages)
+    archives = {a for names in readers.values() for a in names}
+    return f"{len(readers)} of its pages read archived sweeps, {len(archives)} archives in all"
+
+
 # ---------------------------------------------------------------------------------- the toc
 def toc_pages(toc: dict[str, Any]) -> list[tuple[str, str]]:
     """(part caption, generated page name) of every ``generated/`` file of a parsed ``_toc.yml``."""
@@ -338,16 +356,22 @@ def toc_pages(toc: dict[str, Any]) -> list[tuple[str, str]]:
 def toc_mismatches(toc: str | Path | dict[str, Any] = TOC, pages: dict[str, Page] | None = None) -> list[str]:
     """Where the table of contents and `pages` (default `PAGES`) disagree, one line each (none: they agree).
 
-    Every generated page of a record is in the toc once, under its section's caption, and the toc
+    Every generated page of a record is in the toc once, under its section's caption, in the record's
+    reading order (`Page.generated`: an archived sweep's page before the re-run check of it), and the toc
     lists no other generated page.
     """
     import yaml
 
     parsed = toc if isinstance(toc, dict) else yaml.safe_load(Path(toc).read_text())
     listed = toc_pages(parsed)
-    wanted = {(p.section, name) for p in (PAGES if pages is None else pages).values() for name, _ in p.generated()}
+    records = (PAGES if pages is None else pages).values()
+    wanted = {(p.section, name) for p in records for name, _ in p.generated()}
+    order = [n for _, n in listed]
+    out_of_order = [f"{p.notebook}: the toc lists its pages as {', '.join(seen)}; the record reads {', '.join(want)}"
+                    for p in records if (want := [n for n, _ in p.generated() if n in order])
+                    and (seen := [n for n in dict.fromkeys(order) if n in want]) != want]
     out = [f"{name}: in the toc twice" for name in sorted({n for _, n in listed if [m for _, m in listed].count(n) > 1})]
     out += [f"{name}: not in the toc under {caption!r}" for caption, name in sorted(wanted - set(listed))]
     out += [f"{name}: in the toc under {caption!r}, but no page record puts it there"
             for caption, name in sorted(set(listed) - wanted)]
-    return out
+    return out + out_of_order

@@ -30,8 +30,7 @@ VIEWS: dict[str, dict[str, str]] = {
 # The paper's column -> its short form in Tables 6, 7 and A1 ("<benchmark>_<short>").
 SHORT_COLUMNS = {"sentinel1": "s1", "sentinel2": "s2", "landsat8": "l8", "aerial": "aerial"}
 
-# Table 1 as printed. *The paper prints the two CropHarvest shapes in the opposite order;
-# Sentinel-2 is the 11 optical bands (+ NDVI in the released data: 12 channels).
+# Table 1 as printed, but for the shape marked * (`TABLE1_NOTE`, shown under the table).
 TABLE1 = pd.DataFrame(
     [("CropH-b & CropH-m", "Sentinel-1", "radar SITS", "10 m", "1 per month", "(12, 2, 1, 1)"),
      ("CropH-b & CropH-m", "Sentinel-2", "optical SITS", "10 m", "1 per month", "(12, 11, 1, 1)*"),
@@ -41,6 +40,10 @@ TABLE1 = pd.DataFrame(
      ("LFMC", "Landsat 8", "optical SITS", "250 m", "1 per month", "(4, 8, 1, 1)")],
     columns=["dataset", "modality", "sensor type", "spatial resolution", "temporal resolution", "input shape"],
 )
+
+TABLE1_NOTE = ("\\* The paper prints the two CropHarvest input shapes in the opposite order, (12, 11, 1, 1) beside "
+               "Sentinel-1 and (12, 2, 1, 1) beside Sentinel-2; here each is beside its sensor: Sentinel-1 has 2 "
+               "polarisations, Sentinel-2 its 11 optical bands (12 channels with NDVI in the released data).")
 
 # ---------------------------------------------------------------------------------- methods and rows
 METHOD_NAMES = {"individual": "Individual", "mdico": "MDiCo"}

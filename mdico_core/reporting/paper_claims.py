@@ -16,6 +16,7 @@ import pandas as pd
 
 from mdico_core.reporting import paper
 from mdico_core.reporting.compare import paper_name
+from mdico_core.reporting.tables import released_single_differences
 
 CONTEXTS = {
     "paper": "the paper's benchmark",
@@ -289,7 +290,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("L1", "Table 5's Individual and MDiCo scores are reached here (a level, not a difference)",
           "Table 5 (R², LFMC)", "Table 5", "02_main_results_lfmc_archived", _levels()),
     Claim("R1", "The authors' released code (its model and protocol) scores like the paper's MDiCo",
-          "(this companion's question: the released code differs from the paper in seven places)",
+          f"(this companion's question: the released code differs from the paper in {len(released_single_differences())} "
+          "places, each measured alone on its page)",
           "page 09", "09_released_vs_paper", _released(), ours=True),
     Claim("B1", "MDiCo improves single modalities beyond EO (the paper's limitation ii)",
           "Our approach has been validated exclusively on EO data.", "Sec. 5, limitation (ii)", "10_beyond",

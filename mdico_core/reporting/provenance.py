@@ -167,18 +167,45 @@ def runtime_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return out.round({"total s": 1, "mean s": 2, "mean epochs": 1})
 
 
-def profiles_table() -> pd.DataFrame:
-    """Each budget profile: folds, seeds, epochs, batch size, early stopping, step cap, description."""
+def planned_runs(configs: Iterable[Any]) -> str:
+    """The runs `configs` in words, per dataset: ``"70 runs: lfmc folds 0–4 × seed 0; mfeat fold 0 × seed 0"``."""
+    from mdico_core.reporting.page import _span
+
+    def grid(values: set[Any], what: str) -> str:
+        vals = sorted(values, key=lambda v: -1 if v is None else v)
+        if vals == [None]:
+            return "official split"
+        return f"{what}{'s' if len(vals) > 1 else ''} {_span([v for v in vals if v is not None])}"
+
+    cfgs = list(configs)
+    by: dict[str, tuple[set[Any], set[Any]]] = {}
+    for c in cfgs:
+        folds, seeds = by.setdefault(c.dataset, (set(), set()))
+        folds.add(c.fold)
+        seeds.add(c.seed)
+    parts = [f"{d} {grid(f, 'fold')} × {grid(s, 'seed')}" for d, (f, s) in by.items()]
+    return f"{len(cfgs):,} runs" + (": " + "; ".join(parts) if parts else "")
+
+
+def profiles_table(book: bool = True) -> pd.DataFrame:
+    """Each budget profile: its folds (of how many), seeds, epochs, batch size, early stopping, step cap and
+    description; with `book`, the runs the book plans at it (``book_plan.all_configs``), which re-run fewer
+    folds than the profile's where an archive is a page's evidence."""
     from mdico_core.experiments.profile import PROFILES
+    from mdico_core.reporting.page import _span
 
     rows = []
     for name in PROFILES:
         p = PROFILES[name]
-        rows.append({"profile": name, "folds": describe_grid(p.folds), "of": p.n_folds,
-                     "seeds": describe_grid(p.seeds), "max epochs": p.train.max_epochs, "batch": p.train.batch_size,
-                     "patience": p.train.patience, "steps/epoch cap": p.train.max_steps_per_epoch or "none",
-                     "book datasets": ", ".join(p.datasets), "methods": ", ".join(p.methods),
-                     "description": p.description})
+        folds = describe_grid(p.folds) if None in p.folds else _span(p.folds)
+        row = {"profile": name, "folds": f"{folds} of {p.n_folds}", "seeds": _span(p.seeds),
+               "max epochs": p.train.max_epochs, "batch": p.train.batch_size, "patience": p.train.patience,
+               "steps/epoch cap": p.train.max_steps_per_epoch or "none"}
+        if book:
+            from mdico_core.reporting import book_plan
+
+            row["the book's runs at it"] = planned_runs(book_plan.all_configs(name))
+        rows.append({**row, "description": p.description})
     return pd.DataFrame(rows)
 
 

@@ -221,15 +221,40 @@ IMAGE_WEIGHTS_NOTE = ("the released code starts the aerial ResNet-50 from ImageN
                       "the LFMC study, which has no image modality")
 
 
+# The same runs in a few words, for a figure's axis (the long words above crush its panels to a sliver).
+RELEASED_SHORT: dict[tuple[str, str], str] = {
+    ("default", "paper"): "paper (reference)", ("rel_tau", "paper"): "τ = 0.1", ("rel_contrastive", "paper"): "NT-Xent",
+    ("rel_disc_shared", "paper"): "disc. on shared", ("rel_halves", "paper"): "losses halved",
+    ("rel_norm", "paper"): "LayerNorm", ("rel_raw_target", "paper"): "raw target",
+    ("released", "paper"): "all model diffs", ("default", "released_validation"): "stop on test fold",
+    ("default", "released_statistics"): "stats on all rows", ("default", "released"): "both protocol diffs",
+    ("released", "released"): "released code",
+}
+
+
+def released_short(variant: str, protocol: str) -> str:
+    """`released_label` in a few words (`RELEASED_SHORT`), for a figure's axis."""
+    return RELEASED_SHORT.get((variant, protocol), f"{variant}, {protocol}")
+
+
+def released_single_differences() -> list[tuple[str, str]]:
+    """The (variant, protocol) of each difference of the released code measured alone: each model difference
+    (a ``rel_`` variant on the paper's protocol) and each protocol difference (a ``released_`` protocol)."""
+    return [(v, p) for v, p in RELEASED_DIFFERENCES
+            if (v.startswith("rel_") and p == "paper") or (v == "default" and p.startswith("released_"))]
+
+
 def released_label(variant: str, protocol: str) -> str:
     """What the (variant, protocol) of a released-code run changes, in words (`RELEASED_DIFFERENCES`)."""
     return RELEASED_DIFFERENCES.get((variant, protocol), f"variant {variant}, protocol {protocol}")
 
 
 def released_differences() -> pd.DataFrame:
-    """The differences of the released code, one row each: variant, protocol, what it changes."""
-    rows = [{"variant": v, "protocol": p, "changes": text} for (v, p), text in RELEASED_DIFFERENCES.items()]
-    rows.append({"variant": "(image weights)", "protocol": "", "changes": IMAGE_WEIGHTS_NOTE})
+    """The differences of the released code, one row each: its label in the figures, variant, protocol, what it
+    changes."""
+    rows = [{"label": released_short(v, p), "variant": v, "protocol": p, "changes": text}
+            for (v, p), text in RELEASED_DIFFERENCES.items()]
+    rows.append({"label": "", "variant": "(image weights)", "protocol": "", "changes": IMAGE_WEIGHTS_NOTE})
     return pd.DataFrame(rows)
 
 
