@@ -180,7 +180,9 @@ def show_page_forest(page: str | Sequence[str], contexts: Sequence[str] = ("pape
     mine = [c for c in CLAIMS if c.page in names]
     if not mine:
         return pd.DataFrame()
-    table = findings.ledger(mine)
+    # a claim is its own family, so its rows of the whole (cached) ledger are its ledger
+    table = findings.cached_ledger()
+    table = table[table["claim"].isin([c.id for c in mine])].reset_index(drop=True)
     rows = forest_rows(table, None, contexts)
     if len(rows):
         show_markdown("## The claims this page is evidence for")
