@@ -83,14 +83,14 @@ def paired_feature_runs(page: Any, registry: str) -> list[dict[str, Any]]:
 def held_pairs(page: Any, registry: str) -> str:
     """The paired runs of `registry` whose features `page` holds, in words read from its store (never typed:
     an archive keeps what its definition names): ``"11 paired runs (seed 0: fold 0; seed 3: folds 0–9)"``."""
-    from mdico_core.reporting.page import _span
+    from mdico_core.reporting.format import span
 
     pairs = [(p["mdico"].seed, p["mdico"].fold) for p in paired_feature_runs(page, registry)]
     if not pairs:
         return "no paired run"
     by_seed = {s: [f for t, f in pairs if t == s] for s in dict.fromkeys(s for s, _ in pairs)}
     where = "; ".join(f"seed {s}: " + ("official split" if folds == [None] else
-                                       f"fold{'s' if len(folds) > 1 else ''} {_span(folds)}")
+                                       f"fold{'s' if len(folds) > 1 else ''} {span(folds)}")
                       for s, folds in by_seed.items())
     return f"{len(pairs)} paired run{'s' if len(pairs) > 1 else ''} ({where})"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -379,3 +380,9 @@ def glue_text(key: str, text: str) -> None:
     from myst_nb import glue
 
     glue(key, str(text), display=False)
+
+
+def span(values: Sequence[int]) -> str:
+    """``0–9`` for a run of consecutive integers, else ``0, 2, 5``."""
+    v = sorted(set(values))
+    return f"{v[0]}–{v[-1]}" if len(v) > 2 and v == list(range(v[0], v[-1] + 1)) else ", ".join(map(str, v))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from mdico_core._util import ParameterError, as_fold, as_seed, display_path, format_list, parse_list
 from mdico_core.data.availability import Resolution, resolve_all
 from mdico_core.reporting import book_plan, paper
+from mdico_core.reporting.format import span
 from mdico_core.reporting.provenance import provenance_banner, record_versions, settings_text
 
 if TYPE_CHECKING:
@@ -79,12 +80,6 @@ def run_label(config: Mapping[str, Any], fold_seed: bool = True) -> str:
     return f"{label} {'official split' if fold is None else f'fold {fold}'} seed {config.get('seed')}"
 
 
-def _span(values: Sequence[int]) -> str:
-    """``0–9`` for a run of consecutive integers, else ``0, 2, 5``."""
-    v = sorted(set(values))
-    return f"{v[0]}–{v[-1]}" if len(v) > 2 and v == list(range(v[0], v[-1] + 1)) else ", ".join(map(str, v))
-
-
 _LISTED = 3  # up to this many failed runs of a group are named one by one; more are summarised
 
 
@@ -104,9 +99,9 @@ def failure_table(failed: Sequence[tuple[Mapping[str, Any], str | None, str | No
         if len(cfgs) <= _LISTED or None in folds:
             runs = "; ".join(run_label(c)[len(label) + 1:] for c in cfgs)
         elif len(cfgs) != len(folds) * len(seeds):  # not a whole grid: counted, never a wall of run names
-            runs = f"{len(cfgs)} runs of folds {_span(folds)} and seeds {_span(seeds)}"
+            runs = f"{len(cfgs)} runs of folds {span(folds)} and seeds {span(seeds)}"
         else:
-            runs = (f"fold{'s' * (len(folds) > 1)} {_span(folds)} × seed{'s' * (len(seeds) > 1)} {_span(seeds)}, "
+            runs = (f"fold{'s' * (len(folds) > 1)} {span(folds)} × seed{'s' * (len(seeds) > 1)} {span(seeds)}, "
                     f"{len(cfgs)} runs")
         rows.append({"run": f"{label} {runs}", "status": status, "message": message})
     return pd.DataFrame(rows, columns=["run", "status", "message"])

@@ -169,13 +169,13 @@ def runtime_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 def planned_runs(configs: Iterable[Any]) -> str:
     """The runs `configs` in words, per dataset: ``"70 runs: lfmc folds 0–4 × seed 0; mfeat fold 0 × seed 0"``."""
-    from mdico_core.reporting.page import _span
+    from mdico_core.reporting.format import span
 
     def grid(values: set[Any], what: str) -> str:
         vals = sorted(values, key=lambda v: -1 if v is None else v)
         if vals == [None]:
             return "official split"
-        return f"{what}{'s' if len(vals) > 1 else ''} {_span([v for v in vals if v is not None])}"
+        return f"{what}{'s' if len(vals) > 1 else ''} {span([v for v in vals if v is not None])}"
 
     cfgs = list(configs)
     by: dict[str, tuple[set[Any], set[Any]]] = {}
@@ -192,13 +192,13 @@ def profiles_table(book: bool = True) -> pd.DataFrame:
     description; with `book`, the runs the book plans at it (``book_plan.all_configs``), which re-run fewer
     folds than the profile's where an archive is a page's evidence."""
     from mdico_core.experiments.profile import PROFILES
-    from mdico_core.reporting.page import _span
+    from mdico_core.reporting.format import span
 
     rows = []
     for name in PROFILES:
         p = PROFILES[name]
-        folds = describe_grid(p.folds) if None in p.folds else _span(p.folds)
-        row = {"profile": name, "folds": f"{folds} of {p.n_folds}", "seeds": _span(p.seeds),
+        folds = describe_grid(p.folds) if None in p.folds else span(p.folds)
+        row = {"profile": name, "folds": f"{folds} of {p.n_folds}", "seeds": span(p.seeds),
                "max epochs": p.train.max_epochs, "batch": p.train.batch_size, "patience": p.train.patience,
                "steps/epoch cap": p.train.max_steps_per_epoch or "none"}
         if book:
