@@ -46,7 +46,7 @@ def cpu_kind(model: str) -> str:
 def archived_times() -> pd.DataFrame:
     """One row per archived run (every shipped archive, verified on read): run_id, wall_time_s, kind, cell."""
     from mdico_core.experiments.archives import ARCHIVES
-    from mdico_core.reporting.archive import read_runs
+    from mdico_core.reporting.book.archive import read_runs
 
     frames = []
     for name in ARCHIVES:
@@ -136,7 +136,7 @@ class Estimate:
 
 def estimate(profile: str = "quick", workers: int = 2) -> list[Estimate]:
     """The expected wall time of the book at `profile`, one `Estimate` per CPU kind of the archives."""
-    from mdico_core.reporting import book_plan
+    from mdico_core.reporting.book import book_plan
 
     runs = archived_times()
     cfgs = book_plan.longest_first(book_plan.all_configs(profile))

@@ -5,7 +5,7 @@
 1. ``sweep(book_plan.all_configs(profile, seeds, folds))`` into the results store: every run the
    book needs, trained once (the store skips finished runs, so a rebuild, or a rebuild with
    more seeds, only trains what is new);
-2. papermill executes each page of the registry (``reporting.pages.PAGES``; a notebook of ``notebooks/``,
+2. papermill executes each page of the registry (``reporting.book.pages.PAGES``; a notebook of ``notebooks/``,
    which only reads the store) into ``generated/`` of `BUILD_COPY` (the committed pages of ``book/generated/``
    stay the reference; ``commit_pages`` rewrites those), with the parameters injected (02_main_results
    once per paper benchmark, and once per archived sweep of
@@ -41,8 +41,9 @@ from mdico_core._util import (
     repo_root,
 )
 from mdico_core.data.availability import availability, resolve_all
-from mdico_core.reporting import book_plan, paper
-from mdico_core.reporting.pages import PAGES
+from mdico_core.reporting.book import book_plan
+from mdico_core.reporting.book.pages import PAGES
+from mdico_core.reporting.core import paper
 
 REPO_ROOT = repo_root()
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"

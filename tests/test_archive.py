@@ -10,8 +10,8 @@ import pytest
 from mdico_core.cli import main
 from mdico_core.experiments import ResultsStore, RunConfig, train_config
 from mdico_core.experiments.archives import ARCHIVES
-from mdico_core.reporting.archive import REPO_ROOT, archived_page, export_runs, read_runs
-from mdico_core.reporting.compare import compare_with_paper
+from mdico_core.reporting.book.archive import REPO_ROOT, archived_page, export_runs, read_runs
+from mdico_core.reporting.core.compare import compare_with_paper
 
 PROV = {"profile": "paper", "git_commit": "0123456789abcdef0123456789abcdef01234567", "git_dirty": False,
         "device": "cpu (x86_64, 1 threads)", "timestamp": "2026-11-27T10:40:36+00:00"}
@@ -385,7 +385,7 @@ def test_export_archive_round_trip_with_its_companion_data(tmp_path, toy_store):
     import numpy as np
 
     from mdico_core.experiments.archive_io import ArchiveError, CompanionData, export_archive
-    from mdico_core.reporting.archive import ArchivedRun
+    from mdico_core.reporting.book.archive import ArchivedRun
 
     store, out = toy_store, tmp_path / "out"
     with pytest.raises(ArchiveError, match=r"none of the 20 runs.*mdico archive run toy"):
@@ -438,7 +438,7 @@ def test_export_archive_round_trip_with_its_companion_data(tmp_path, toy_store):
 
 
 def test_durations_below_a_tenth_of_an_hour_are_minutes():
-    from mdico_core.reporting.archive import _duration
+    from mdico_core.reporting.book.archive import _duration
 
     assert [_duration(h) for h in (3.64, 0.1, 0.0999, 0.05, 0.0)] == ["3.6 h", "0.1 h", "6 min", "3 min", "1 min"]
 

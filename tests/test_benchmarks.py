@@ -50,7 +50,7 @@ def test_gpu_check_script_at_tiny_size(tmp_path, real_data):
     assert {(r["method"], r["view"]) for r in r2} >= {("mdico", "L8"), ("mdico", "S1:shared"), ("individual", "S1")}
     # the archive's side: every archived (fold, seed) run of the method (seed 0 only while lfmc_paper is partial)
     from mdico_core.experiments.archives import ARCHIVES
-    from mdico_core.reporting.archive import read_runs
+    from mdico_core.reporting.book.archive import read_runs
 
     shipped = read_runs(ARCHIVES["lfmc_paper"].csv_path)
     done = shipped[(shipped["status"] == "done") & (shipped["metric"] == "r2")]
@@ -101,7 +101,7 @@ def test_budget_packs_runs_as_the_pool_does_and_refuses_an_unknown_run(monkeypat
     assert plan_budget.pack([], 2) == 0
 
     from mdico_core.experiments.profile import load_profile
-    from mdico_core.reporting import book_plan
+    from mdico_core.reporting.book import book_plan
 
     stray = load_profile("quick").configs("lfmc", ["mdico"], seeds=[9], folds=[3])  # no archive holds it
     monkeypatch.setattr(book_plan, "all_configs", lambda profile: stray)

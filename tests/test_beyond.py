@@ -1,4 +1,4 @@
-"""Beyond the paper (reporting/beyond.py): views at training on hand-made runs, and the page from fake archives."""
+"""Beyond the paper (reporting/analyses/beyond.py): views at training on hand-made runs, and the page from fake archives."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mdico_core.reporting import beyond as by
-from mdico_core.reporting import stats
-from mdico_core.reporting.stats_table import results_table
+from mdico_core.reporting.analyses import beyond as by
+from mdico_core.reporting.analyses.stats_table import results_table
+from mdico_core.reporting.core import stats
 
 VIEWS = ("A", "B", "C")
 FOLDS, SEEDS = range(5), (0, 1)  # 10 (fold, seed) runs
@@ -161,7 +161,7 @@ def test_ranks_over_views_and_by_view():
     assert result.ranks.tolist() == [1.0, 2.0, 3.0] and "blocks: 3 views" in result.label
     per_view = by.ranks_by_view(runs).set_index("method")
     assert per_view.loc["MDiCo"].tolist() == ["1.00"] * 3 and per_view.loc["N (runs)"].tolist() == ["10"] * 3
-    from mdico_core.reporting.ranks import rank_caption
+    from mdico_core.reporting.analyses.ranks import rank_caption
 
     caption = rank_caption(result, blocks="blocks, one per view of each (fold, seed) run")
     assert "N = 30 blocks, one per view of each (fold, seed) run" in caption
@@ -210,7 +210,7 @@ def test_beyond_page_from_fake_archives_shows_every_section_and_the_rerun_check(
     from mdico_core.experiments import ResultsStore, sweep
     from mdico_core.experiments.archive_io import export_archive
     from mdico_core.experiments.archives import PRESTO_MODALITIES, Archive, Part, _pairs
-    from mdico_core.reporting import book_plan
+    from mdico_core.reporting.book import book_plan
 
     real_data(*get_dataset_entry("mfeat").files, *get_dataset_entry("presto_lfmc").files)
     monkeypatch.setattr(runner, "code_version", lambda: {"package_version": "0", "git_commit": "c" * 40,

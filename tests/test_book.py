@@ -23,8 +23,9 @@ pytest.importorskip("papermill", reason="the book extras are not installed: pip 
 from mdico_core import bookbuild  # noqa: E402
 from mdico_core.data.availability import resolve  # noqa: E402
 from mdico_core.experiments.archives import ARCHIVES  # noqa: E402
-from mdico_core.reporting import book_plan, paper  # noqa: E402
-from mdico_core.reporting.format import COLUMN_PX  # noqa: E402
+from mdico_core.reporting.book import book_plan  # noqa: E402
+from mdico_core.reporting.core import paper  # noqa: E402
+from mdico_core.reporting.core.format import COLUMN_PX  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -75,10 +76,11 @@ def test_notebook_code_names_only_what_the_library_has(name):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mdico_core"):
             for a in node.names:
                 target = f"{node.module}.{a.name}"
-                try:
-                    modules[a.asname or a.name] = importlib.import_module(target)
-                except ModuleNotFoundError:
-                    assert hasattr(importlib.import_module(node.module), a.name), target
+                value = getattr(importlib.import_module(node.module), a.name, None)  # the surface's, or a module's
+                if value is None:  # a submodule not imported yet (a missing name fails here)
+                    value = importlib.import_module(target)
+                if isinstance(value, type(importlib)):
+                    modules[a.asname or a.name] = value
     used = [(n.value.id, n.attr) for n in ast.walk(tree)
             if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in modules]
     assert used, "the notebook uses the library"
@@ -469,7 +471,7 @@ def test_html_pages_exist(built):
     assert "Table 5: LFMC at the paper" in archived and "Archived sweep: its runs were not re-trained by this build" in archived
     archive = ARCHIVES["lfmc_paper"]
     if archive.csv_path.is_file():  # the banner counts what the shipped (possibly partial) archive holds
-        from mdico_core.reporting.archive import read_runs
+        from mdico_core.reporting.book.archive import read_runs
 
         held = read_runs(archive.csv_path).drop_duplicates("run_id")
         folds = ", ".join(map(str, sorted(held["fold"].astype(int).unique())))
@@ -488,7 +490,7 @@ def test_html_pages_exist(built):
         else:
             assert "is not exported yet" in text and name in text, page
     findings = (html / "generated" / "00_findings.html").read_text()  # every claim, with the rule that judged it
-    from mdico_core.reporting.findings import CLAIMS
+    from mdico_core.reporting.claims.findings import CLAIMS
 
     assert all(f'id="claim-{c.id.lower()}"' in findings for c in CLAIMS) and "The rule" in findings
     intro = (html / "intro.html").read_text()

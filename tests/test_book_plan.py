@@ -1,4 +1,4 @@
-"""Which runs each page needs at a profile (reporting/book_plan.py)."""
+"""Which runs each page needs at a profile (reporting/book/book_plan.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from mdico_core.reporting import book_plan, paper
+from mdico_core.reporting.book import book_plan
+from mdico_core.reporting.core import paper
 
 
 @pytest.fixture
@@ -202,7 +203,7 @@ def test_quick_secondary_cells_are_the_cheapest(present_only):
     trained in under ``QUICK_CHECK_CAP_S``: chosen by cost, from the archive, never by a result."""
     import pandas as pd
 
-    from mdico_core.reporting.archive import read_runs
+    from mdico_core.reporting.book.archive import read_runs
 
     present_only(lambda name: name == "lfmc")
     plan, cap = book_plan.book_plan("quick"), book_plan.QUICK_CHECK_CAP_S

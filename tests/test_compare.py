@@ -1,4 +1,4 @@
-"""reporting/compare.py: aggregate / paired_test / compare_with_paper against hand computations on a handmade frame."""
+"""reporting/core/compare.py: aggregate / paired_test / compare_with_paper against hand computations on a handmade frame."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from mdico_core.reporting.compare import aggregate, compare, compare_with_paper, paired_test, paper_column
-from mdico_core.reporting.paper import VIEWS, paper_table
+from mdico_core.reporting.core.compare import (
+    aggregate,
+    compare,
+    compare_with_paper,
+    paired_test,
+    paper_column,
+)
+from mdico_core.reporting.core.paper import VIEWS, paper_table
 
 RNG = np.random.default_rng(0)
 IND = {(f, s): RNG.uniform(0.2, 0.3) for f in range(3) for s in range(2)}

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mdico_core.reporting import concordance
-from mdico_core.reporting.archive import read_runs
+from mdico_core.reporting.analyses import concordance
+from mdico_core.reporting.book.archive import read_runs
 
 MEASURED = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cross_cpu.csv"
 

@@ -1,4 +1,4 @@
-"""Where the runs ran, as the reproducibility page groups them (reporting/environments.py)."""
+"""Where the runs ran, as the reproducibility page groups them (reporting/book/environments.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from mdico_core.experiments import ResultsStore, RunConfig, train_config
 from mdico_core.experiments.machine import ENV_COLUMNS
 from mdico_core.experiments.records import tidy_frame
-from mdico_core.reporting import environments as envs
-from mdico_core.reporting import format as fmt
+from mdico_core.reporting.book import environments as envs
+from mdico_core.reporting.core import format as fmt
 
 CPU = {"torch_version": "2.14.1", "numpy_version": "2.4.6", "python_version": "3.11.7", "cpu_model": "AMD EPYC",
        "cpu_capability": "AVX512",

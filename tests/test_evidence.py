@@ -1,4 +1,4 @@
-"""What the pages print as evidence (reporting/evidence.py, fidelity.py) and a page built from a fake archive."""
+"""What the pages print as evidence (reporting/analyses/evidence.py, fidelity.py) and a page built from a fake archive."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mdico_core.reporting import evidence as ev
-from mdico_core.reporting import fidelity as fid
-from mdico_core.reporting import stats
-from mdico_core.reporting.stats_table import Cell
+from mdico_core.reporting.analyses import evidence as ev
+from mdico_core.reporting.analyses import fidelity as fid
+from mdico_core.reporting.analyses.stats_table import Cell
+from mdico_core.reporting.core import stats
 
 
 def _runs(cells: dict, folds: int = 10, seeds=(0,), dataset: str = "lfmc", metric: str = "r2", spread: float = 0.01,
@@ -93,7 +93,7 @@ def test_gain_table_tests_the_change_of_the_gain_run_by_run():
 # ---------------------------------------------------------------------------------- the paper vs the settings
 def _paper_cmp(runs: pd.DataFrame, paper_values: dict) -> pd.DataFrame:
     """A ``compare_with_paper``-like frame of `runs` with the paper's `paper_values` (method, view) -> value."""
-    from mdico_core.reporting.compare import aggregate, paper_name
+    from mdico_core.reporting.core.compare import aggregate, paper_name
 
     agg = aggregate(runs)
     agg["paper_method"] = agg["method"].map(paper_name)
@@ -183,7 +183,7 @@ def test_main_page_from_a_fake_archive_shows_both_settings_and_the_rerun_check(t
     from mdico_core.experiments import ResultsStore, sweep
     from mdico_core.experiments.archive_io import export_archive
     from mdico_core.experiments.archives import Archive, Companion, Part
-    from mdico_core.reporting import book_plan
+    from mdico_core.reporting.book import book_plan
 
     real_data(*get_dataset_entry("lfmc").files)
     monkeypatch.setattr(runner, "code_version", lambda: {"package_version": "0", "git_commit": "c" * 40,
@@ -220,7 +220,7 @@ def test_main_page_from_a_fake_archive_shows_both_settings_and_the_rerun_check(t
 
 def test_a_run_interval_stops_at_the_metric_s_bounds():
     """An F1 interval does not reach 100.3, nor an R² one 1.02: the spread is cut at what a run can score."""
-    from mdico_core.reporting import concordance
+    from mdico_core.reporting.analyses import concordance
 
     f1 = [96.5, 99.9, 100.0, 97.0, 100.0, 99.5]
     mean, lo, hi = concordance.interval(f1, bounds=concordance.metric_bounds("f1_weighted"))

@@ -176,7 +176,7 @@ def test_mdico_run_trains_it_in_worker_processes_and_versus_pairs_it(module_dir,
     assert "15 run(s) done" in r.stdout
 
     from mdico_core.experiments import ResultsStore
-    from mdico_core.reporting import versus
+    from mdico_core.reporting.claims import versus
 
     runs = ResultsStore(store).collect("toy_regression")
     arch, mine = runs[runs["method"] != "shared_head"], runs[runs["method"] == "shared_head"]
@@ -202,7 +202,7 @@ def test_mdico_run_trains_it_in_worker_processes_and_versus_pairs_it(module_dir,
 def test_register_module_names_a_file_by_its_absolute_path_once(monkeypatch, tmp_path):
     """A method file given relative to here reaches workers started elsewhere: $MDICO_METHODS holds its
     absolute path, once however often it is registered."""
-    from mdico_core.reporting.book_plan import OWN_METHOD_FILE, OWN_METHOD_NAME
+    from mdico_core.reporting.book.book_plan import OWN_METHOD_FILE, OWN_METHOD_NAME
 
     monkeypatch.delenv(ext.ENV_METHODS, raising=False)
     monkeypatch.chdir(OWN_METHOD_FILE.parent.parent)
@@ -287,8 +287,8 @@ def test_builtin_and_older_records_are_never_stale(clean_registry):
 def test_versus_refuses_two_methods_at_two_split_seeds_against_an_archive_without_one():
     """Issue 40, 5: a missing split seed is its own value, "(none)"; two methods of yours at split seeds 3 and 4
     do not pair with an archive made without one, and the refusal names the true reason."""
-    from mdico_core.reporting import versus
-    from mdico_core.reporting.archive import read_runs
+    from mdico_core.reporting.book.archive import read_runs
+    from mdico_core.reporting.claims import versus
 
     arch = read_runs("lfmc_paper")
     arch = arch[arch["settings"] == "common"]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from mdico_core.reporting import feature_measures as fm
-from mdico_core.reporting.feature_measures import neighbour_score, pair_retrieval, paired_tests
+from mdico_core.reporting.figures import feature_measures as fm
+from mdico_core.reporting.figures.feature_measures import neighbour_score, pair_retrieval, paired_tests
 
 
 def _slow_knn(x, y, task, k):
@@ -73,8 +73,9 @@ def test_the_findings_ledger_tests_the_feature_measures_as_the_tsne_page_does():
     """Claim C8 (the t-SNE figures' claim) in the findings ledger: the same paired runs, differences, corrected
     intervals and p values as the t-SNE page's own table of the measures on archive lfmc_paper."""
     from mdico_core.data import get_dataset_entry
-    from mdico_core.reporting import findings, paper_claims, stats
-    from mdico_core.reporting.archive import archived_page
+    from mdico_core.reporting.book.archive import archived_page
+    from mdico_core.reporting.claims import findings
+    from mdico_core.reporting.core import paper_claims, stats
 
     page = archived_page("lfmc_paper")
     entry = get_dataset_entry("lfmc")
@@ -99,7 +100,7 @@ def test_held_pairs_says_which_runs_keep_features(monkeypatch):
     """The t-SNE page's words for what an archive keeps come from its runs, seed by seed, folds as a span."""
     from types import SimpleNamespace
 
-    from mdico_core.reporting import feature_measures as fm_
+    from mdico_core.reporting.figures import feature_measures as fm_
 
     def pair(seed, fold):
         return {m: SimpleNamespace(seed=seed, fold=fold) for m in fm_.METHODS}

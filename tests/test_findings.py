@@ -11,8 +11,10 @@ import pytest
 from scipy import stats as st
 
 from mdico_core.cli import main
-from mdico_core.reporting import book_plan, findings, findings_text, stats
-from mdico_core.reporting.archive import held_words
+from mdico_core.reporting.book import book_plan
+from mdico_core.reporting.book.archive import held_words
+from mdico_core.reporting.claims import findings, findings_text
+from mdico_core.reporting.core import stats
 
 RATIO = 1 / 8.1  # n_test / n_train of the paper protocol at 10 folds
 
@@ -62,7 +64,7 @@ def test_runs_to_detect_has_a_floor():
 def test_what_would_decide_states_the_floor_of_the_corrected_variance():
     """Where no number of repeats decides, the words give the floor: z_{0.975} + z_{0.8} times
     sd sqrt(n_test/n_train), the MDE of infinitely many repeats, above the paper's difference."""
-    from mdico_core.reporting.findings_text import what_would_decide
+    from mdico_core.reporting.claims.findings_text import what_would_decide
 
     sd, paper = 0.05, 0.035
     row = {"paper": paper, "metric": "r2", "sd": sd, "ratio": RATIO,
@@ -259,7 +261,7 @@ def test_every_claim_is_tested_where_it_can_be(table):
 
 
 def test_the_headline_is_mdico_vs_individual_on_lfmc(table):
-    from mdico_core.reporting.archive import read_runs
+    from mdico_core.reporting.book.archive import read_runs
 
     h = findings.headline(table)
     assert set(h) == {"S1", "L8"}

@@ -1,4 +1,4 @@
-"""The one decimal rule and the number, table and notebook formatting helpers (reporting/format.py)."""
+"""The one decimal rule and the number, table and notebook formatting helpers (reporting/core/format.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mdico_core.reporting import format as fmt
+from mdico_core.reporting.core import format as fmt
 
 
 def test_formatting_helpers():
@@ -26,8 +26,8 @@ def test_one_decimal_rule_per_metric(metric, digits):
 
 def test_the_comparison_table_and_the_figures_print_a_metric_alike():
     """`compare_with_paper` (tables, `mdico table`) and the page helpers use the same decimals."""
-    from mdico_core.reporting.compare import compare_with_paper
-    from mdico_core.reporting.tables import cell_summary
+    from mdico_core.reporting.core.compare import compare_with_paper
+    from mdico_core.reporting.core.tables import cell_summary
 
     rows = [{"dataset": "lfmc", "method": "individual", "variant": "default", "encoder": "tempcnn",
              "protocol": "paper", "view": "S1", "metric": "rmse", "fold": f, "seed": 0, "value": v,
@@ -130,7 +130,7 @@ def test_a_column_without_any_value_is_named_once():
 def test_failures_are_one_line_each_and_nothing_without_any(monkeypatch):
     import pandas as pd
 
-    from mdico_core.reporting import format as fmt
+    from mdico_core.reporting.core import format as fmt
 
     shown: list[str] = []
     monkeypatch.setattr(fmt, "show_markdown", shown.append)

@@ -1,4 +1,4 @@
-"""What replicates at a glance (reporting/glance.py): the forest plot's rows, panels and caption, on a small
+"""What replicates at a glance (reporting/claims/glance.py): the forest plot's rows, panels and caption, on a small
 hand-made ledger."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mdico_core.reporting import glance
+from mdico_core.reporting.claims import glance
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -71,7 +71,7 @@ def _full_ledger() -> pd.DataFrame:
 
 def test_the_ledger_rows_read_plainly():
     """No nested parentheses after the place, the power said in full, and no "the 0 tested comparisons"."""
-    from mdico_core.reporting import findings_text as ft
+    from mdico_core.reporting.claims import findings_text as ft
 
     shown = ft.format_ledger(_full_ledger())
     assert shown["where"].iloc[0] == "LFMC, S1, against Individual" and "(vs" not in " ".join(shown["where"])
@@ -80,8 +80,8 @@ def test_the_ledger_rows_read_plainly():
 
 
 def test_claims_in_html_show_code_as_code_not_backticks():
-    from mdico_core.reporting import findings_text as ft
-    from mdico_core.reporting.findings import CLAIMS
+    from mdico_core.reporting.claims import findings_text as ft
+    from mdico_core.reporting.claims.findings import CLAIMS
 
     claim = next(c for c in CLAIMS if any("`" in u for u in c.untestable))
     html = ft.claim_html(claim, _full_ledger().assign(claim=claim.id))

@@ -94,9 +94,9 @@ def _reachable(start: str) -> set[str]:
 
 
 def test_the_graph_walk_sees_lazy_and_relative_imports():
-    assert "mdico_core.reporting.paper" in GRAPH["mdico_core.reporting.compare"]
-    assert "mdico_core.methods" in GRAPH["mdico_core.reporting.compare"]  # imported inside a function
-    assert "mdico_core.experiments.store" in GRAPH["mdico_core.reporting.archive"]
+    assert "mdico_core.reporting.core.paper" in GRAPH["mdico_core.reporting.core.compare"]
+    assert "mdico_core.methods" in GRAPH["mdico_core.reporting.core.compare"]  # imported inside a function
+    assert "mdico_core.experiments.store" in GRAPH["mdico_core.reporting.book.archive"]
     assert "mdico_core.data.dataset" in GRAPH["mdico_core.data"]  # an __init__'s own imports
 
 

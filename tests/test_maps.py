@@ -1,4 +1,4 @@
-"""Prediction maps (reporting/maps.py): gathering predictions, aligning samples, joining coordinates."""
+"""Prediction maps (reporting/figures/maps.py): gathering predictions, aligning samples, joining coordinates."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mdico_core.reporting import maps
+from mdico_core.reporting.figures import maps
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")

@@ -1,4 +1,4 @@
-"""What a page tells its reader beside the numbers (reporting/notes.py): boxes for the paper's
+"""What a page tells its reader beside the numbers (reporting/analyses/notes.py): boxes for the paper's
 artefacts it cannot show, and one sentence per odd number."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from mdico_core.data.availability import Resolution
-from mdico_core.reporting import notes, paper
+from mdico_core.reporting.analyses import notes
+from mdico_core.reporting.core import paper
 
 
 def _res(bench: str, kind: str, dataset: str | None = None) -> Resolution:
@@ -21,7 +22,7 @@ def test_every_paper_artefact_has_a_page():
     for name in ("Table 2", "Table 3", "Table 4", "Table 5", "Table 6", "Table 7", "Figure 3", "Figure A1",
                  "Figure A2", "Figure 4", "Figure A3", "Figure A4", "Figure 5", "Figure A5", "Figures A6-A8"):
         assert name in titles, name
-    assert set(notes.ARTEFACTS) == set(__import__("mdico_core.reporting.book_plan", fromlist=["x"]).NOTEBOOKS)
+    assert set(notes.ARTEFACTS) == set(__import__("mdico_core.reporting.book.book_plan", fromlist=["x"]).NOTEBOOKS)
 
 
 def test_a_box_for_each_artefact_a_page_cannot_show(present_only):
@@ -88,7 +89,7 @@ def test_runs_made_by_other_commits_get_a_sentence():
 
 @pytest.mark.parametrize("kind", ["real", "stand-in", "synthetic", "absent"])
 def test_the_main_headline_never_prints_a_missing_value(kind):
-    from mdico_core.reporting.evidence import main_reference, tested
+    from mdico_core.reporting.analyses.evidence import main_reference, tested
 
     df = _frame({("mdico", "S1"): [0.3, 0.2, 0.35, 0.25, 0.3], ("individual", "S1"): [0.25, 0.15, 0.3, 0.2, 0.25]})
     df = df.assign(run_id=df["method"] + df["fold"].astype(str), task="regression", n_folds=10)

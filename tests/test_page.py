@@ -1,4 +1,4 @@
-"""A notebook's view of the results store (reporting/page.py)."""
+"""A notebook's view of the results store (reporting/book/page.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 import pytest
 
 from mdico_core.data.availability import Resolution
-from mdico_core.reporting import book_plan
-from mdico_core.reporting.page import page
+from mdico_core.reporting.book import book_plan
+from mdico_core.reporting.book.page import page
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_an_empty_store_says_which_command_fills_it(toy_world, tmp_path):
 
 
 def test_fill_commands():
-    from mdico_core.reporting.page import fill_command
+    from mdico_core.reporting.book.page import fill_command
 
     assert fill_command("02_main_results", "quick", "lfmc") == "mdico book --profile quick --only " \
                                                               "02_main_results_lfmc --sweep-only"
@@ -112,8 +112,8 @@ def test_live_and_archived_pages_share_one_interface(toy_world, tmp_path):
     import inspect
 
     from mdico_core.experiments import ResultsStore
-    from mdico_core.reporting.archive import ArchivedPage, archived_page, export_runs
-    from mdico_core.reporting.page import Page, ResultsPage
+    from mdico_core.reporting.book.archive import ArchivedPage, archived_page, export_runs
+    from mdico_core.reporting.book.page import Page, ResultsPage
 
     members = [m for m in vars(ResultsPage) if not m.startswith("_")] + list(ResultsPage.__annotations__)
     assert set(members) >= {"datasets", "store", "configs_where", "frame", "failures", "missing", "targets",
@@ -140,7 +140,7 @@ def test_live_and_archived_pages_share_one_interface(toy_world, tmp_path):
 
 
 def test_every_page_says_the_exact_commands_that_rerun_it(toy_world, tmp_path, monkeypatch):
-    from mdico_core.reporting.page import rerun_commands
+    from mdico_core.reporting.book.page import rerun_commands
 
     monkeypatch.setenv("MDICO_RESULTS_DIR", str(tmp_path))
     pg = page("02_main_results", "smoke", "lfmc", 7, "0,official")
@@ -174,7 +174,7 @@ def test_a_value_no_page_can_mean_is_one_line(toy_world, tmp_path, kwargs, messa
 
 
 def test_runs_that_failed_alike_are_one_row_with_their_folds_and_seeds():
-    from mdico_core.reporting.page import failure_table
+    from mdico_core.reporting.book.page import failure_table
 
     base = {"dataset": "mfeat", "method": "anysat", "variant": "default", "encoder": "mlp", "protocol": "paper"}
     grid = [base | {"fold": f, "seed": s} for f in range(10) for s in range(3)]
@@ -198,7 +198,7 @@ def test_runs_that_failed_alike_are_one_row_with_their_folds_and_seeds():
 
 
 def test_a_live_page_of_an_archived_benchmark_points_to_its_evidence():
-    from mdico_core.reporting.page import spot_check_note
+    from mdico_core.reporting.book.page import spot_check_note
 
     note = spot_check_note("lfmc", "lfmc", None)
     assert "`lfmc_paper`" in note and "(02_main_results_lfmc_archived.html)" in note

@@ -1,4 +1,4 @@
-"""The book's page records (reporting/pages.py): one record per page, read by the plan, the notes,
+"""The book's page records (reporting/book/pages.py): one record per page, read by the plan, the notes,
 the build and the toc; and adding a page as CONTRIBUTING.md says ("Add a notebook page")."""
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import yaml
 
 from mdico_core import bookbuild
 from mdico_core.experiments.archives import ARCHIVES
-from mdico_core.reporting import book_plan, notes, pages, paper
-from mdico_core.reporting.pages import PAGES, Page
-from mdico_core.reporting.paper_claims import CLAIMS
+from mdico_core.reporting.analyses import notes
+from mdico_core.reporting.book import book_plan, pages
+from mdico_core.reporting.book.pages import PAGES, Page
+from mdico_core.reporting.core import paper
+from mdico_core.reporting.core.paper_claims import CLAIMS
 
 REPO = Path(__file__).resolve().parents[1]
 nbformat = pytest.importorskip("nbformat", reason="the book extras are not installed: pip install -e '.[book]'")

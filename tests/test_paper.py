@@ -1,11 +1,11 @@
-"""The paper's facts (reporting/paper.py) agree with its tables, its text and the data registry."""
+"""The paper's facts (reporting/core/paper.py) agree with its tables, its text and the data registry."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mdico_core.reporting import paper
+from mdico_core.reporting.core import paper
 
 
 def test_paper_tables_ship_with_the_package():
@@ -58,7 +58,7 @@ def test_paper_facts_in_the_prose_come_from_the_paper_tables():
 
 def test_every_mark_of_table_1_is_explained_under_it():
     """A cell marked * in the paper's Table 1 as the book shows it has its note, naming the value it marks."""
-    from mdico_core.reporting import paper
+    from mdico_core.reporting.core import paper
 
     marked = [v for v in paper.TABLE1.to_numpy().ravel() if str(v).endswith("*")]
     assert marked and paper.TABLE1_NOTE.startswith("\\* ")

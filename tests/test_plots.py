@@ -1,4 +1,4 @@
-"""Bar charts and loss curves (reporting/plots.py) on small frames."""
+"""Bar charts and loss curves (reporting/figures/plots.py) on small frames."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mdico_core.reporting import format as fmt
-from mdico_core.reporting import paper, plots
+from mdico_core.reporting.core import format as fmt
+from mdico_core.reporting.core import paper
+from mdico_core.reporting.figures import plots
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -75,7 +76,7 @@ def test_plot_versus_paper_draws_the_paper_ticks():
 # ---------------------------------------------------------------------------------- readable as shown
 def _figures():
     """One figure of every kind the book draws, from small frames."""
-    from mdico_core.reporting import maps, tsne
+    from mdico_core.reporting.figures import maps, tsne
 
     rng = np.random.default_rng(0)
     rows = ["MDiCo", "w/o modality loss", "w/o auxiliary loss", "w/o contrastive loss", "w/o unused features"]

@@ -182,7 +182,7 @@ def test_ci_runs_the_readmes_set_up_and_nothing_else():
 def test_make_data_gets_every_dataset_a_book_page_reads():
     from mdico_core.data import get_dataset_entry
     from mdico_core.experiments.archives import ARCHIVES
-    from mdico_core.reporting.book_plan import ARCHIVED, PAGE_ARCHIVES, book_datasets
+    from mdico_core.reporting.book.book_plan import ARCHIVED, PAGE_ARCHIVES, book_datasets
 
     default = re.search(r"^DATASETS \?= (.+)$", _text("Makefile"), re.M).group(1).split()
     assert default == ["book"]
@@ -238,7 +238,7 @@ def test_no_count_of_runs_folds_or_seeds_is_typed_into_the_books_prose():
     manifests or build_info.json). Scans book/*.md and the notebooks' Markdown cells."""
     import json
 
-    from mdico_core.reporting.stats import MIN_PAIRS
+    from mdico_core.reporting.core.stats import MIN_PAIRS
 
     sources = {str(p.relative_to(REPO)): p.read_text() for p in (REPO / "book").glob("*.md")}
     for p in (REPO / "notebooks").glob("*.ipynb"):
@@ -303,7 +303,7 @@ def test_held_words_say_what_each_manifest_says():
     """The glued state of each archive is its manifest's: runs held of runs defined, partial only when it is."""
     from mdico_core.experiments.archive_files import read_manifest
     from mdico_core.experiments.archives import ARCHIVES
-    from mdico_core.reporting.archive import held_words
+    from mdico_core.reporting.book.archive import held_words
 
     for name, archive in ARCHIVES.items():
         info = read_manifest(archive)

@@ -1,11 +1,11 @@
-"""The provenance banner and the reproducibility tables (reporting/provenance.py)."""
+"""The provenance banner and the reproducibility tables (reporting/book/provenance.py)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from mdico_core.data.availability import Resolution
-from mdico_core.reporting import provenance as prov
+from mdico_core.reporting.book import provenance as prov
 
 
 def _ran(**datasets: tuple[str, str]) -> dict[str, Resolution]:
@@ -52,7 +52,7 @@ def test_runtime_and_environment_tables():
 
 
 def test_the_build_time_is_what_this_build_measured():
-    from mdico_core.reporting.provenance import build_time_sentence
+    from mdico_core.reporting.book.provenance import build_time_sentence
 
     build = pd.DataFrame([{"what": k, "value": str(v)} for k, v in {
         "profile": "smoke", "executor": "serial", "runs_trained": 78, "runs_reused": 0, "sweep_s": 50.2,
@@ -68,7 +68,7 @@ def test_profiles_table_says_what_the_book_runs_at_each_profile(monkeypatch):
     (fewer folds where an archive is the evidence), so the two can no longer contradict each other."""
     from types import SimpleNamespace
 
-    from mdico_core.reporting import book_plan
+    from mdico_core.reporting.book import book_plan
 
     cfg = [SimpleNamespace(dataset="lfmc", fold=f, seed=0) for f in range(5)] + [
         SimpleNamespace(dataset="algae_blooms", fold=0, seed=0), SimpleNamespace(dataset="tsaits", fold=None, seed=0)]

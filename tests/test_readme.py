@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from mdico_core.experiments.archives import ARCHIVES
-from mdico_core.reporting import book_plan
-from mdico_core.reporting.pages import PAGES, TOC, toc_pages
+from mdico_core.reporting.book import book_plan
+from mdico_core.reporting.book.pages import PAGES, TOC, toc_pages
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")

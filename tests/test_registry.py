@@ -93,7 +93,7 @@ def test_every_dataset_entry_is_consistent(name):
 
 
 def test_every_paper_benchmark_is_registered():
-    from mdico_core.reporting import paper
+    from mdico_core.reporting.core import paper
 
     assert {n: e.paper_name for n, e in _benchmarks().items()} == {b: paper.NAMES[b] for b in paper.BENCHMARKS}
 

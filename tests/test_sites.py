@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mdico_core.cli import main
-from mdico_core.reporting import findings, sites
-from mdico_core.reporting.format import fmt_interval
+from mdico_core.reporting.claims import findings, sites
+from mdico_core.reporting.core.format import fmt_interval
 
 PAGE = Path(__file__).resolve().parents[1] / "book" / "generated" / "10_beyond.ipynb"
 
@@ -55,7 +55,7 @@ def test_the_page_shows_what_mdico_findings_prints(table, capsys):
 def test_levels_hold_every_method_of_the_archive(table):
     lv = sites.levels(table)
     from mdico_core.experiments.archives import SITES_METHODS
-    from mdico_core.reporting.compare import paper_name
+    from mdico_core.reporting.core.compare import paper_name
 
     assert set(lv["method"]) == {paper_name(m) for m in SITES_METHODS}
     assert (lv["lfmc_paper_n"] >= 49).all()  # every method of lfmc_paper's common settings, its failed run counted

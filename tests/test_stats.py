@@ -9,17 +9,17 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from mdico_core.reporting import format as fmt
-from mdico_core.reporting import stats
-from mdico_core.reporting.concordance import check_cell, concordance, concordance_verdict, interval
-from mdico_core.reporting.ranks import friedman_nemenyi, rank_blocks, rank_caption, rank_test
-from mdico_core.reporting.stats_table import (
+from mdico_core.reporting.analyses.concordance import check_cell, concordance, concordance_verdict, interval
+from mdico_core.reporting.analyses.ranks import friedman_nemenyi, rank_blocks, rank_caption, rank_test
+from mdico_core.reporting.analyses.stats_table import (
     Cell,
     default_reference,
     format_results,
     results_caption,
     results_table,
 )
+from mdico_core.reporting.core import format as fmt
+from mdico_core.reporting.core import stats
 
 RNG = np.random.default_rng(0)
 
@@ -234,7 +234,7 @@ def test_friedman_nemenyi_by_hand():
 def test_rank_blocks_drop_incomplete_blocks_and_diagram_is_readable():
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
-    from mdico_core.reporting.ranks import plot_cd_diagram
+    from mdico_core.reporting.analyses.ranks import plot_cd_diagram
 
     df = _runs(n_folds=5, seeds=(0, 1, 2))
     df = df[~((df["method"] == "individual") & (df["fold"] == 0) & (df["seed"] == 0))]  # a failed run
@@ -243,7 +243,7 @@ def test_rank_blocks_drop_incomplete_blocks_and_diagram_is_readable():
     res = rank_test(df, "S1")
     assert res.n_blocks == 14 and res.ranks.index[0] == "MDiCo" and "14 (fold, seed) runs" in rank_caption(res)
     fig = plot_cd_diagram(res)
-    from mdico_core.reporting.format import CSS_DPI, FIGURE_PX
+    from mdico_core.reporting.core.format import CSS_DPI, FIGURE_PX
 
     assert fig.get_size_inches()[0] == pytest.approx(FIGURE_PX / CSS_DPI)  # the column's width, shown 1:1
     ax = fig.axes[0]
@@ -286,8 +286,8 @@ def test_concordance_table_and_verdict():
 def test_archived_lfmc_corrected_test_is_more_cautious_than_wilcoxon():
     pytest.importorskip("baycomp")
     from mdico_core.experiments.settings import select_settings
-    from mdico_core.reporting.archive import read_runs
-    from mdico_core.reporting.evidence import main_reference
+    from mdico_core.reporting.analyses.evidence import main_reference
+    from mdico_core.reporting.book.archive import read_runs
 
     runs = select_settings(read_runs("lfmc_paper"), "common")  # one settings per table: they never pool
     table = results_table(runs[~runs["view"].astype(str).str.contains(":")], reference=main_reference)

@@ -1,12 +1,12 @@
-"""The book's table layouts (reporting/tables.py) on small handmade frames."""
+"""The book's table layouts (reporting/core/tables.py) on small handmade frames."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from mdico_core.reporting import tables as tb
-from mdico_core.reporting.format import fmt_mean_std
+from mdico_core.reporting.core import tables as tb
+from mdico_core.reporting.core.format import fmt_mean_std
 
 
 def _cmp() -> pd.DataFrame:
@@ -88,8 +88,8 @@ def test_the_released_code_differences_counted_in_the_claim_are_those_page_09_me
     """R1 says in how many places the released code differs: each model variant and protocol measured alone."""
     from mdico_core.methods import get_method
     from mdico_core.options import PROTOCOLS
-    from mdico_core.reporting.paper_claims import CLAIMS
-    from mdico_core.reporting.tables import released_single_differences
+    from mdico_core.reporting.core.paper_claims import CLAIMS
+    from mdico_core.reporting.core.tables import released_single_differences
 
     single = released_single_differences()
     variants = [v for v in get_method("mdico").variants if v.startswith("rel_")]

@@ -1,4 +1,4 @@
-"""The thread-count study (reporting/threads.py): hand-made runs against slow re-computations, an archive
+"""The thread-count study (reporting/analyses/threads.py): hand-made runs against slow re-computations, an archive
 round trip with two stores (1 and 2 threads), and the reproducibility page that shows it."""
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 from mdico_core.experiments.records import tidy_frame
-from mdico_core.reporting import concordance, stats
-from mdico_core.reporting import format as fmt
-from mdico_core.reporting import threads as th
-from mdico_core.reporting.stats_table import results_table
+from mdico_core.reporting.analyses import concordance
+from mdico_core.reporting.analyses import threads as th
+from mdico_core.reporting.analyses.stats_table import results_table
+from mdico_core.reporting.core import format as fmt
+from mdico_core.reporting.core import stats
 
 matplotlib.use("Agg")
 FOLDS, VIEWS = range(10), ("S1", "L8")
@@ -216,7 +217,7 @@ def test_archive_round_trip_with_two_stores_at_1_and_2_threads(tmp_path, monkeyp
     from mdico_core.experiments import ResultsStore, sweep
     from mdico_core.experiments.archive_io import ArchiveError, export_archive
     from mdico_core.experiments.archives import Archive, Part, status
-    from mdico_core.reporting.archive import read_runs
+    from mdico_core.reporting.book.archive import read_runs
 
     _clean(monkeypatch)
     ref_def = Archive("toy_paper", "toy", "toy_regression", (Part(("individual", "mdico"), seeds=(0, 1)),),

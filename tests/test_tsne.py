@@ -1,4 +1,4 @@
-"""t-SNE of stored features (reporting/tsne.py): the embedding, the panels, which runs are shown."""
+"""t-SNE of stored features (reporting/figures/tsne.py): the embedding, the panels, which runs are shown."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from mdico_core.reporting import tsne
+from mdico_core.reporting.figures import tsne
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")

@@ -61,7 +61,7 @@ def cmd_fetch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     verified in the cache, seeded from the folder, downloaded, or could not be had (and how to get it)."""
     from mdico_core.data import cache, get_dataset_entry
     from mdico_core.data.registry import REGISTRY
-    from mdico_core.reporting.book_plan import book_datasets
+    from mdico_core.reporting.book.book_plan import book_datasets
 
     groups: dict[str, list[str]] = {}
     for name in args.names:

@@ -63,7 +63,7 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``mdico table``: our mean ± std of a dataset's runs next to the paper's numbers."""
-    from mdico_core.reporting.tables import compare_with_paper, to_markdown
+    from mdico_core.reporting.core.tables import compare_with_paper, to_markdown
 
     check_names(parser, datasets=args.dataset, profile=args.profile)
     if args.archive is not None:
@@ -72,7 +72,7 @@ def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                          "--archive out to read the results store")
         import warnings
 
-        from mdico_core.reporting.archive import read_runs
+        from mdico_core.reporting.book.archive import read_runs
 
         try:
             with warnings.catch_warnings():  # said below as one line, not as a Python warning
@@ -112,7 +112,7 @@ def cmd_table(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         cols[2:2] = ["encoder", "protocol"]
     notes = list(dict.fromkeys(n for n in table["note"].fillna("") if n))  # long notes: footnotes, not a column
     out = table[cols].rename(columns={"paper_method": "method", "diff": "ours - paper"})
-    from mdico_core.reporting.format import metric_digits
+    from mdico_core.reporting.core.format import metric_digits
 
     dg = metric_digits(table["metric"].dropna().iloc[0] if table["metric"].notna().any() else None)
     out["ours - paper"] = [f"{v:+.{dg}f}" if isinstance(v, float) and v == v else "" for v in out["ours - paper"]]
@@ -137,9 +137,9 @@ def _tested_columns(df: Any, table: Any, metric: str | None) -> tuple[Any, str]:
     import numpy as np
     import pandas as pd
 
-    from mdico_core.reporting.compare import single_views
-    from mdico_core.reporting.format import fmt_p, metric_digits
-    from mdico_core.reporting.stats_table import results_table
+    from mdico_core.reporting.analyses.stats_table import results_table
+    from mdico_core.reporting.core.compare import single_views
+    from mdico_core.reporting.core.format import fmt_p, metric_digits
 
     keys = ["method", "variant", "encoder", "protocol", "view"]
     empty = pd.DataFrame({"vs": "", "Δ [95% CI]": "", "p (Holm)": ""}, index=table.index)
@@ -168,7 +168,7 @@ def _tested_columns(df: Any, table: Any, metric: str | None) -> tuple[Any, str]:
 def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``mdico export``: a dataset's runs of one profile, with their provenance, to a CSV archive."""
     from mdico_core.data import get_dataset_entry
-    from mdico_core.reporting.archive import export_runs
+    from mdico_core.reporting.book.archive import export_runs
 
     try:
         get_dataset_entry(args.dataset)
@@ -215,7 +215,7 @@ def cmd_methods(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     except ValueError as err:
         parser.error(str(err))
     if args.markdown:
-        from mdico_core.reporting.tables import to_markdown
+        from mdico_core.reporting.core.tables import to_markdown
 
         print(to_markdown(table))
         return 0
@@ -239,8 +239,8 @@ def cmd_findings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     from mdico_core._util import parse_list
     from mdico_core.experiments.archive_io import ArchiveError
     from mdico_core.experiments.archives import get_archive
-    from mdico_core.reporting import findings, findings_text
-    from mdico_core.reporting.archive import held_words
+    from mdico_core.reporting.book.archive import held_words
+    from mdico_core.reporting.claims import findings, findings_text
 
     try:
         chosen = [findings.get_claim(c) for c in parse_list(args.claims)] if args.claims else list(findings.CLAIMS)
@@ -293,9 +293,9 @@ def cmd_versus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     """``mdico versus``: your runs against an archive, paired (fold, seed) on the same splits and tested."""
     from mdico_core.experiments.archive_io import ArchiveError
     from mdico_core.experiments.archives import get_archive
-    from mdico_core.reporting import versus
-    from mdico_core.reporting.archive import read_runs
-    from mdico_core.reporting.format import to_markdown
+    from mdico_core.reporting.book.archive import read_runs
+    from mdico_core.reporting.claims import versus
+    from mdico_core.reporting.core.format import to_markdown
 
     if args.method_module:
         from mdico_core.methods.external import register_module

@@ -225,7 +225,7 @@ ARCHIVES: dict[str, Archive] = {a.name: a for a in (
         Companion(
             histories=({"method": "mdico", "variant": "default"},),
             # fold 0 of seed 0 for the figures; every fold of one seed for the measures of what they
-            # show (`reporting.feature_measures`). Seed 3 is the first seed trained after those measures
+            # show (`reporting.figures.feature_measures`). Seed 3 is the first seed trained after those measures
             # were added: the features of seeds 0-2 had not been kept, and their runs are not re-made.
             features=(*({"method": m, "fold": 0, "seed": 0} for m in _MAIN_METHODS),
                       *({"method": m, "seed": FEATURE_SEED} for m in _MAIN_METHODS)),

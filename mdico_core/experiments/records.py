@@ -3,7 +3,7 @@
 A record (``<dataset>/<run_id>.json`` in the store, see ``store.py``) holds the run's config, its
 metrics per view, history and provenance. `record_rows` turns one record into the rows of the
 tidy frame every table and page reads (`COLUMNS`, one row per view and metric); `tidy_frame`
-gives those rows their dtypes. An archive (``reporting/archive.py``) writes the same columns.
+gives those rows their dtypes. An archive (``reporting/book/archive.py``) writes the same columns.
 """
 
 from __future__ import annotations
