@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -119,6 +119,17 @@ def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv(cache.ENV_MIRROR, raising=False)
     cache.clear_memo()
     return root
+
+
+@pytest.fixture
+def figures() -> Iterator[None]:
+    """Matplotlib headless (Agg), and every figure a test opened closed after it (skipped without matplotlib)."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
 
 
 @pytest.fixture

@@ -8,16 +8,7 @@ import pytest
 
 from mdico_core.reporting.claims import glance
 
-matplotlib = pytest.importorskip("matplotlib")
-matplotlib.use("Agg")
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    import matplotlib.pyplot as plt
-
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("figures")  # headless, each figure closed after its test
 
 
 def _ledger() -> pd.DataFrame:

@@ -10,16 +10,7 @@ from mdico_core.reporting.core import format as fmt
 from mdico_core.reporting.core import paper
 from mdico_core.reporting.figures import plots
 
-matplotlib = pytest.importorskip("matplotlib")
-matplotlib.use("Agg")
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    import matplotlib.pyplot as plt
-
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("figures")  # headless, each figure closed after its test
 
 
 def test_mean_history_averages_runs_that_reached_each_epoch():
@@ -103,10 +94,12 @@ def _figures():
                                   "placeholder"])
 def test_every_figure_is_drawn_at_the_column_width_with_readable_text(kind):
     """Drawn at the width the page shows it (`format.show` shows it 1:1), every text >= 9 pt."""
+    from matplotlib.text import Text
+
     fig = _figures()[kind]
     assert round(fig.get_figwidth() * fmt.CSS_DPI) == fmt.FIGURE_PX
     fig.canvas.draw()  # ticks are made at draw time
-    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip() and t.get_visible()]
+    texts = [t for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()]
     small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < fmt.MIN_FONT_PT]
     assert texts and not small, small
     for ax in fig.axes:  # axis labels are words, never a metric's column name
