@@ -315,11 +315,13 @@ def show_rerun(archive: pd.DataFrame, live: Any, what: str = "this page's runs",
     twins = concordance.check_runs(views(archive), views(rerun))
     if len(twins):  # runs at the archive's own configuration: each compared with its archived twin
         line = concordance.runs_verdict(twins)
-        fmt.show_markdown(f"{head}. {twins['run_id'].nunique()} of them are runs of the archive itself (the same "
-                          f"run id), re-made here. **Run by run: {line}.**")
+        n = twins["run_id"].nunique()
+        fmt.show_markdown(f"{head}. {n} of them {'is a run' if n == 1 else 'are runs'} of the archive itself (the "
+                          f"same run id), re-made here. **Run by run: {line}.**")
         _display(fmt.table(format_twins(twins), "Your runs beside their archived twins (the same run id: the same "
                                                  "configuration, split, budget and seed), view by view"))
-        rerun = rerun[~rerun["run_id"].isin(twins["run_id"])]
+        # a run the archive holds unscored (AnySat, not reproduced without its weights) is its twin too
+        rerun = rerun[~rerun["run_id"].isin(set(twins["run_id"]) | set(archive["run_id"]))]
         if rerun.empty:
             return line
         head = f"**The rest of your re-run** ({len(rerun.drop_duplicates('run_id'))} run(s) at another budget)"
