@@ -7,7 +7,10 @@ so the archives hold its training time, measured on the CPU kind that made it. F
 the archives this prints the expected ``make book`` time on a quiet 2-core VM:
 
 - the sweep: the plan's runs (``book_plan.all_configs``), longest first as ``mdico book`` orders them,
-  packed on `workers` processes (each run goes to the worker free first);
+  packed on `workers` processes (each run goes to the worker free first), each at its archived time
+  times the calibration of the latest measured build that has one ("vs archive": that build's training
+  time over the archives' times of the same runs; the archives were swept beside other work, so they
+  are slower than a quiet build; without a calibration, 1: the archives' own times);
 - the pages: the page phase of the latest measured build (``benchmarks/results/book_quick.md``);
 - the rest (start, data check, ``jupyter-book build``): that build's wall time less the two.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +90,7 @@ class Build:
     sweep_s: float
     pages_s: float
     wall_s: float
+    vs_archive: float | None = None
 
 
 def measured_builds(path: Path = BUILDS) -> list[Build]:
@@ -94,10 +99,12 @@ def measured_builds(path: Path = BUILDS) -> list[Build]:
     out = []
     for line in [ln for ln in section.splitlines() if ln.startswith("|")][2:]:  # below the header and rule
         cells = [c.strip().strip("`*") for c in line.strip().strip("|").split("|")]
-        if len(cells) < 7:
+        if len(cells) < 8:
             continue
         m, s = cells[6].split(":")
-        out.append(Build(cells[1], cells[2], int(cells[3]), float(cells[4]), float(cells[5]), int(m) * 60 + float(s)))
+        ratio = float(cells[7]) if re.fullmatch(r"[\d.]+", cells[7]) else None
+        out.append(Build(cells[1], cells[2], int(cells[3]), float(cells[4]), float(cells[5]), int(m) * 60 + float(s),
+                         ratio))
     if not out:
         raise ValueError(f"{path}: no row in its 'Measured builds' table")
     return out
@@ -147,10 +154,14 @@ def estimate(profile: str = "quick", workers: int = 2) -> list[Estimate]:
                          f"time (e.g. {missing[0]}): re-run them as twins of archived runs, or archive them")
     builds = measured_builds()
     last = builds[-1]
+    calibrated = [b for b in builds if b.vs_archive is not None]
     out = []
     for kind in KINDS:
         to_kind = {k: kind_factor(runs, builds, kind, k) for k in KINDS}
-        times = [float(by_id.at[c.run_id, "wall_time_s"]) * to_kind.get(by_id.at[c.run_id, "kind"], 1.0)
+        # how much faster a quiet build trains than the archives' sweeps did on the same kind (they ran beside
+        # other work): measured on one kind, taken as the same on the other
+        quiet = calibrated[-1].vs_archive if calibrated else 1.0
+        times = [float(by_id.at[c.run_id, "wall_time_s"]) * quiet * to_kind.get(by_id.at[c.run_id, "kind"], 1.0)
                  for c in cfgs]
         page_scale = to_kind.get(last.kind, 1.0)
         rest = max(last.wall_s - last.sweep_s - last.pages_s, 0.0)
@@ -159,11 +170,34 @@ def estimate(profile: str = "quick", workers: int = 2) -> list[Estimate]:
     return out
 
 
+def calibration(results: str | Path) -> tuple[int, float]:
+    """(runs, their training time summed in the store `results` / the archives' recorded times of the same runs)."""
+    from mdico_core.experiments.store import ResultsStore
+
+    by_id = archived_times().set_index("run_id")["wall_time_s"]
+    store = ResultsStore(results)
+    frames = [store.collect(d) for d in (p.name for p in Path(results).iterdir() if p.is_dir() and not p.name.startswith("_"))]
+    made = pd.concat([f for f in frames if len(f)]).drop_duplicates("run_id") if frames else pd.DataFrame()
+    if made.empty or not made["run_id"].isin(by_id.index).any():
+        raise ValueError(f"{results}: no run of this store is an archived twin: nothing to calibrate with")
+    twins = made[made["run_id"].isin(by_id.index)]
+    return len(twins), float(pd.to_numeric(twins["wall_time_s"]).sum() / by_id.loc[twins["run_id"]].sum())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="quick")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--calibrate", metavar="RESULTS", help="print a build's 'vs archive' (its store) and stop")
     args = ap.parse_args(argv)
+    if args.calibrate:
+        try:
+            n, ratio = calibration(args.calibrate)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"plan_budget: {err}", file=sys.stderr)
+            return 1
+        print(f"vs archive: {ratio:.2f} ({n} runs of {args.calibrate} that are archived twins)")
+        return 0
     try:
         rows = estimate(args.profile, args.workers)
     except (ValueError, FileNotFoundError) as err:
