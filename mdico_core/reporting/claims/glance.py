@@ -118,6 +118,7 @@ def _forest_panel(ax: Any, rows: pd.DataFrame) -> None:
               + (f" − {r.split(' (')[0]}" if r and "vs" not in p and " - " not in p else "")  # said once
               for c, p, r in zip(rows["claim"], rows["place"], rows["ref_short"])]
     ax.set_yticks(y, labels, fontsize=7.5)
+    ax.set_ylim(y.min() - 0.7, y.max() + 0.7)  # no row on the frame, however few the rows
     right = ax.get_xlim()[1]
     for yy, v in zip(y, rows["verdict"]):
         ax.text(1.01, yy, v, transform=ax.get_yaxis_transform(), va="center", fontsize=7.5,
