@@ -247,7 +247,9 @@ def test_beyond_page_from_fake_archives_shows_every_section_and_the_rerun_check(
                      "your re-run matches its archived twin run by run on"):
         assert expected in text, expected
     figures = [o for c in cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(figures) == 3  # the CD diagram and the two views-at-training figures
+    # the forest plot of the page's claims (from the shipped archives), the CD diagram, the two views figures
+    assert len(figures) == 4
+    assert "The claims this page is evidence for" in text
     glued = {o["metadata"]["scrapbook"]["name"]: next(iter(o["data"].values()))
              for c in cells if c.cell_type == "code" for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})}
     assert glued["mfeat_n"] == "'5'"
