@@ -245,9 +245,9 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     if only_t and not chosen:
         valid = sorted({p[0] for p in pages()} | {p[1] for p in pages()})
         raise ParameterError(f"--only {only_t} matches no page; valid pages: {', '.join(valid)}")
-    not_run = _not_run_warning(_pages_without_runs(chosen, profile, seeds_t, folds_t), bp)
-    if not_run:  # the build goes on (those pages say how to get the data), but not silently
-        print(not_run, file=sys.stderr)
+    idle = _pages_without_runs(chosen, profile, seeds_t, folds_t)
+    if idle:  # the build goes on (those pages say how to get the data), but not silently
+        print(_not_run_warning(idle, bp), file=sys.stderr)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the kernels inherit it; 2-core laptops stay usable
     version = code_version()  # the committed pages must be built from the code they ship (a test checks it)
     info: dict[str, Any] = {"profile": profile, "seeds": seeds_t or "profile", "folds": folds_t or "profile",
@@ -256,7 +256,7 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     if not skip_sweep:
         info.update(_sweep(chosen if only_t else None, profile, seeds_t, folds_t, results, executor, workers))
     if sweep_only:
-        _say_last(not_run)
+        _say_last(idle, bp)
         return None
 
     if book_dir is not None:
@@ -293,29 +293,29 @@ def build_book(profile: str = "quick", seeds: str | Sequence[int] | None = None,
     if build:
         jupyter_book_build(book)
     index = book / "_build" / "html" / "index.html"
-    _say_last(not_run)
+    _say_last(idle, bp)
     took = f"{time.perf_counter() - t_start:.0f} s"
     print(f"book built in {took}: {display_path(index)}" if build else
           f"pages executed in {took} into {display_path(generated)} (no book built)", file=sys.stderr)
     return index
 
 
-def _not_run_warning(idle: list[str], bp: Any) -> str:
-    """The line that names the pages that will say 'not run' (their data is missing), and how to get it."""
+def _not_run_warning(idle: list[str], bp: Any, done: bool = False) -> str:
+    """The line naming the pages that say 'not run' (data missing; `done`: after the build), and how to get it."""
     if not idle:
         return ""
     absent = [d for d, r in resolve_all(paper.BENCHMARKS, bp.synthetic_fallback).items() if r.kind == "absent"]
     missing = [d for d in book_plan.book_datasets() if not availability(d).present]
-    return (f"warning: {len(idle)} page(s) will run nothing and say 'not run': {', '.join(idle)}. Missing data: "
+    return (f"warning: {len(idle)} page(s) {'ran' if done else 'will run'} nothing and say 'not run': {', '.join(idle)}. Missing data: "
             + ", ".join([*(f"{d} (no data nor a stand-in)" for d in absent), *missing])
             + ". Get it with `make data` (offline: `make data FROM=<folder>`) or `mdico data fetch <dataset>`; "
             "see data/README.md")
 
 
-def _say_last(not_run: str) -> None:
+def _say_last(idle: list[str], bp: Any) -> None:
     """Repeat the 'not run' warning among the build's last lines: the first ones have scrolled away."""
-    if not_run:
-        print(not_run.replace("will run nothing and say", "ran nothing and say", 1), file=sys.stderr)
+    if idle:
+        print(_not_run_warning(idle, bp, done=True), file=sys.stderr)
 
 
 def _pages_without_runs(chosen: list, profile: str, seeds: tuple | None, folds: tuple | None) -> list[str]:

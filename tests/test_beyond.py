@@ -12,6 +12,7 @@ import pytest
 
 from mdico_core.reporting.analyses import beyond as by
 from mdico_core.reporting.analyses.stats_table import results_table
+from mdico_core.reporting.core import format as fmt
 from mdico_core.reporting.core import stats
 
 VIEWS = ("A", "B", "C")
@@ -260,4 +261,4 @@ def test_beyond_page_from_fake_archives_shows_every_section_and_the_rerun_check(
 
 
 def test_span_words_never_repeats_an_equal_count():
-    assert by.span_words(pd.Series([50, 50])) == "50" and by.span_words(pd.Series([45, 50, 48])) == "45–50"
+    assert fmt.span_words(pd.Series([50, 50])) == "50" and fmt.span_words(pd.Series([45, 50, 48])) == "45–50"

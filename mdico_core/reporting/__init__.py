@@ -27,7 +27,6 @@ evidence as ev, format as fmt``). The package's own code and the tests import a 
 layer (``from mdico_core.reporting.core import paper``), never from this surface.
 """
 
-# Written by split_reporting.py (issue 41).
 from __future__ import annotations
 
 import importlib

@@ -371,9 +371,3 @@ def ranks_by_view(runs: pd.DataFrame, metric: str | None = None) -> pd.DataFrame
     shown = table.map(lambda v: "" if not np.isfinite(v) else f"{v:.2f}").reset_index(names="method")
     return pd.concat([shown, pd.DataFrame([{"method": "N (runs)", **{v: str(n) for v, n in blocks.items()}}])],
                      ignore_index=True)
-
-
-def span_words(counts: pd.Series) -> str:
-    """Run counts in words: ``"50"`` when all equal, else ``"45–50"`` (never "50-50")."""
-    lo, hi = int(counts.min()), int(counts.max())
-    return str(lo) if lo == hi else f"{lo}–{hi}"

@@ -90,8 +90,8 @@ class BookPlan:
         released_cells: the (variant, protocol) cells of archive ``lfmc_released`` that page 09 re-runs,
             each under its method's own early-stopping monitor; None: every run of the archive.
         own_method_datasets, own_method_folds: "Add your own method" (11): the example method
-            (`OWN_METHOD_FILE`), Individual and MDiCo on these benchmarks and folds (None: the profile's),
-            enough folds for its paired test at the quick profile.
+            (`OWN_METHOD_FILE`), Individual and MDiCo on these benchmarks and folds (None: as every page's
+            runs; at quick, fold 0 twins of archived runs, the test being on archive ``lfmc_own_method``).
         synthetic_fallback: run labelled synthetic data where neither the benchmark nor a stand-in
             is present (tests and smoke builds; the numbers then mean nothing against the paper).
         archive_check_folds: folds of the runs that re-check an archive: the secondary studies (03
@@ -130,8 +130,9 @@ class BookPlan:
 # every method on each archived benchmark (each method's code path once); of the secondary studies,
 # the cells whose every archived twin trained in under `QUICK_CHECK_CAP_S` on the archive's machine
 # (ablation variants no_cont, unpaired, shared_encoders; encoders mlp and lstm beside the default
-# TempCNN; a test re-derives them from the archives: they are fixed by cost, never by a result); the released code as a whole (page 09), Individual and MDiCo on mfeat's six views
-# (Beyond), and the own method at fold 0 (its paired test is on its archive, `lfmc_own_method`).
+# TempCNN; a test re-derives them from the archives: they are fixed by cost, never by a result);
+# the released code as a whole (page 09), Individual and MDiCo on mfeat's six views (Beyond), and
+# the own method at fold 0 (its paired test is on its archive, `lfmc_own_method`).
 # The plan's expected time is `benchmarks/plan_budget.py`'s, held under 10 minutes by a test. A
 # benchmark without an archive (the real CropHarvest or TreeSatAI-TS, once downloaded) runs the
 # profile's folds. The smoke profile (tests) runs everything once at a few optimiser steps.

@@ -168,7 +168,7 @@ def runtime_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def planned_runs(configs: Iterable[Any]) -> str:
-    """The runs `configs` in words, per dataset: ``"70 runs: lfmc folds 0–4 × seed 0; mfeat fold 0 × seed 0"``."""
+    """The runs `configs` in words, per dataset: ``"50 runs: lfmc fold 0 × seed 0; mfeat fold 0 × seed 0"``."""
     from mdico_core.reporting.core.format import span
 
     def grid(values: set[Any], what: str) -> str:

@@ -382,6 +382,12 @@ def glue_text(key: str, text: str) -> None:
     glue(key, str(text), display=False)
 
 
+def span_words(counts: Sequence[int] | pd.Series) -> str:
+    """Counts in words: ``"50"`` when all equal, else ``"45–50"`` (never "50–50")."""
+    lo, hi = int(min(counts)), int(max(counts))
+    return str(lo) if lo == hi else f"{lo}–{hi}"
+
+
 def span(values: Sequence[int]) -> str:
     """``0–9`` for a run of consecutive integers, else ``0, 2, 5``."""
     v = sorted(set(values))

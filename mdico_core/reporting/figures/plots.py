@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mdico_core.reporting.core import paper
-from mdico_core.reporting.core.format import CSS_DPI, FIGURE_PX, STYLE, metric_label
+from mdico_core.reporting.core.format import CSS_DPI, FIGURE_PX, STYLE, metric_label, span_words
 from mdico_core.reporting.core.stats import MIN_PAIRS
 from mdico_core.reporting.core.tables import aggregate_rows
 
@@ -261,11 +261,10 @@ def plot_differences(tests: pd.DataFrame, benchmark: str, metric: str | None = N
 
 # ---------------------------------------------------------------------------------- captions in numbers
 def _runs_words(n: pd.Series) -> str:
-    counts = sorted({int(k) for k in pd.to_numeric(n, errors="coerce").dropna()})
-    if not counts:
+    counts = pd.to_numeric(n, errors="coerce").dropna()
+    if counts.empty:
         return ""
-    return f"{counts[0]} run{'s' if counts[0] > 1 else ''} each" if len(counts) == 1 else \
-        f"{counts[0]}–{counts[-1]} runs each"
+    return f"{span_words(counts)} run{'' if counts.max() == 1 else 's'} each"
 
 
 def levels_caption(agg: pd.DataFrame, x: str, reference: str, facet: str = "view", value: str = "mean",
